@@ -1,0 +1,59 @@
+# Makefile: PGXS build of the privacy extension, plus `make test` and `make demo`
+# (each prepares a fresh machine and runs on a scratch cluster it starts itself).
+
+EXTENSION = privacy
+EXTVERSION := $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" $(EXTENSION).control)
+
+MODULE_big = privacy
+OBJS = \
+	src/privacy.o \
+	src/label_parse.o \
+	src/labels.o \
+	src/audit.o
+
+DATA = src/privacy--$(EXTVERSION).sql
+
+# pg_regress suites (sql/ + expected/), one per concern
+REGRESS = setup labels label_errors partitions subject_paths taxonomy inventory audit
+REGRESS_OPTS = --temp-config=$(CURDIR)/test/privacy.conf
+# isolation specs under test/isolation
+ISOLATION = audit_concurrent
+ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output_iso
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
+	-Wno-missing-field-initializers
+SHLIB_LINK = -lcrypto
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+else
+# No PGXS yet (fresh machine): only the bootstrap targets below work.
+all install installcheck:
+	@echo "PostgreSQL server headers are missing: run 'make test' or 'make demo' (they install them), or 'test/deps.sh'." >&2
+	@exit 1
+endif
+
+.PHONY: deps test demo
+
+# Install the Debian packages the build and the test suites need (idempotent).
+deps:
+	@test/deps.sh
+
+# Build, install, and run every suite (pg_regress, isolation, TAP) on scratch clusters.
+test: deps
+	@$(MAKE) --no-print-directory test-run
+
+# A guided run of the extension on a scratch cluster that is started and stopped here.
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+
+# `make test` re-enters make so that PGXS, installed by deps, is read.
+.PHONY: test-run demo-run
+test-run:
+	@REGRESS='$(REGRESS)' ISOLATION='$(ISOLATION)' test/run-tests.sh
+demo-run:
+	@test/demo.sh

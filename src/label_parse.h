@@ -1,0 +1,59 @@
+/*-------------------------------------------------------------------------
+ * label_parse.h
+ *	  The grammar of privacy security labels: a pure parser, no catalog access.
+ *
+ * Column labels:  SUBJECT
+ *                 CATEGORY <name> [MASK WITH <function>]
+ *                             [RETAIN <interval> AFTER <column> [THEN ANONYMIZE]]
+ * Table labels:   ON CANCEL { DELETE | ANONYMIZE | KEEP UNTIL RETENTION }
+ *                 RETAIN <interval> AFTER <column> [THEN { DELETE | ANONYMIZE }]
+ * Keywords are case-insensitive; clauses may come in any order, once each.
+ *-------------------------------------------------------------------------
+ */
+#ifndef PRIVACY_LABEL_PARSE_H
+#define PRIVACY_LABEL_PARSE_H
+
+typedef enum PrivacyAction
+{
+	PRIVACY_ACTION_NONE = 0,
+	PRIVACY_ACTION_DELETE,
+	PRIVACY_ACTION_ANONYMIZE,
+	PRIVACY_ACTION_KEEP			/* KEEP UNTIL RETENTION */
+} PrivacyAction;
+
+typedef struct PrivacyLabel
+{
+	bool		is_table;
+	bool		subject;		/* SUBJECT */
+	char	   *category;		/* CATEGORY, lower case; NULL if absent */
+	char	   *mask_schema;	/* MASK WITH schema, NULL if unqualified */
+	char	   *mask_name;		/* MASK WITH function; NULL if absent */
+	bool		has_retain;		/* RETAIN ... AFTER ... */
+	int32		retain_months;
+	int32		retain_days;
+	int64		retain_usecs;
+	char	   *retain_after;	/* the AFTER column */
+	PrivacyAction retain_then;	/* DELETE or ANONYMIZE */
+	PrivacyAction on_cancel;	/* tables only */
+} PrivacyLabel;
+
+typedef enum PrivacyLabelErrorKind
+{
+	PRIVACY_LABEL_OK = 0,
+	PRIVACY_LABEL_SYNTAX,		/* unknown keyword, missing token, duplicate */
+	PRIVACY_LABEL_INTERVAL,		/* malformed RETAIN interval */
+	PRIVACY_LABEL_CONFLICT		/* clauses that cannot go together */
+} PrivacyLabelErrorKind;
+
+typedef struct PrivacyLabelError
+{
+	PrivacyLabelErrorKind kind;
+	char	   *message;		/* lower case, no period */
+	char	   *detail;			/* a full sentence, or NULL */
+} PrivacyLabelError;
+
+extern bool privacy_label_parse(const char *text, bool is_table,
+								PrivacyLabel *label, PrivacyLabelError *error);
+extern const char *privacy_action_name(PrivacyAction action);
+
+#endif							/* PRIVACY_LABEL_PARSE_H */

@@ -1,0 +1,360 @@
+/*-------------------------------------------------------------------------
+ * labels.c
+ *	  The security label provider "privacy": validates every label when it is
+ *	  set, records the change in the audit log, and decodes labels for SQL.
+ *
+ * A label is parsed by label_parse.c, then checked against the catalogs:
+ * the object must be a table, a partitioned table or one of their columns;
+ * the category must exist; a MASK function must exist in a trusted schema
+ * and take and return the column's type; a RETAIN column must exist and be a
+ * date or timestamp.  Any failure raises an error and nothing is stored.
+ *
+ * Restore mode: pg_dump scripts run with check_function_bodies = off and
+ * restore security labels before the extension's configuration tables
+ * (custom categories, trusted schemas, the audit log).  When a superuser
+ * sets a label with check_function_bodies = off, only the checks that do not
+ * depend on that configuration run, and the change is not audited again:
+ * the restored audit log already holds it.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/catalog.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "commands/seclabel.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "parser/parse_coerce.h"
+#include "utils/builtins.h"
+#include "utils/catcache.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "audit.h"
+#include "label_parse.h"
+#include "privacy.h"
+
+static void lbl_object_relabel(const ObjectAddress *object, const char *seclabel);
+
+void
+privacy_labels_init(void)
+{
+	register_label_provider(PRIVACY_PROVIDER, lbl_object_relabel);
+}
+
+/* true while a superuser restores a dump (see the file header) */
+static bool
+lbl_restore_mode(void)
+{
+	return !check_function_bodies && superuser();
+}
+
+/* raise the parser's error with the errcode of its kind */
+static void
+lbl_report(const PrivacyLabelError *error)
+{
+	int			code;
+
+	switch (error->kind)
+	{
+		case PRIVACY_LABEL_INTERVAL:
+			code = ERRCODE_INVALID_DATETIME_FORMAT;
+			break;
+		case PRIVACY_LABEL_CONFLICT:
+			code = ERRCODE_INVALID_OBJECT_DEFINITION;
+			break;
+		default:
+			code = ERRCODE_SYNTAX_ERROR;
+			break;
+	}
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg_internal("%s", error->message),
+			 error->detail ? errdetail_internal("%s", error->detail) : 0));
+}
+
+/* one-row, one-parameter existence query over the extension's tables */
+static bool
+lbl_exists(const char *sql, const char *arg)
+{
+	Oid			argtype = TEXTOID;
+	Datum		value = CStringGetTextDatum(arg);
+	bool		found;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(sql, 1, &argtype, &value, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed");
+	found = SPI_processed > 0;
+	SPI_finish();
+	return found;
+}
+
+static void
+lbl_check_category(const char *category)
+{
+	if (!lbl_exists("SELECT 1 FROM privacy.category WHERE name OPERATOR(pg_catalog.=) $1",
+					category))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("unknown privacy category \"%s\"", category),
+				 errhint("The categories are listed in privacy.category; add one with privacy.add_category().")));
+}
+
+/*
+ * The MASK function: it must exist, be a plain function in the privacy schema
+ * or a schema listed in privacy.trusted_schema, and take and return the
+ * column's type (binary-coercible types count as the same).
+ */
+static void
+lbl_check_mask(const PrivacyLabel *label, Oid coltype, bool restoring)
+{
+	const char *nspname = label->mask_schema ? label->mask_schema : PRIVACY_SCHEMA;
+	Oid			nspid = get_namespace_oid(nspname, true);
+	CatCList   *procs;
+	bool		named = false;
+	bool		matched = false;
+	int			i;
+
+	if (OidIsValid(nspid))
+	{
+		procs = SearchSysCacheList1(PROCNAMEARGSNSP, CStringGetDatum(label->mask_name));
+		for (i = 0; i < procs->n_members; i++)
+		{
+			Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(&procs->members[i]->tuple);
+
+			if (proc->pronamespace != nspid)
+				continue;
+			named = true;
+			if (proc->prokind == PROKIND_FUNCTION && proc->pronargs == 1 &&
+				!proc->proretset &&
+				IsBinaryCoercible(coltype, proc->proargtypes.values[0]) &&
+				IsBinaryCoercible(proc->prorettype, coltype))
+				matched = true;
+		}
+		ReleaseSysCacheList(procs);
+	}
+
+	if (!named)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("mask function %s does not exist",
+						quote_qualified_identifier(nspname, label->mask_name)),
+				 label->mask_schema ? 0 :
+				 errhint("An unqualified MASK function is looked up in schema privacy; qualify it with its schema.")));
+	if (!matched)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("mask function %s must take and return type %s",
+						quote_qualified_identifier(nspname, label->mask_name),
+						format_type_be(coltype)),
+				 errdetail("A mask replaces the column's value, so it takes one argument of the column's type and returns that type.")));
+	if (!restoring && strcmp(nspname, PRIVACY_SCHEMA) != 0 &&
+		!lbl_exists("SELECT 1 FROM privacy.trusted_schema WHERE schema_name OPERATOR(pg_catalog.=) $1",
+					nspname))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("mask function %s is not in a trusted schema",
+						quote_qualified_identifier(nspname, label->mask_name)),
+				 errdetail("Mask functions run over personal data, so they must live in schema privacy or in a schema a superuser trusts."),
+				 errhint("A superuser can trust the schema with SELECT privacy.trust_schema(%s).",
+						 quote_literal_cstr(nspname))));
+}
+
+/* The AFTER column of RETAIN: it must exist and hold a date or timestamp. */
+static void
+lbl_check_retain_column(Oid relid, const char *colname)
+{
+	AttrNumber	attnum = get_attnum(relid, colname);
+	Oid			type;
+
+	if (attnum == InvalidAttrNumber || attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("RETAIN column \"%s\" of relation \"%s\" does not exist",
+						colname, get_rel_name(relid))));
+	type = getBaseType(get_atttype(relid, attnum));
+	if (type != DATEOID && type != TIMESTAMPOID && type != TIMESTAMPTZOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("RETAIN column \"%s\" must be of type date, timestamp or timestamp with time zone, not %s",
+						colname, format_type_be(get_atttype(relid, attnum)))));
+}
+
+/* The kinds of relation a label may be put on, and where. */
+static void
+lbl_check_object(const ObjectAddress *object)
+{
+	Oid			relid = object->objectId;
+	char		relkind;
+
+	if (object->classId != RelationRelationId)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("privacy labels apply only to tables, partitioned tables and their columns"),
+				 errdetail("Cannot label %s.", getObjectDescription(object, false))));
+
+	relkind = get_rel_relkind(relid);
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("privacy labels apply only to tables, partitioned tables and their columns"),
+				 errdetail_relkind_not_supported(relkind)));
+
+	if (IsCatalogRelationOid(relid) || get_rel_namespace(relid) == get_namespace_oid(PRIVACY_SCHEMA, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot put a privacy label on \"%s\"", get_rel_name(relid)),
+				 errdetail("System catalogs and the extension's own tables cannot be labelled.")));
+
+	if (get_rel_relispartition(relid))
+	{
+		List	   *ancestors = get_partition_ancestors(relid);
+		Oid			root = llast_oid(ancestors);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot put a privacy label on partition \"%s\"", get_rel_name(relid)),
+				 errdetail("Labels on a partitioned table apply to all of its partitions, present and future."),
+				 errhint("Label the partitioned table \"%s\" instead.", get_rel_name(root))));
+	}
+
+	if (object->objectSubId < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot put a privacy label on a system column")));
+}
+
+/*
+ * lbl_object_relabel: the provider hook.  Called by SECURITY LABEL before the
+ * label is stored (seclabel NULL removes it); raising an error stores nothing.
+ */
+static void
+lbl_object_relabel(const ObjectAddress *object, const char *seclabel)
+{
+	bool		restoring;
+	char	   *previous;
+	StringInfoData detail;
+
+	privacy_require_preload();
+	privacy_require_extension();
+	lbl_check_object(object);
+	restoring = lbl_restore_mode();
+
+	if (seclabel != NULL)
+	{
+		bool		is_table = (object->objectSubId == 0);
+		PrivacyLabel label;
+		PrivacyLabelError error;
+
+		if (!privacy_label_parse(seclabel, is_table, &label, &error))
+			lbl_report(&error);
+
+		if (!is_table)
+		{
+			Oid			coltype = get_atttype(object->objectId, object->objectSubId);
+
+			if (label.category && !restoring)
+				lbl_check_category(label.category);
+			if (label.mask_name)
+				lbl_check_mask(&label, coltype, restoring);
+		}
+		if (label.has_retain)
+			lbl_check_retain_column(object->objectId, label.retain_after);
+	}
+
+	if (restoring)
+		return;
+
+	previous = GetSecurityLabel(object, PRIVACY_PROVIDER);
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"label\": ");
+	if (seclabel)
+		escape_json(&detail, seclabel);
+	else
+		appendStringInfoString(&detail, "null");
+	appendStringInfoString(&detail, ", \"previous\": ");
+	if (previous)
+		escape_json(&detail, previous);
+	else
+		appendStringInfoString(&detail, "null");
+	appendStringInfoChar(&detail, '}');
+
+	privacy_audit_write("label",
+						psprintf("%s %s",
+								 object->objectSubId == 0 ? "table" : "column",
+								 getObjectIdentity(object, false)),
+						detail.data);
+}
+
+PG_FUNCTION_INFO_V1(privacy_parse_label);
+
+/*
+ * privacy.parse_label(label text, is_table boolean): decode a label into its
+ * clauses, for the inventory and the jobs that act on labels.  Raises the same
+ * error as SECURITY LABEL for a malformed label.
+ */
+Datum
+privacy_parse_label(PG_FUNCTION_ARGS)
+{
+	char	   *source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bool		is_table = PG_GETARG_BOOL(1);
+	PrivacyLabel label;
+	PrivacyLabelError error;
+	TupleDesc	tupdesc;
+	Datum		values[7];
+	bool		nulls[7];
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	if (!privacy_label_parse(source, is_table, &label, &error))
+		lbl_report(&error);
+
+	memset(nulls, true, sizeof(nulls));
+	values[0] = BoolGetDatum(label.subject);
+	nulls[0] = false;
+	if (label.category)
+	{
+		values[1] = CStringGetTextDatum(label.category);
+		nulls[1] = false;
+	}
+	if (label.mask_name)
+	{
+		values[2] = CStringGetTextDatum(quote_qualified_identifier(label.mask_schema ? label.mask_schema : PRIVACY_SCHEMA,
+																   label.mask_name));
+		nulls[2] = false;
+	}
+	if (label.has_retain)
+	{
+		Interval   *iv = (Interval *) palloc(sizeof(Interval));
+
+		iv->month = label.retain_months;
+		iv->day = label.retain_days;
+		iv->time = label.retain_usecs;
+		values[3] = IntervalPGetDatum(iv);
+		values[4] = CStringGetTextDatum(label.retain_after);
+		values[5] = CStringGetTextDatum(privacy_action_name(label.retain_then));
+		nulls[3] = nulls[4] = nulls[5] = false;
+	}
+	if (label.on_cancel != PRIVACY_ACTION_NONE)
+	{
+		values[6] = CStringGetTextDatum(privacy_action_name(label.on_cancel));
+		nulls[6] = false;
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

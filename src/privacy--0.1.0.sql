@@ -1,0 +1,736 @@
+/* src/privacy--0.1.0.sql: install script of the privacy extension, version 0.1.0 */
+
+\echo Use "CREATE EXTENSION privacy" to load this file. \quit
+
+-- Refuse a schema somebody prepared for us: CREATE EXTENSION adopts an
+-- existing schema named in the control file, so it must be empty.
+DO $guard$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class
+                WHERE relnamespace OPERATOR(pg_catalog.=) 'privacy'::pg_catalog.regnamespace)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc
+                   WHERE pronamespace OPERATOR(pg_catalog.=) 'privacy'::pg_catalog.regnamespace)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_type
+                   WHERE typnamespace OPERATOR(pg_catalog.=) 'privacy'::pg_catalog.regnamespace) THEN
+        RAISE EXCEPTION 'schema "privacy" already contains objects'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The extension creates its objects in its own, empty schema.',
+                  HINT = 'Drop or rename the existing schema "privacy" first.';
+    END IF;
+END
+$guard$;
+
+-- Fail early, with the fix in the hint, when the library is not preloaded.
+CREATE FUNCTION privacy.check_preload() RETURNS void
+    AS 'MODULE_PATHNAME', 'privacy_check_preload'
+    LANGUAGE C STRICT;
+SELECT privacy.check_preload();
+DROP FUNCTION privacy.check_preload();
+
+GRANT USAGE ON SCHEMA privacy TO PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Restore mode: a superuser running a pg_dump script (check_function_bodies
+-- is off there) restores configuration rows that were audited when they were
+-- first written; they are not audited twice.
+-------------------------------------------------------------------------------
+CREATE FUNCTION privacy.restoring() RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT pg_catalog.current_setting('check_function_bodies') OPERATOR(pg_catalog.=) 'off'
+           AND (SELECT r.rolsuper FROM pg_catalog.pg_roles r
+                 WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+    $$;
+COMMENT ON FUNCTION privacy.restoring() IS
+    'true while a superuser restores a dump (check_function_bodies = off): configuration rows are then not audited again';
+
+-------------------------------------------------------------------------------
+-- Audit log: append-only, hash-chained
+-------------------------------------------------------------------------------
+CREATE TABLE privacy.audit_log (
+    seq         bigint      PRIMARY KEY CHECK (seq OPERATOR(pg_catalog.>) 0),
+    at          timestamptz NOT NULL,
+    actor       name        NOT NULL,
+    kind        text        NOT NULL,
+    object      text        NOT NULL,
+    detail      jsonb       NOT NULL,
+    prev_hash   bytea       NOT NULL,
+    hash        bytea       NOT NULL
+);
+COMMENT ON TABLE privacy.audit_log IS
+    'append-only audit log; each entry''s hash is SHA-256 over the previous hash and the entry''s canonical form; check it with privacy.verify_audit_log()';
+
+-- The head of the chain: one row, the last sequence number and hash.  Writers
+-- lock it to append, so concurrent writers are serialized in one order.  It is
+-- created by the first append (not here) so that a restored dump brings its own.
+CREATE TABLE privacy.audit_head (
+    id          boolean     PRIMARY KEY DEFAULT true CHECK (id),
+    seq         bigint      NOT NULL,
+    hash        bytea       NOT NULL
+);
+COMMENT ON TABLE privacy.audit_head IS
+    'the last sequence number and hash of privacy.audit_log; locked by each append';
+
+CREATE FUNCTION privacy.audit_canonical(seq bigint, at timestamptz, actor name,
+                                        kind text, object text, detail jsonb)
+    RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT pg_catalog.jsonb_build_array(
+                   seq,
+                   pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                   actor, kind, object, detail)::text
+    $$;
+COMMENT ON FUNCTION privacy.audit_canonical(bigint, timestamptz, name, text, text, jsonb) IS
+    'canonical text of an audit entry, the input of its hash: a JSON array of seq, UTC time, actor, kind, object, detail';
+
+CREATE FUNCTION privacy.audit_append(kind text, object text, detail jsonb DEFAULT '{}')
+    RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_seq   bigint;
+    v_prev  bytea;
+    v_hash  bytea;
+    v_at    timestamptz := pg_catalog.clock_timestamp();
+    v_actor name := SESSION_USER;
+BEGIN
+    IF kind IS NULL OR object IS NULL OR detail IS NULL THEN
+        RAISE EXCEPTION 'audit entries need a kind, an object and a detail'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF pg_catalog.jsonb_typeof(detail) OPERATOR(pg_catalog.<>) 'object' THEN
+        RAISE EXCEPTION 'audit entry detail must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO privacy.audit_head (id, seq, hash)
+        VALUES (true, 0, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'))
+        ON CONFLICT (id) DO NOTHING;
+    -- the row lock orders concurrent writers; a waiting writer re-reads the
+    -- head its predecessor committed
+    UPDATE privacy.audit_head h SET seq = h.seq OPERATOR(pg_catalog.+) 1
+        RETURNING h.seq, h.hash INTO v_seq, v_prev;
+    v_hash := pg_catalog.sha256(v_prev OPERATOR(pg_catalog.||)
+                  pg_catalog.convert_to(privacy.audit_canonical(v_seq, v_at, v_actor, kind, object, detail), 'UTF8'));
+    UPDATE privacy.audit_head h SET hash = v_hash;
+    INSERT INTO privacy.audit_log (seq, at, actor, kind, object, detail, prev_hash, hash)
+        VALUES (v_seq, v_at, v_actor, kind, object, detail, v_prev, v_hash);
+    RETURN v_seq;
+END
+$$;
+COMMENT ON FUNCTION privacy.audit_append(text, text, jsonb) IS
+    'append one entry to privacy.audit_log, chained to the previous one; the detail must hold no personal data';
+-- Only the extension (and roles a superuser grants it to) write the log.
+REVOKE ALL ON FUNCTION privacy.audit_append(text, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION privacy.verify_audit_log(OUT valid boolean, OUT entries bigint,
+                                         OUT first_broken bigint, OUT problem text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r       record;
+    v_prev  bytea := pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex');
+    v_next  bigint := 1;
+    h       record;
+BEGIN
+    valid := false;
+    entries := 0;
+    FOR r IN SELECT * FROM privacy.audit_log ORDER BY seq LOOP
+        IF r.seq OPERATOR(pg_catalog.<>) v_next THEN
+            first_broken := v_next;
+            problem := pg_catalog.format('entry %s is missing', v_next);
+            RETURN;
+        END IF;
+        IF r.prev_hash OPERATOR(pg_catalog.<>) v_prev THEN
+            first_broken := r.seq;
+            problem := pg_catalog.format('entry %s does not link to the hash of the entry before it', r.seq);
+            RETURN;
+        END IF;
+        IF pg_catalog.sha256(r.prev_hash OPERATOR(pg_catalog.||)
+               pg_catalog.convert_to(privacy.audit_canonical(r.seq, r.at, r.actor, r.kind, r.object, r.detail), 'UTF8'))
+           OPERATOR(pg_catalog.<>) r.hash THEN
+            first_broken := r.seq;
+            problem := pg_catalog.format('entry %s does not match its hash', r.seq);
+            RETURN;
+        END IF;
+        v_prev := r.hash;
+        v_next := v_next OPERATOR(pg_catalog.+) 1;
+        entries := entries OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+    SELECT * INTO h FROM privacy.audit_head;
+    IF FOUND AND (h.seq OPERATOR(pg_catalog.<>) entries OR h.hash OPERATOR(pg_catalog.<>) v_prev) THEN
+        first_broken := entries OPERATOR(pg_catalog.+) 1;
+        problem := pg_catalog.format('the log ends at entry %s but its head records entry %s', entries, h.seq);
+        RETURN;
+    END IF;
+    IF NOT FOUND AND entries OPERATOR(pg_catalog.>) 0 THEN
+        first_broken := 1;
+        problem := 'the head of the log is missing';
+        RETURN;
+    END IF;
+    valid := true;
+END
+$$;
+COMMENT ON FUNCTION privacy.verify_audit_log() IS
+    'recompute the audit log''s hash chain; reports the first missing, altered or unlinked entry';
+-- Auditors are granted this explicitly.
+REVOKE ALL ON FUNCTION privacy.verify_audit_log() FROM PUBLIC;
+
+CREATE FUNCTION privacy.audit_log_refuse() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only', TG_TABLE_SCHEMA OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = pg_catalog.format('%s is not allowed on the audit log, for any role.', TG_OP);
+END
+$$;
+COMMENT ON FUNCTION privacy.audit_log_refuse() IS 'trigger: refuses UPDATE, DELETE and TRUNCATE on the audit log';
+
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON privacy.audit_log
+    FOR EACH ROW EXECUTE FUNCTION privacy.audit_log_refuse();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON privacy.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION privacy.audit_log_refuse();
+CREATE TRIGGER audit_head_keep BEFORE DELETE ON privacy.audit_head
+    FOR EACH ROW EXECUTE FUNCTION privacy.audit_log_refuse();
+CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON privacy.audit_head
+    FOR EACH STATEMENT EXECUTE FUNCTION privacy.audit_log_refuse();
+
+-------------------------------------------------------------------------------
+-- Category taxonomy
+-------------------------------------------------------------------------------
+CREATE TABLE privacy.category (
+    name        text        PRIMARY KEY
+                            CHECK (name OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$'),
+    parent      text        REFERENCES privacy.category (name),
+    description text        NOT NULL,
+    sensitive   boolean     NOT NULL DEFAULT false,
+    retention   interval    CHECK (retention OPERATOR(pg_catalog.>) interval '0'),
+    on_cancel   text        NOT NULL DEFAULT 'delete'
+                            CHECK (on_cancel OPERATOR(pg_catalog.=) ANY (ARRAY['delete', 'anonymize', 'keep until retention'])),
+    mask        text,
+    seeded      boolean     NOT NULL DEFAULT false,
+    CHECK (parent IS NOT DISTINCT FROM pg_catalog.substring(name, '^(.*)\.[^.]+$'))
+);
+COMMENT ON TABLE privacy.category IS
+    'taxonomy of personal information: parent, description, sensitive (PIPL Art. 28), default retention, default action on cancellation, default mask';
+COMMENT ON COLUMN privacy.category.sensitive IS 'sensitive personal information under PIPL Art. 28 / GB/T 35273';
+COMMENT ON COLUMN privacy.category.retention IS 'default retention period; NULL: as long as the purpose needs';
+COMMENT ON COLUMN privacy.category.on_cancel IS 'default action on account cancellation: delete, anonymize, or keep until retention';
+COMMENT ON COLUMN privacy.category.mask IS 'default display mask function, schema-qualified';
+COMMENT ON COLUMN privacy.category.seeded IS 'shipped with the extension (read-only); false for categories an administrator added';
+GRANT SELECT ON privacy.category TO PUBLIC;
+
+INSERT INTO privacy.category (name, parent, description, sensitive, retention, on_cancel, seeded)
+SELECT v.name, pg_catalog.substring(v.name, '^(.*)\.[^.]+$'), v.description, v.sensitive,
+       v.retention::interval, v.on_cancel, v.seeded
+  FROM (VALUES
+ ('identity',                     'Who the person is', false, NULL, 'delete', true),
+ ('identity.name',                'Real name', false, NULL, 'delete', true),
+ ('identity.nickname',            'Nickname or display name', false, NULL, 'delete', true),
+ ('identity.gender',              'Gender', false, NULL, 'delete', true),
+ ('identity.birth_date',          'Date of birth', false, NULL, 'delete', true),
+ ('identity.age',                 'Age or age range', false, NULL, 'delete', true),
+ ('identity.nationality',         'Nationality or region', false, NULL, 'delete', true),
+ ('identity.ethnicity',           'Ethnic origin', true, NULL, 'delete', true),
+ ('identity.religion',            'Religious belief', true, NULL, 'delete', true),
+ ('identity.political',           'Political opinion or affiliation', true, NULL, 'delete', true),
+ ('identity.marital_status',      'Marital status', false, NULL, 'delete', true),
+ ('identity.education',           'Education', false, NULL, 'delete', true),
+ ('identity.id_number',           'Resident identity card number or other national identifier', true, NULL, 'delete', true),
+ ('identity.id_document',         'Passport, driving licence, residence permit or other identity document and its number', true, NULL, 'delete', true),
+ ('identity.id_photo',            'Photograph or scan of an identity document', true, NULL, 'delete', true),
+ ('identity.verification',        'Outcome and record of real-name or real-person verification', true, NULL, 'delete', true),
+ ('identity.criminal_record',     'Criminal record', true, NULL, 'delete', true),
+ ('biometric',                    'Biometric information', true, NULL, 'delete', true),
+ ('biometric.face',               'Facial image or facial recognition features', true, NULL, 'delete', true),
+ ('biometric.fingerprint',        'Fingerprint', true, NULL, 'delete', true),
+ ('biometric.voiceprint',         'Voiceprint', true, NULL, 'delete', true),
+ ('biometric.iris',               'Iris', true, NULL, 'delete', true),
+ ('biometric.palmprint',          'Palmprint', true, NULL, 'delete', true),
+ ('biometric.gait',               'Gait', true, NULL, 'delete', true),
+ ('contact',                      'How to reach the person', false, NULL, 'delete', true),
+ ('contact.phone',                'Mobile or landline telephone number', false, NULL, 'delete', true),
+ ('contact.email',                'E-mail address', false, NULL, 'delete', true),
+ ('contact.address',              'Postal, delivery or home address', false, NULL, 'delete', true),
+ ('contact.im_account',           'Instant-messaging or social account identifier', false, NULL, 'delete', true),
+ ('contact.emergency',            'Emergency contact', false, NULL, 'delete', true),
+ ('contact.address_book',         'Address book or contact list uploaded from a device', false, NULL, 'delete', true),
+ ('account',                      'The account held with the service', false, NULL, 'delete', true),
+ ('account.id',                   'Account identifier or user ID', false, NULL, 'delete', true),
+ ('account.username',             'User name or login name', false, NULL, 'delete', true),
+ ('account.avatar',               'Profile picture', false, NULL, 'delete', true),
+ ('account.profile',              'Profile text, signature, preferences and settings', false, NULL, 'delete', true),
+ ('account.membership',           'Membership, subscription and service level', false, NULL, 'delete', true),
+ ('credential',                   'Secrets that authenticate the person', true, NULL, 'delete', true),
+ ('credential.password',          'Password or password hash', true, NULL, 'delete', true),
+ ('credential.security_answer',   'Password protection question and answer', true, NULL, 'delete', true),
+ ('credential.token',             'Session token, cookie or API key', true, '30 days', 'delete', true),
+ ('credential.verification_code', 'One-time SMS or e-mail verification code', true, '1 day', 'delete', true),
+ ('credential.certificate',       'Digital certificate or private key', true, NULL, 'delete', true),
+ ('device',                       'The device used to reach the service', false, NULL, 'delete', true),
+ ('device.id',                    'Device identifier: IMEI, IMSI, Android ID, IDFA, IDFV, OAID, serial number', false, NULL, 'delete', true),
+ ('device.ip',                    'IP address', false, NULL, 'delete', true),
+ ('device.mac',                   'MAC address', false, NULL, 'delete', true),
+ ('device.model',                 'Device model, brand, operating system and version', false, NULL, 'delete', true),
+ ('device.network',               'Network type, operator, Wi-Fi name (SSID) and BSSID', false, NULL, 'delete', true),
+ ('device.app_list',              'Installed or running applications', false, NULL, 'delete', true),
+ ('device.sensor',                'Sensor data: light, proximity, motion', false, NULL, 'delete', true),
+ ('device.push_token',            'Push notification token', false, NULL, 'delete', true),
+ ('location',                     'Where the person is or has been', false, NULL, 'delete', true),
+ ('location.precise',             'Precise location (GPS coordinates)', true, NULL, 'delete', true),
+ ('location.coarse',              'Approximate location: city, region, cell tower', false, NULL, 'delete', true),
+ ('location.track',               'Whereabouts and movement history', true, NULL, 'delete', true),
+ ('location.accommodation',       'Accommodation and travel records', true, NULL, 'delete', true),
+ ('log',                          'Records of the person''s use of the service', false, NULL, 'delete', true),
+ ('log.login',                    'Login and authentication records', false, '6 months', 'keep until retention', true),
+ ('log.access',                   'Access, browsing and click records, page views', false, NULL, 'delete', true),
+ ('log.operation',                'Operation records in the service', false, NULL, 'delete', true),
+ ('log.search',                   'Search history', false, NULL, 'delete', true),
+ ('log.crash',                    'Crash and fault diagnostics', false, NULL, 'delete', true),
+ ('log.communication',            'Call, SMS and message metadata records', true, NULL, 'delete', true),
+ ('log.security',                 'Network security incident logs the law requires to keep (at least six months)', false, '6 months', 'keep until retention', true),
+ ('financial',                    'Property and financial information', true, NULL, 'delete', true),
+ ('financial.bank_account',       'Bank account or bank card number', true, NULL, 'delete', true),
+ ('financial.payment_account',    'Third-party payment account', true, NULL, 'delete', true),
+ ('financial.transaction',        'Payment and transaction records', true, '3 years', 'anonymize', true),
+ ('financial.credit',             'Credit information and credit score', true, NULL, 'delete', true),
+ ('financial.income',             'Income, assets and property', true, NULL, 'delete', true),
+ ('financial.invoice',            'Invoice title, tax number and invoice records', false, '3 years', 'anonymize', true),
+ ('commerce',                     'Purchases from the service', false, NULL, 'delete', true),
+ ('commerce.order',               'Orders and purchase history', false, '3 years', 'anonymize', true),
+ ('commerce.shipping',            'Shipping and delivery records', false, '3 years', 'anonymize', true),
+ ('content',                      'Content the person creates, sends or stores', false, NULL, 'delete', true),
+ ('content.message',              'Chat and private messages', true, NULL, 'delete', true),
+ ('content.file',                 'Uploaded or stored files and documents', false, NULL, 'delete', true),
+ ('content.photo',                'Photos and images', false, NULL, 'delete', true),
+ ('content.audio',                'Voice messages and audio', false, NULL, 'delete', true),
+ ('content.video',                'Videos', false, NULL, 'delete', true),
+ ('content.meeting',              'Meeting recordings, transcripts, minutes and chat', false, NULL, 'delete', true),
+ ('content.calendar',             'Calendar entries and schedules', false, NULL, 'delete', true),
+ ('content.clipboard',            'Clipboard contents', false, NULL, 'delete', true),
+ ('content.feedback',             'Feedback and customer-service conversations', false, NULL, 'delete', true),
+ ('health',                       'Health and physiological information', true, NULL, 'delete', true),
+ ('health.medical',               'Medical records, diagnoses, test results, prescriptions', true, NULL, 'delete', true),
+ ('health.physiological',         'Height, weight, heart rate, fitness and other physiological data', true, NULL, 'delete', true),
+ ('minor',                        'Personal information of a minor (under 14: sensitive under PIPL Art. 28)', true, NULL, 'delete', true),
+ ('minor.guardian',               'The guardian of a minor and the guardian''s consent', true, NULL, 'delete', true),
+ ('work',                         'Corporate and work information', false, NULL, 'delete', true),
+ ('work.organization',            'Employer, enterprise or organization', false, NULL, 'delete', true),
+ ('work.department',              'Department or team', false, NULL, 'delete', true),
+ ('work.job_title',               'Job title or position', false, NULL, 'delete', true),
+ ('work.employee_id',             'Employee number', false, NULL, 'delete', true),
+ ('work.occupation',              'Occupation', false, NULL, 'delete', true),
+ ('social',                       'The person''s relationships', false, NULL, 'delete', true),
+ ('social.relationship',          'Friends, followers, groups and family relationships', false, NULL, 'delete', true)
+  ) AS v(name, description, sensitive, retention, on_cancel, seeded);
+
+-------------------------------------------------------------------------------
+-- Schemas trusted to hold MASK functions (besides privacy itself)
+-------------------------------------------------------------------------------
+CREATE TABLE privacy.trusted_schema (
+    schema_name name        PRIMARY KEY,
+    trusted_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    trusted_by  name        NOT NULL DEFAULT SESSION_USER
+);
+COMMENT ON TABLE privacy.trusted_schema IS
+    'schemas whose functions may be named in MASK WITH, besides schema privacy';
+GRANT SELECT ON privacy.trusted_schema TO PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Labels
+-------------------------------------------------------------------------------
+CREATE FUNCTION privacy.parse_label(label text, is_table boolean,
+                                    OUT subject boolean, OUT category text, OUT mask text,
+                                    OUT retain interval, OUT retain_after text,
+                                    OUT retain_then text, OUT on_cancel text)
+    AS 'MODULE_PATHNAME', 'privacy_parse_label'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION privacy.parse_label(text, boolean) IS
+    'decode the text of a privacy label (a table label when is_table) into its clauses; raises the SECURITY LABEL error for a malformed one';
+
+CREATE VIEW privacy.labels AS
+    SELECT s.objoid::pg_catalog.regclass AS relation,
+           a.attname                     AS column_name,
+           s.label,
+           p.subject, p.category, p.mask, p.retain, p.retain_after, p.retain_then, p.on_cancel
+      FROM pg_catalog.pg_seclabel s
+      LEFT JOIN pg_catalog.pg_attribute a
+             ON a.attrelid OPERATOR(pg_catalog.=) s.objoid
+            AND a.attnum OPERATOR(pg_catalog.=) s.objsubid
+            AND s.objsubid OPERATOR(pg_catalog.>) 0
+     CROSS JOIN LATERAL privacy.parse_label(s.label, s.objsubid OPERATOR(pg_catalog.=) 0) p
+     WHERE s.provider OPERATOR(pg_catalog.=) 'privacy'
+       AND s.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass;
+COMMENT ON VIEW privacy.labels IS
+    'every privacy label in this database, decoded: one row per labelled table (column_name NULL) or column';
+GRANT SELECT ON privacy.labels TO PUBLIC;
+
+-- the effective labels of a relation: a partition carries its root's labels
+CREATE FUNCTION privacy.table_label(rel pg_catalog.regclass) RETURNS text
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT s.label
+          FROM pg_catalog.pg_seclabel s
+         WHERE s.provider OPERATOR(pg_catalog.=) 'privacy'
+           AND s.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND s.objoid OPERATOR(pg_catalog.=) COALESCE(pg_catalog.pg_partition_root(rel), rel)
+           AND s.objsubid OPERATOR(pg_catalog.=) 0
+    $$;
+COMMENT ON FUNCTION privacy.table_label(pg_catalog.regclass) IS
+    'the privacy label in force for a table; for a partition, the label of its partitioned root';
+GRANT EXECUTE ON FUNCTION privacy.table_label(pg_catalog.regclass) TO PUBLIC;
+
+CREATE FUNCTION privacy.column_label(rel pg_catalog.regclass, column_name name) RETURNS text
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT s.label
+          FROM pg_catalog.pg_attribute a
+          JOIN pg_catalog.pg_seclabel s
+            ON s.objoid OPERATOR(pg_catalog.=) a.attrelid
+           AND s.objsubid OPERATOR(pg_catalog.=) a.attnum
+         WHERE s.provider OPERATOR(pg_catalog.=) 'privacy'
+           AND s.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND a.attrelid OPERATOR(pg_catalog.=) COALESCE(pg_catalog.pg_partition_root(rel), rel)
+           AND a.attname OPERATOR(pg_catalog.=) column_name
+           AND NOT a.attisdropped
+    $$;
+COMMENT ON FUNCTION privacy.column_label(pg_catalog.regclass, name) IS
+    'the privacy label in force for a column; for a partition, the label of the same column of its partitioned root';
+GRANT EXECUTE ON FUNCTION privacy.column_label(pg_catalog.regclass, name) TO PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Subject paths: whose data each labelled table holds
+-------------------------------------------------------------------------------
+CREATE FUNCTION privacy.fk_text(constraint_oid oid) RETURNS text
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT pg_catalog.format('%s(%s) -> %s(%s)',
+                   c.conrelid::pg_catalog.regclass,
+                   (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.i)
+                      FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY k(attnum, i)
+                      JOIN pg_catalog.pg_attribute a
+                        ON a.attrelid OPERATOR(pg_catalog.=) c.conrelid
+                       AND a.attnum OPERATOR(pg_catalog.=) k.attnum),
+                   c.confrelid::pg_catalog.regclass,
+                   (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.i)
+                      FROM pg_catalog.unnest(c.confkey) WITH ORDINALITY k(attnum, i)
+                      JOIN pg_catalog.pg_attribute a
+                        ON a.attrelid OPERATOR(pg_catalog.=) c.confrelid
+                       AND a.attnum OPERATOR(pg_catalog.=) k.attnum))
+          FROM pg_catalog.pg_constraint c
+         WHERE c.oid OPERATOR(pg_catalog.=) constraint_oid
+    $$;
+COMMENT ON FUNCTION privacy.fk_text(oid) IS
+    'a foreign key as text: child(columns) -> parent(columns)';
+GRANT EXECUTE ON FUNCTION privacy.fk_text(oid) TO PUBLIC;
+
+CREATE VIEW privacy.subject_path AS
+    WITH RECURSIVE
+    subject_table AS (
+        SELECT l.relation::oid AS relid,
+               pg_catalog.array_agg(l.column_name ORDER BY l.column_name) AS columns
+          FROM privacy.labels l
+         WHERE l.subject
+         GROUP BY l.relation
+    ),
+    walk (relid, root, hops, path, visited) AS (
+        SELECT s.relid, s.relid, 0, ARRAY[]::oid[], ARRAY[s.relid]
+          FROM subject_table s
+        UNION ALL
+        -- a table that references a table of the walk belongs to the same subject
+        SELECT c.conrelid, w.root, w.hops OPERATOR(pg_catalog.+) 1,
+               ARRAY[c.oid] OPERATOR(pg_catalog.||) w.path,
+               w.visited OPERATOR(pg_catalog.||) c.conrelid
+          FROM walk w
+          JOIN pg_catalog.pg_constraint c
+            ON c.confrelid OPERATOR(pg_catalog.=) w.relid
+           AND c.contype OPERATOR(pg_catalog.=) 'f'
+           AND c.conparentid OPERATOR(pg_catalog.=) 0
+          JOIN pg_catalog.pg_class k
+            ON k.oid OPERATOR(pg_catalog.=) c.conrelid
+           AND NOT k.relispartition
+         WHERE NOT c.conrelid OPERATOR(pg_catalog.=) ANY (w.visited)
+           AND NOT EXISTS (SELECT 1 FROM subject_table s WHERE s.relid OPERATOR(pg_catalog.=) c.conrelid)
+           AND w.hops OPERATOR(pg_catalog.<) 32
+    )
+    SELECT DISTINCT ON (w.relid)
+           w.relid::pg_catalog.regclass AS relation,
+           w.root::pg_catalog.regclass  AS subject_relation,
+           s.columns                    AS subject_columns,
+           w.hops,
+           w.path                       AS constraints,
+           CASE WHEN w.hops OPERATOR(pg_catalog.=) 0 THEN 'direct'
+                ELSE (SELECT pg_catalog.string_agg(privacy.fk_text(p.c), ' -> ' ORDER BY p.i)
+                        FROM pg_catalog.unnest(w.path) WITH ORDINALITY p(c, i))
+           END AS path
+      FROM walk w
+      JOIN subject_table s ON s.relid OPERATOR(pg_catalog.=) w.root
+     ORDER BY w.relid, w.hops, w.path::text;
+COMMENT ON VIEW privacy.subject_path IS
+    'for each table that holds a subject''s data: the table with the SUBJECT columns and the shortest chain of foreign keys that leads there (direct when the table has its own SUBJECT column)';
+GRANT SELECT ON privacy.subject_path TO PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Inventory: the record of processing
+-------------------------------------------------------------------------------
+CREATE VIEW privacy.inventory AS
+    SELECT l.relation            AS table_name,
+           l.column_name,
+           l.category,
+           COALESCE(c.sensitive, false) AS sensitive,
+           l.subject             AS subject_key,
+           sp.subject_relation,
+           sp.subject_columns,
+           sp.path               AS subject_path,
+           COALESCE(l.retain, t.retain)             AS retention,
+           COALESCE(l.retain_after, t.retain_after) AS retention_after,
+           COALESCE(l.retain_then, t.retain_then)   AS retention_action,
+           c.retention           AS category_retention,
+           COALESCE(t.on_cancel, c.on_cancel)       AS on_cancel,
+           COALESCE(l.mask, c.mask)                 AS mask
+      FROM privacy.labels l
+      LEFT JOIN privacy.labels t
+             ON t.relation OPERATOR(pg_catalog.=) l.relation
+            AND t.column_name IS NULL
+      LEFT JOIN privacy.category c ON c.name OPERATOR(pg_catalog.=) l.category
+      LEFT JOIN privacy.subject_path sp ON sp.relation OPERATOR(pg_catalog.=) l.relation
+     WHERE l.column_name IS NOT NULL;
+COMMENT ON VIEW privacy.inventory IS
+    'record of processing: one row per labelled column with its category, sensitivity, subject path, retention, action on cancellation and mask';
+GRANT SELECT ON privacy.inventory TO PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Administering the taxonomy and the trusted schemas
+-------------------------------------------------------------------------------
+CREATE FUNCTION privacy.category_in_use(category_name text) RETURNS bigint
+    LANGUAGE sql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT pg_catalog.count(*)
+          FROM privacy.labels l
+         WHERE l.category OPERATOR(pg_catalog.=) category_name
+            OR pg_catalog.starts_with(l.category, category_name OPERATOR(pg_catalog.||) '.')
+    $$;
+COMMENT ON FUNCTION privacy.category_in_use(text) IS
+    'how many column labels name the category or one of its sub-categories';
+GRANT EXECUTE ON FUNCTION privacy.category_in_use(text) TO PUBLIC;
+
+CREATE FUNCTION privacy.category_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+        IF OLD.seeded THEN
+            RAISE EXCEPTION 'cannot remove category "%": it ships with the extension', OLD.name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Only categories added with privacy.add_category() can be removed.';
+        END IF;
+        n := privacy.category_in_use(OLD.name);
+        IF n OPERATOR(pg_catalog.>) 0 THEN
+            RAISE EXCEPTION 'cannot remove category "%": % column label(s) use it', OLD.name, n
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = 'See privacy.inventory for the columns; relabel them first.';
+        END IF;
+        IF EXISTS (SELECT 1 FROM privacy.category c WHERE c.parent OPERATOR(pg_catalog.=) OLD.name) THEN
+            RAISE EXCEPTION 'cannot remove category "%": it has sub-categories', OLD.name
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = 'Remove its sub-categories first.';
+        END IF;
+        RETURN OLD;
+    END IF;
+    -- UPDATE
+    IF OLD.seeded OR NEW.seeded THEN
+        RAISE EXCEPTION 'cannot change category "%": it ships with the extension', OLD.name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Add a sub-category with privacy.add_category() to record different defaults.';
+    END IF;
+    IF NEW.name OPERATOR(pg_catalog.<>) OLD.name THEN
+        RAISE EXCEPTION 'cannot rename category "%"', OLD.name
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Labels refer to categories by name: add a new category and relabel.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION privacy.category_guard() IS
+    'trigger: seeded categories are read-only; a category in use or with sub-categories cannot be removed; names do not change';
+
+CREATE TRIGGER category_guard BEFORE UPDATE OR DELETE ON privacy.category
+    FOR EACH ROW EXECUTE FUNCTION privacy.category_guard();
+
+CREATE FUNCTION privacy.category_audit() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT privacy.restoring() THEN
+        PERFORM privacy.audit_append('category',
+                    pg_catalog.format('category %s', COALESCE(NEW.name, OLD.name)),
+                    pg_catalog.jsonb_build_object('operation', pg_catalog.lower(TG_OP),
+                        'old', CASE WHEN TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN pg_catalog.to_jsonb(OLD) END,
+                        'new', CASE WHEN TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN pg_catalog.to_jsonb(NEW) END));
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION privacy.category_audit() IS 'trigger: records every change of the taxonomy in the audit log';
+
+CREATE TRIGGER category_audit AFTER INSERT OR UPDATE OR DELETE ON privacy.category
+    FOR EACH ROW EXECUTE FUNCTION privacy.category_audit();
+
+CREATE FUNCTION privacy.add_category(name text, description text,
+                                     sensitive boolean DEFAULT NULL,
+                                     retention interval DEFAULT NULL,
+                                     on_cancel text DEFAULT NULL,
+                                     mask text DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_parent text := pg_catalog.substring(name, '^(.*)\.[^.]+$');
+    p        privacy.category;
+BEGIN
+    IF name IS NULL OR description IS NULL THEN
+        RAISE EXCEPTION 'a category needs a name and a description'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$' THEN
+        RAISE EXCEPTION 'invalid category name "%"', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Category names are lower-case words of letters, digits and underscores joined by dots, such as contact.phone.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM privacy.category c WHERE c.name OPERATOR(pg_catalog.=) add_category.name) THEN
+        RAISE EXCEPTION 'category "%" already exists', name
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    IF v_parent IS NOT NULL THEN
+        SELECT * INTO p FROM privacy.category c WHERE c.name OPERATOR(pg_catalog.=) v_parent;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'parent category "%" does not exist', v_parent
+                USING ERRCODE = 'undefined_object',
+                      HINT = 'Add the parent category first.';
+        END IF;
+        IF p.sensitive AND sensitive IS NOT NULL AND NOT sensitive THEN
+            RAISE EXCEPTION 'category "%" must be sensitive, as its parent "%" is', name, v_parent
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    IF on_cancel IS NOT NULL
+       AND NOT on_cancel OPERATOR(pg_catalog.=) ANY (ARRAY['delete', 'anonymize', 'keep until retention']) THEN
+        RAISE EXCEPTION 'invalid on_cancel action "%"', on_cancel
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use delete, anonymize or keep until retention.';
+    END IF;
+    IF retention IS NOT NULL AND retention OPERATOR(pg_catalog.<=) interval '0' THEN
+        RAISE EXCEPTION 'retention must be longer than zero'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF on_cancel OPERATOR(pg_catalog.=) 'keep until retention'
+       AND COALESCE(retention, p.retention) IS NULL THEN
+        RAISE EXCEPTION 'on_cancel "keep until retention" needs a retention period'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO privacy.category (name, parent, description, sensitive, retention, on_cancel, mask, seeded)
+    VALUES (name, v_parent, description,
+            COALESCE(sensitive, p.sensitive, false),
+            COALESCE(retention, p.retention),
+            COALESCE(on_cancel, p.on_cancel, 'delete'),
+            COALESCE(mask, p.mask),
+            false);
+    RETURN name;
+END
+$$;
+COMMENT ON FUNCTION privacy.add_category(text, text, boolean, interval, text, text) IS
+    'add a category under an existing parent; unset properties are inherited from the parent';
+-- Changing the taxonomy is an administrator's job.
+REVOKE ALL ON FUNCTION privacy.add_category(text, text, boolean, interval, text, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.drop_category(name text) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    DELETE FROM privacy.category c WHERE c.name OPERATOR(pg_catalog.=) drop_category.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'category "%" does not exist', name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION privacy.drop_category(text) IS
+    'remove a category an administrator added; refused while a label uses it or it has sub-categories';
+-- Changing the taxonomy is an administrator's job.
+REVOKE ALL ON FUNCTION privacy.drop_category(text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.trust_schema(schema_name name) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF schema_name IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n
+                                           WHERE n.nspname OPERATOR(pg_catalog.=) schema_name) THEN
+        RAISE EXCEPTION 'schema "%" does not exist', schema_name
+            USING ERRCODE = 'invalid_schema_name';
+    END IF;
+    IF EXISTS (SELECT 1 FROM privacy.trusted_schema t WHERE t.schema_name OPERATOR(pg_catalog.=) trust_schema.schema_name) THEN
+        RAISE EXCEPTION 'schema "%" is already trusted', schema_name
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    INSERT INTO privacy.trusted_schema (schema_name) VALUES (schema_name);
+    PERFORM privacy.audit_append('trust', pg_catalog.format('schema %s', pg_catalog.quote_ident(schema_name)),
+                                 '{"trusted": true}');
+END
+$$;
+COMMENT ON FUNCTION privacy.trust_schema(name) IS
+    'allow MASK WITH to name functions of this schema; whoever can create functions there decides what masks do';
+-- Trusting a schema lets its functions see personal data: superusers only.
+REVOKE ALL ON FUNCTION privacy.trust_schema(name) FROM PUBLIC;
+
+CREATE FUNCTION privacy.untrust_schema(schema_name name) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n bigint;
+BEGIN
+    SELECT pg_catalog.count(*) INTO n FROM privacy.labels l
+     WHERE pg_catalog.starts_with(l.mask, pg_catalog.quote_ident(schema_name) OPERATOR(pg_catalog.||) '.');
+    IF n OPERATOR(pg_catalog.>) 0 THEN
+        RAISE EXCEPTION 'cannot stop trusting schema "%": % label(s) mask with its functions', schema_name, n
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'See privacy.labels for the labels; relabel them first.';
+    END IF;
+    DELETE FROM privacy.trusted_schema t WHERE t.schema_name OPERATOR(pg_catalog.=) untrust_schema.schema_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'schema "%" is not trusted', schema_name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM privacy.audit_append('trust', pg_catalog.format('schema %s', pg_catalog.quote_ident(schema_name)),
+                                 '{"trusted": false}');
+END
+$$;
+COMMENT ON FUNCTION privacy.untrust_schema(name) IS
+    'stop trusting a schema for MASK WITH; refused while a label masks with one of its functions';
+-- Superusers only, like trust_schema.
+REVOKE ALL ON FUNCTION privacy.untrust_schema(name) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- pg_dump keeps the configuration: custom categories, trusted schemas, audit log
+-------------------------------------------------------------------------------
+SELECT pg_catalog.pg_extension_config_dump('privacy.category', 'WHERE NOT seeded');
+SELECT pg_catalog.pg_extension_config_dump('privacy.trusted_schema', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.audit_head', '');

@@ -1,0 +1,22 @@
+/*-------------------------------------------------------------------------
+ * privacy.h
+ *	  Declarations shared by the modules of the privacy extension.
+ *-------------------------------------------------------------------------
+ */
+#ifndef PRIVACY_H
+#define PRIVACY_H
+
+#define PRIVACY_PROVIDER "privacy"
+#define PRIVACY_SCHEMA "privacy"
+
+/* true once _PG_init ran from shared_preload_libraries */
+extern bool privacy_preloaded;
+
+/* Entry-point guards: each raises a clear error with a hint. */
+extern void privacy_require_preload(void);
+extern Oid	privacy_require_extension(void);
+
+/* module initialisers, called from _PG_init */
+extern void privacy_labels_init(void);
+
+#endif							/* PRIVACY_H */

@@ -1,0 +1,38 @@
+# test/lib.sh: helpers shared by run-tests.sh and demo.sh (sourced, not run).
+# PostgreSQL refuses to run as root: as root, servers and test drivers run as
+# the "postgres" OS user, in a scratch directory that user owns.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_CONFIG=${PG_CONFIG:-pg_config}
+PG_BINDIR=$("$PG_CONFIG" --bindir)
+PGXS_DIR=$(dirname "$("$PG_CONFIG" --pgxs)")/..
+PG_RUN_USER=${PG_RUN_USER:-postgres}
+
+# build and install the extension (with sudo when the install dirs are not ours)
+build_install() {
+	make -s -C "$ROOT" >/dev/null
+	if [ -w "$("$PG_CONFIG" --pkglibdir)" ]; then
+		make -s -C "$ROOT" install >/dev/null
+	else
+		sudo make -s -C "$ROOT" install >/dev/null
+	fi
+}
+
+# run a command as the user the scratch clusters run as
+as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u "$PG_RUN_USER" -- env PATH="$PG_BINDIR:$PATH" "$@"
+	else
+		env PATH="$PG_BINDIR:$PATH" "$@"
+	fi
+}
+
+# a scratch directory holding a copy of what the suites read, owned by that user
+make_workdir() {
+	local work
+	work=$(mktemp -d /tmp/privacy-XXXXXX)
+	cp -r "$ROOT/sql" "$ROOT/expected" "$ROOT/test" "$work/"
+	[ "$(id -u)" -eq 0 ] && chown -R "$PG_RUN_USER" "$work"
+	chmod 755 "$work"
+	echo "$work"
+}
