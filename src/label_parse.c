@@ -159,6 +159,10 @@ lp_describe(const LpToken *tok)
 {
 	if (tok->type == LP_END)
 		return "end of label";
+	if (tok->type == LP_BAD && strcmp(tok->text, "\"") == 0)
+		return "an unterminated quoted identifier";
+	if (tok->type == LP_BAD && strcmp(tok->text, "\"\"") == 0)
+		return "an empty quoted identifier";
 	return psprintf("\"%s\"", tok->text);
 }
 
@@ -273,7 +277,7 @@ lp_interval(LpState *st, PrivacyLabel *label)
 							   pstrdup("Each number in a retention interval must be at most 1000000."));
 		}
 		lp_next(st);
-		if (st->tok.type != LP_WORD)
+		if (st->tok.type != LP_WORD || lp_keyword_is(&st->tok, "AFTER"))
 			return lp_fail(st, PRIVACY_LABEL_INTERVAL,
 						   psprintf("malformed retention interval at character %d of privacy label: expected a unit, found %s",
 									st->tok.pos, lp_describe(&st->tok)),

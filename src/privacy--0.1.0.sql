@@ -215,7 +215,8 @@ CREATE TABLE privacy.category (
                             CHECK (on_cancel OPERATOR(pg_catalog.=) ANY (ARRAY['delete', 'anonymize', 'keep until retention'])),
     mask        text,
     seeded      boolean     NOT NULL DEFAULT false,
-    CHECK (parent IS NOT DISTINCT FROM pg_catalog.substring(name, '^(.*)\.[^.]+$'))
+    CONSTRAINT category_parent_is_prefix
+        CHECK (parent IS NOT DISTINCT FROM pg_catalog.substring(name, '^(.*)\.[^.]+$'))
 );
 COMMENT ON TABLE privacy.category IS
     'taxonomy of personal information: parent, description, sensitive (PIPL Art. 28), default retention, default action on cancellation, default mask';
@@ -301,10 +302,10 @@ SELECT v.name, pg_catalog.substring(v.name, '^(.*)\.[^.]+$'), v.description, v.s
  ('financial.transaction',        'Payment and transaction records', true, '3 years', 'anonymize', true),
  ('financial.credit',             'Credit information and credit score', true, NULL, 'delete', true),
  ('financial.income',             'Income, assets and property', true, NULL, 'delete', true),
- ('financial.invoice',            'Invoice title, tax number and invoice records', false, '3 years', 'anonymize', true),
  ('commerce',                     'Purchases from the service', false, NULL, 'delete', true),
  ('commerce.order',               'Orders and purchase history', false, '3 years', 'anonymize', true),
  ('commerce.shipping',            'Shipping and delivery records', false, '3 years', 'anonymize', true),
+ ('commerce.invoice',             'Invoice title, tax number and invoice records', false, '3 years', 'anonymize', true),
  ('content',                      'Content the person creates, sends or stores', false, NULL, 'delete', true),
  ('content.message',              'Chat and private messages', true, NULL, 'delete', true),
  ('content.file',                 'Uploaded or stored files and documents', false, NULL, 'delete', true),
@@ -469,7 +470,7 @@ CREATE VIEW privacy.subject_path AS
            w.hops,
            w.path                       AS constraints,
            CASE WHEN w.hops OPERATOR(pg_catalog.=) 0 THEN 'direct'
-                ELSE (SELECT pg_catalog.string_agg(privacy.fk_text(p.c), ' -> ' ORDER BY p.i)
+                ELSE (SELECT pg_catalog.string_agg(privacy.fk_text(p.c), '; ' ORDER BY p.i)
                         FROM pg_catalog.unnest(w.path) WITH ORDINALITY p(c, i))
            END AS path
       FROM walk w
@@ -550,24 +551,35 @@ BEGIN
         END IF;
         RETURN OLD;
     END IF;
-    -- UPDATE
-    IF OLD.seeded OR NEW.seeded THEN
-        RAISE EXCEPTION 'cannot change category "%": it ships with the extension', OLD.name
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Add a sub-category with privacy.add_category() to record different defaults.';
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+        IF OLD.seeded THEN
+            RAISE EXCEPTION 'cannot change category "%": it ships with the extension', OLD.name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Add a sub-category with privacy.add_category() to record different defaults.';
+        END IF;
+        IF NEW.seeded THEN
+            RAISE EXCEPTION 'cannot mark category "%" as shipped with the extension', OLD.name
+                USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
+        IF NEW.name OPERATOR(pg_catalog.<>) OLD.name THEN
+            RAISE EXCEPTION 'cannot rename category "%"', OLD.name
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = 'Labels refer to categories by name: add a new category and relabel.';
+        END IF;
     END IF;
-    IF NEW.name OPERATOR(pg_catalog.<>) OLD.name THEN
-        RAISE EXCEPTION 'cannot rename category "%"', OLD.name
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Labels refer to categories by name: add a new category and relabel.';
+    -- INSERT or UPDATE: the children of a sensitive category are sensitive
+    IF NOT NEW.sensitive AND EXISTS (SELECT 1 FROM privacy.category p
+                                      WHERE p.name OPERATOR(pg_catalog.=) NEW.parent AND p.sensitive) THEN
+        RAISE EXCEPTION 'category "%" must be sensitive, as its parent "%" is', NEW.name, NEW.parent
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION privacy.category_guard() IS
-    'trigger: seeded categories are read-only; a category in use or with sub-categories cannot be removed; names do not change';
+    'trigger: seeded categories are read-only; a category in use or with sub-categories cannot be removed; names do not change; children of sensitive categories are sensitive';
 
-CREATE TRIGGER category_guard BEFORE UPDATE OR DELETE ON privacy.category
+CREATE TRIGGER category_guard BEFORE INSERT OR UPDATE OR DELETE ON privacy.category
     FOR EACH ROW EXECUTE FUNCTION privacy.category_guard();
 
 CREATE FUNCTION privacy.category_audit() RETURNS trigger
