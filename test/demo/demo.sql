@@ -1,0 +1,102 @@
+-- test/demo/demo.sql: the guided tour of `make demo`
+\pset footer off
+\echo
+\echo '== 1. Install the extension (the cluster preloads it: shared_preload_libraries = privacy)'
+CREATE EXTENSION privacy;
+
+\echo
+\echo '== 2. A small application schema: users, identity verification, devices, login logs, orders'
+CREATE TABLE users (
+    id          bigint PRIMARY KEY,
+    phone       text NOT NULL,
+    email       text,
+    nickname    text,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE identity_verification (
+    user_id     bigint PRIMARY KEY REFERENCES users,
+    real_name   text,
+    id_number   text,
+    face_image  bytea
+);
+CREATE TABLE devices (
+    id          bigint PRIMARY KEY,
+    user_id     bigint NOT NULL REFERENCES users,
+    device_id   text,
+    mac         macaddr
+);
+CREATE TABLE login_log (
+    device_id   bigint REFERENCES devices,
+    ip          inet,
+    logged_at   timestamptz NOT NULL
+);
+CREATE TABLE orders (
+    id          bigint PRIMARY KEY,
+    user_id     bigint NOT NULL REFERENCES users,
+    address     text,
+    placed_at   date NOT NULL
+);
+CREATE TABLE order_items (
+    order_id    bigint REFERENCES orders,
+    line        int,
+    sku         text,
+    PRIMARY KEY (order_id, line)
+);
+
+\echo
+\echo '== 3. Say what each column holds and whose it is, with SECURITY LABEL FOR privacy'
+SECURITY LABEL FOR privacy ON COLUMN users.id IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN users.phone IS 'CATEGORY contact.phone';
+SECURITY LABEL FOR privacy ON COLUMN users.email IS 'CATEGORY contact.email';
+SECURITY LABEL FOR privacy ON COLUMN users.nickname IS 'CATEGORY identity.nickname';
+SECURITY LABEL FOR privacy ON TABLE users IS 'ON CANCEL DELETE';
+SECURITY LABEL FOR privacy ON COLUMN identity_verification.real_name IS 'CATEGORY identity.name';
+SECURITY LABEL FOR privacy ON COLUMN identity_verification.id_number IS 'CATEGORY identity.id_number';
+SECURITY LABEL FOR privacy ON COLUMN identity_verification.face_image IS 'CATEGORY biometric.face';
+SECURITY LABEL FOR privacy ON COLUMN devices.device_id IS 'CATEGORY device.id';
+SECURITY LABEL FOR privacy ON COLUMN devices.mac IS 'CATEGORY device.mac';
+SECURITY LABEL FOR privacy ON COLUMN login_log.ip IS 'CATEGORY device.ip RETAIN 30 days AFTER logged_at';
+SECURITY LABEL FOR privacy ON TABLE login_log IS 'RETAIN 6 months AFTER logged_at ON CANCEL KEEP UNTIL RETENTION';
+SECURITY LABEL FOR privacy ON COLUMN orders.address IS 'CATEGORY contact.address';
+SECURITY LABEL FOR privacy ON TABLE orders IS 'ON CANCEL ANONYMIZE RETAIN 3 years AFTER placed_at';
+SECURITY LABEL FOR privacy ON COLUMN order_items.sku IS 'CATEGORY commerce.order';
+
+\echo
+\echo '== 4. Every label is checked when it is set; a bad one is refused and nothing is stored'
+\set ON_ERROR_STOP 0
+SECURITY LABEL FOR privacy ON COLUMN users.phone IS 'CATEGORY contact.fone';
+SECURITY LABEL FOR privacy ON TABLE orders IS 'RETAIN 3 yeers AFTER placed_at';
+SECURITY LABEL FOR privacy ON TABLE orders IS 'RETAIN 3 years AFTER address';
+SECURITY LABEL FOR privacy ON COLUMN users.email IS 'CATEGORY contact.email MASK WITH pg_catalog.upper';
+\set ON_ERROR_STOP 1
+SELECT privacy.column_label('users', 'phone') AS "users.phone is still";
+
+\echo
+\echo '== 5. The inventory: the record of processing a DPO reads'
+SELECT table_name, column_name, category, sensitive, subject_path, retention, on_cancel
+  FROM privacy.inventory ORDER BY table_name::text, column_name;
+
+\echo
+\echo '== 6. Whose data each table holds: order_items and login_log reach users through foreign keys'
+SELECT relation, hops, path FROM privacy.subject_path ORDER BY hops, relation::text;
+
+\echo
+\echo '== 7. Sensitive personal information (PIPL Art. 28) held here'
+SELECT table_name, column_name, category FROM privacy.inventory WHERE sensitive ORDER BY 1, 2;
+
+\echo
+\echo '== 8. The taxonomy is extensible: add a category under an existing one'
+SELECT privacy.add_category('contact.wechat', 'WeChat ID');
+SELECT name, parent, sensitive, on_cancel FROM privacy.category WHERE name LIKE 'contact%' ORDER BY name;
+
+\echo
+\echo '== 9. Every change is in a hash-chained audit log, with no personal data in it'
+SELECT seq, actor, kind, object, detail->>'label' AS label FROM privacy.audit_log ORDER BY seq DESC LIMIT 5;
+SELECT * FROM privacy.verify_audit_log();
+
+\echo
+\echo '== 10. Tampering is detected (a superuser bypassing the append-only triggers)'
+SET session_replication_role = replica;
+UPDATE privacy.audit_log SET detail = '{"label": "CATEGORY log.access"}' WHERE seq = 2;
+SET session_replication_role = DEFAULT;
+SELECT * FROM privacy.verify_audit_log();
