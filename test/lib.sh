@@ -31,7 +31,7 @@ as_pg() {
 make_workdir() {
 	local work
 	work=$(mktemp -d /tmp/privacy-XXXXXX)
-	cp -r "$ROOT/sql" "$ROOT/expected" "$ROOT/test" "$work/"
+	cp -r "$ROOT/sql" "$ROOT/expected" "$ROOT/test" "$ROOT/doc" "$ROOT/Makefile" "$work/"
 	[ "$(id -u)" -eq 0 ] && chown -R "$PG_RUN_USER" "$work"
 	chmod 755 "$work"
 	echo "$work"

@@ -63,7 +63,7 @@ mkdir -p "$work/tap"
 (cd "$work/test/tap" && as_pg env \
 	TESTDIR="$work/tap" \
 	PG_REGRESS="$PGXS_DIR/test/regress/pg_regress" \
-	PRIVACY_CONF="$work/test/privacy.conf" \
+	PRIVACY_ROOT="$work" \
 	prove -I "$PGXS_DIR/test/perl" -I . ./*.pl) 2>&1 | tee "$work/tap.log"
 status_tap=${PIPESTATUS[0]}
 tap_tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$work/tap.log" | tail -1)
