@@ -26,36 +26,38 @@ count() {	# count "ok" / "FAILED" lines of a pg_regress-style log
 	failed=$((failed + bad))
 }
 
-echo "== pg_regress: $REGRESS"
-as_pg "$PGXS_DIR/test/regress/pg_regress" \
-	--temp-instance="$work/tmp_regress" \
-	--temp-config="$work/test/privacy.conf" \
-	--bindir="$PG_BINDIR" \
-	--inputdir="$work" --outputdir="$work/regress" \
-	--dbname=contrib_regression \
-	$REGRESS 2>&1 | tee "$work/regress.log"
-status_regress=${PIPESTATUS[0]}
-count "$work/regress.log"
-if [ "$status_regress" -ne 0 ]; then
-	[ -f "$work/regress/regression.diffs" ] && cat "$work/regress/regression.diffs"
-	[ -f "$work/regress/regression.diffs" ] && cp "$work/regress/regression.diffs" "$ROOT/regression.diffs"
-	[ "$failed" -eq 0 ] && failed=1
-fi
+# run_suite NAME DRIVER INPUTDIR DBNAME TESTS...: one pg_regress-style suite on
+# its own temporary instance; prints its diffs when it fails; returns its status
+run_suite() {
+	local name=$1 driver=$2 inputdir=$3 dbname=$4 status
+	shift 4
+	echo "== $name: $*"
+	as_pg "$driver" \
+		--temp-instance="$work/tmp_$name" \
+		--temp-config="$work/test/privacy.conf" \
+		--bindir="$PG_BINDIR" \
+		--inputdir="$inputdir" --outputdir="$work/$name" \
+		--dbname="${dbname}" \
+		"$@" 2>&1 | tee "$work/$name.log"
+	status=${PIPESTATUS[0]}
+	count "$work/$name.log"
+	if [ "$status" -ne 0 ]; then
+		if [ -f "$work/$name/regression.diffs" ]; then
+			cat "$work/$name/regression.diffs"
+			cp "$work/$name/regression.diffs" "$ROOT/regression.diffs"
+		fi
+		[ "$failed" -eq 0 ] && failed=1
+	fi
+	return "$status"
+}
 
-echo "== isolation: $ISOLATION"
-as_pg "$PGXS_DIR/test/isolation/pg_isolation_regress" \
-	--temp-instance="$work/tmp_isolation" \
-	--temp-config="$work/test/privacy.conf" \
-	--bindir="$PG_BINDIR" \
-	--inputdir="$work/test/isolation" --outputdir="$work/isolation" \
-	--dbname=isolation_regression \
-	$ISOLATION 2>&1 | tee "$work/isolation.log"
-status_iso=${PIPESTATUS[0]}
-count "$work/isolation.log"
-if [ "$status_iso" -ne 0 ]; then
-	[ -f "$work/isolation/regression.diffs" ] && cat "$work/isolation/regression.diffs"
-	[ "$failed" -eq 0 ] && failed=1
-fi
+# shellcheck disable=SC2086 # the suite lists are word lists
+run_suite regress "$PGXS_DIR/test/regress/pg_regress" "$work" contrib_regression $REGRESS
+status_regress=$?
+# shellcheck disable=SC2086
+run_suite isolation "$PGXS_DIR/test/isolation/pg_isolation_regress" "$work/test/isolation" \
+	isolation_regression $ISOLATION
+status_iso=$?
 
 echo "== TAP: test/tap"
 mkdir -p "$work/tap"
