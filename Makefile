@@ -9,15 +9,19 @@ OBJS = \
 	src/privacy.o \
 	src/label_parse.o \
 	src/labels.o \
-	src/audit.o
+	src/audit.o \
+	src/keys.o \
+	src/crypto.o \
+	src/fpe.o \
+	src/masks.o
 
 DATA = src/privacy--$(EXTVERSION).sql
 
 # pg_regress suites (sql/ + expected/), one per concern
-REGRESS = setup labels label_errors partitions subject_paths taxonomy inventory audit
+REGRESS = setup labels label_errors partitions subject_paths taxonomy inventory audit keys crypto masks
 REGRESS_OPTS = --temp-config=$(CURDIR)/test/privacy.conf
 # isolation specs under test/isolation
-ISOLATION = audit_concurrent
+ISOLATION = audit_concurrent key_invalidation
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output_iso
 
 PG_CPPFLAGS = -I$(srcdir)/src
@@ -57,3 +61,10 @@ test-run:
 	@REGRESS='$(REGRESS)' ISOLATION='$(ISOLATION)' test/run-tests.sh
 demo-run:
 	@test/demo.sh
+
+# Benchmarks: ratios against baselines measured in the same run (doc/benchmarks.md).
+.PHONY: bench bench-run
+bench: deps
+	@$(MAKE) --no-print-directory bench-run
+bench-run:
+	@test/bench/run.sh

@@ -331,6 +331,17 @@ SELECT v.name, pg_catalog.substring(v.name, '^(.*)\.[^.]+$'), v.description, v.s
  ('social.relationship',          'Friends, followers, groups and family relationships', false, NULL, 'delete', true)
   ) AS v(name, description, sensitive, retention, on_cancel, seeded);
 
+-- default display masks (the functions are created further down)
+UPDATE privacy.category c SET mask = m.mask
+  FROM (VALUES ('contact.phone', 'privacy.mask_phone'),
+               ('contact.email', 'privacy.mask_email'),
+               ('identity.name', 'privacy.mask_name'),
+               ('identity.id_number', 'privacy.mask_id_number'),
+               ('identity.id_document', 'privacy.mask_id_number'),
+               ('financial.bank_account', 'privacy.mask_bank_card'),
+               ('financial.payment_account', 'privacy.mask_id_number')) AS m(name, mask)
+ WHERE c.name OPERATOR(pg_catalog.=) m.name;
+
 -------------------------------------------------------------------------------
 -- Schemas trusted to hold MASK functions (besides privacy itself)
 -------------------------------------------------------------------------------
@@ -740,9 +751,401 @@ COMMENT ON FUNCTION privacy.untrust_schema(name) IS
 REVOKE ALL ON FUNCTION privacy.untrust_schema(name) FROM PUBLIC;
 
 -------------------------------------------------------------------------------
--- pg_dump keeps the configuration: custom categories, trusted schemas, audit log
+-- Keys: wrapped under the master key (privacy.master_key_file), never readable
+-------------------------------------------------------------------------------
+CREATE TABLE privacy.key (
+    name            text        PRIMARY KEY,
+    algorithm       text        NOT NULL
+                                CHECK (algorithm OPERATOR(pg_catalog.=) ANY (ARRAY['any', 'hmac-sha256', 'ff1', 'aes-siv', 'aes-gcm'])),
+    current_version integer     NOT NULL CHECK (current_version OPERATOR(pg_catalog.>) 0),
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    rotated_at      timestamptz
+);
+COMMENT ON TABLE privacy.key IS
+    'named keys: algorithm (any: a root key with one derived subkey per use) and current version; material is in privacy.key_version, wrapped';
+-- Key tables are the extension owner's alone: nobody else reads them, even wrapped.
+REVOKE ALL ON privacy.key FROM PUBLIC;
+
+CREATE TABLE privacy.key_version (
+    -- no foreign key to privacy.key: pg_restore -j loads the two in any order;
+    -- privacy.drop_key removes both
+    name        text        NOT NULL,
+    version     integer     NOT NULL CHECK (version OPERATOR(pg_catalog.>) 0),
+    wrapped     bytea       NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (name, version)
+);
+COMMENT ON TABLE privacy.key_version IS
+    'every version of every key, AES-256-GCM-wrapped under the master key and bound to its name and version';
+-- As privacy.key.
+REVOKE ALL ON privacy.key_version FROM PUBLIC;
+
+CREATE TABLE privacy.subject_key (
+    subject_id  bytea       PRIMARY KEY,
+    wrapped     bytea,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    shredded_at timestamptz,
+    CHECK ((wrapped IS NULL) OPERATOR(pg_catalog.=) (shredded_at IS NOT NULL))
+);
+COMMENT ON TABLE privacy.subject_key IS
+    'one data key per subject, wrapped under the master key; subject_id is HMAC(privacy.subjects, subject); a shredded key leaves a tombstone (wrapped NULL)';
+-- As privacy.key.
+REVOKE ALL ON privacy.subject_key FROM PUBLIC;
+
+CREATE FUNCTION privacy.key_cache_invalidate() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'privacy_key_cache_invalidate'
+    LANGUAGE C;
+COMMENT ON FUNCTION privacy.key_cache_invalidate() IS
+    'trigger: every session drops its cached keys when a key changes';
+CREATE TRIGGER key_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.key
+    FOR EACH STATEMENT EXECUTE FUNCTION privacy.key_cache_invalidate();
+CREATE TRIGGER key_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.key_version
+    FOR EACH STATEMENT EXECUTE FUNCTION privacy.key_cache_invalidate();
+
+CREATE VIEW privacy.keys AS
+    SELECT k.name, k.algorithm, k.current_version,
+           pg_catalog.count(v.version) AS versions,
+           k.created_at, k.rotated_at
+      FROM privacy.key k
+      JOIN privacy.key_version v ON v.name OPERATOR(pg_catalog.=) k.name
+     GROUP BY k.name;
+COMMENT ON VIEW privacy.keys IS 'every key with its metadata only: name, algorithm, versions, when created and rotated';
+-- Key administrators are granted this explicitly.
+REVOKE ALL ON privacy.keys FROM PUBLIC;
+
+CREATE FUNCTION privacy.create_key(name text) RETURNS integer
+    AS 'MODULE_PATHNAME', 'privacy_create_key'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION privacy.create_key(text) IS
+    'create a key of 32 random bytes from OpenSSL, stored wrapped under the master key; returns its version (1)';
+-- Key administration: granted explicitly to an administrator role.
+REVOKE ALL ON FUNCTION privacy.create_key(text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.rotate_key(name text) RETURNS integer
+    AS 'MODULE_PATHNAME', 'privacy_rotate_key'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION privacy.rotate_key(text) IS
+    'give a key a new current version; values made under older versions still decrypt; returns the new version';
+-- Key administration.
+REVOKE ALL ON FUNCTION privacy.rotate_key(text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.drop_key(name text) RETURNS void
+    AS 'MODULE_PATHNAME', 'privacy_drop_key'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION privacy.drop_key(text) IS
+    'drop every version of a key: what it encrypted can no longer be decrypted';
+-- Key administration.
+REVOKE ALL ON FUNCTION privacy.drop_key(text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.import_key(name text, material bytea, algorithm text) RETURNS integer
+    AS 'MODULE_PATHNAME', 'privacy_import_key'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION privacy.import_key(text, bytea, text) IS
+    'migrations: store an existing key bound to one algorithm (hmac-sha256, ff1, aes-siv, aes-gcm); superusers only';
+-- Superusers only (checked inside too): key material passes through SQL here.
+REVOKE ALL ON FUNCTION privacy.import_key(text, bytea, text) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Pseudonymization and encryption (PARALLEL RESTRICTED: they read the key
+-- tables through the extension owner and keep a per-backend key cache)
+-------------------------------------------------------------------------------
+CREATE FUNCTION privacy.pseudonym(value text, key text) RETURNS text
+    AS 'MODULE_PATHNAME', 'privacy_pseudonym_text'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION privacy.pseudonym(text, text) IS
+    'keyed pseudonym: lower-case hex of HMAC-SHA-256 over the UTF-8 bytes of value, under the key''s current version';
+-- Uses a key: granted to the roles that may pseudonymize.
+REVOKE ALL ON FUNCTION privacy.pseudonym(text, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.pseudonym(value bytea, key text) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'privacy_pseudonym_bytea'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION privacy.pseudonym(bytea, text) IS
+    'keyed pseudonym: the 32-byte HMAC-SHA-256 of value under the key''s current version';
+-- Uses a key.
+REVOKE ALL ON FUNCTION privacy.pseudonym(bytea, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.fpe_encrypt(value text, key text, tweak text DEFAULT '', radix integer DEFAULT 10)
+    RETURNS text
+    AS 'MODULE_PATHNAME', 'privacy_fpe_encrypt'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION privacy.fpe_encrypt(text, text, text, integer) IS
+    'FF1 format-preserving encryption (NIST SP 800-38G): characters of the radix alphabet (10: 0-9, 36: 0-9a-z, 62: 0-9a-zA-Z) are encrypted, others stay in place';
+-- Uses a key.
+REVOKE ALL ON FUNCTION privacy.fpe_encrypt(text, text, text, integer) FROM PUBLIC;
+
+CREATE FUNCTION privacy.fpe_decrypt(value text, key text, tweak text DEFAULT '', radix integer DEFAULT 10)
+    RETURNS text
+    AS 'MODULE_PATHNAME', 'privacy_fpe_decrypt'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION privacy.fpe_decrypt(text, text, text, integer) IS
+    'inverse of privacy.fpe_encrypt with the same key, tweak and radix (the key''s current version)';
+-- Uses a key.
+REVOKE ALL ON FUNCTION privacy.fpe_decrypt(text, text, text, integer) FROM PUBLIC;
+
+CREATE FUNCTION privacy.encrypt(value text, key text) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'privacy_encrypt'
+    LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION privacy.encrypt(text, text) IS
+    'AES-256-GCM with a random nonce; the ciphertext carries the key version';
+-- Uses a key.
+REVOKE ALL ON FUNCTION privacy.encrypt(text, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.encrypt(value bytea, key text) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'privacy_encrypt'
+    LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION privacy.encrypt(bytea, text) IS
+    'AES-256-GCM with a random nonce; the ciphertext carries the key version';
+-- Uses a key.
+REVOKE ALL ON FUNCTION privacy.encrypt(bytea, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.decrypt(value bytea, key text) RETURNS text
+    AS 'MODULE_PATHNAME', 'privacy_decrypt'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION privacy.decrypt(bytea, text) IS
+    'decrypt a privacy.encrypt ciphertext of text; fails on any alteration';
+-- Uses a key.
+REVOKE ALL ON FUNCTION privacy.decrypt(bytea, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.decrypt_bytea(value bytea, key text) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'privacy_decrypt_bytea'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION privacy.decrypt_bytea(bytea, text) IS
+    'decrypt a privacy.encrypt ciphertext of bytea; fails on any alteration';
+-- Uses a key.
+REVOKE ALL ON FUNCTION privacy.decrypt_bytea(bytea, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.encrypt_deterministic(value text, key text, associated_data bytea[] DEFAULT '{}')
+    RETURNS bytea
+    AS 'MODULE_PATHNAME', 'privacy_encrypt_deterministic'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION privacy.encrypt_deterministic(text, text, bytea[]) IS
+    'AES-SIV (RFC 5297): equal values give equal ciphertexts under one key version, so they can be indexed and joined';
+-- Uses a key.
+REVOKE ALL ON FUNCTION privacy.encrypt_deterministic(text, text, bytea[]) FROM PUBLIC;
+
+CREATE FUNCTION privacy.encrypt_deterministic(value bytea, key text, associated_data bytea[] DEFAULT '{}')
+    RETURNS bytea
+    AS 'MODULE_PATHNAME', 'privacy_encrypt_deterministic'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION privacy.encrypt_deterministic(bytea, text, bytea[]) IS
+    'AES-SIV (RFC 5297) over bytea';
+-- Uses a key.
+REVOKE ALL ON FUNCTION privacy.encrypt_deterministic(bytea, text, bytea[]) FROM PUBLIC;
+
+CREATE FUNCTION privacy.decrypt_deterministic(value bytea, key text, associated_data bytea[] DEFAULT '{}')
+    RETURNS text
+    AS 'MODULE_PATHNAME', 'privacy_decrypt_deterministic'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION privacy.decrypt_deterministic(bytea, text, bytea[]) IS
+    'decrypt a privacy.encrypt_deterministic ciphertext of text; fails on any alteration';
+-- Uses a key.
+REVOKE ALL ON FUNCTION privacy.decrypt_deterministic(bytea, text, bytea[]) FROM PUBLIC;
+
+CREATE FUNCTION privacy.decrypt_deterministic_bytea(value bytea, key text, associated_data bytea[] DEFAULT '{}')
+    RETURNS bytea
+    AS 'MODULE_PATHNAME', 'privacy_decrypt_deterministic_bytea'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION privacy.decrypt_deterministic_bytea(bytea, text, bytea[]) IS
+    'decrypt a privacy.encrypt_deterministic ciphertext of bytea';
+-- Uses a key.
+REVOKE ALL ON FUNCTION privacy.decrypt_deterministic_bytea(bytea, text, bytea[]) FROM PUBLIC;
+
+CREATE FUNCTION privacy.subject_encrypt(subject text, value text) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'privacy_subject_encrypt'
+    LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION privacy.subject_encrypt(text, text) IS
+    'AES-256-GCM under the subject''s own data key (created on first use); privacy.shred_subject destroys it';
+-- Uses keys.
+REVOKE ALL ON FUNCTION privacy.subject_encrypt(text, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.subject_encrypt(subject text, value bytea) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'privacy_subject_encrypt'
+    LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION privacy.subject_encrypt(text, bytea) IS
+    'AES-256-GCM of bytea under the subject''s own data key';
+-- Uses keys.
+REVOKE ALL ON FUNCTION privacy.subject_encrypt(text, bytea) FROM PUBLIC;
+
+CREATE FUNCTION privacy.subject_decrypt(subject text, value bytea) RETURNS text
+    AS 'MODULE_PATHNAME', 'privacy_subject_decrypt'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION privacy.subject_decrypt(text, bytea) IS
+    'decrypt a privacy.subject_encrypt ciphertext of text; fails once the subject is shredded';
+-- Uses keys.
+REVOKE ALL ON FUNCTION privacy.subject_decrypt(text, bytea) FROM PUBLIC;
+
+CREATE FUNCTION privacy.subject_decrypt_bytea(subject text, value bytea) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'privacy_subject_decrypt_bytea'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION privacy.subject_decrypt_bytea(text, bytea) IS
+    'decrypt a privacy.subject_encrypt ciphertext of bytea';
+-- Uses keys.
+REVOKE ALL ON FUNCTION privacy.subject_decrypt_bytea(text, bytea) FROM PUBLIC;
+
+CREATE FUNCTION privacy.shred_subject(subject text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'privacy_shred_subject'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION privacy.shred_subject(text) IS
+    'destroy the subject''s data key, leaving a tombstone: its ciphertexts can no longer be decrypted; true if a key was destroyed now';
+-- Destroys data: granted explicitly (cancellation calls it).
+REVOKE ALL ON FUNCTION privacy.shred_subject(text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.subject_pseudonym(subject text) RETURNS text
+    AS 'MODULE_PATHNAME', 'privacy_subject_pseudonym'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION privacy.subject_pseudonym(text) IS
+    'the keyed pseudonym that names a subject in the audit log and in privacy.subject_key';
+-- Uses a key.
+REVOKE ALL ON FUNCTION privacy.subject_pseudonym(text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.date_shift(value date, subject text, max_days integer, key text) RETURNS date
+    AS 'MODULE_PATHNAME', 'privacy_date_shift'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION privacy.date_shift(date, text, integer, text) IS
+    'shift a date by an amount in [-max_days, max_days] that is the same for every date of one subject (HMAC of the subject under the key)';
+-- Uses a key.
+REVOKE ALL ON FUNCTION privacy.date_shift(date, text, integer, text) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Masks (display) and generalization: no keys, for everybody
+-------------------------------------------------------------------------------
+CREATE FUNCTION privacy.mask_phone(value text) RETURNS text
+    AS 'MODULE_PATHNAME', 'privacy_mask_phone'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION privacy.mask_phone(text) IS
+    'mask a phone number: 138****5678; E.164 keeps the country code and the last 4 digits';
+
+CREATE FUNCTION privacy.mask_email(value text) RETURNS text
+    AS 'MODULE_PATHNAME', 'privacy_mask_email'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION privacy.mask_email(text) IS
+    'mask an e-mail address: the first character of the local part and the domain stay';
+
+CREATE FUNCTION privacy.mask_id_number(value text) RETURNS text
+    AS 'MODULE_PATHNAME', 'privacy_mask_id_number'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION privacy.mask_id_number(text) IS
+    'mask an identity number: 110***********1234 for an 18-character resident ID';
+
+CREATE FUNCTION privacy.mask_bank_card(value text) RETURNS text
+    AS 'MODULE_PATHNAME', 'privacy_mask_bank_card'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION privacy.mask_bank_card(text) IS
+    'mask a bank card number: only the last 4 digits stay';
+
+CREATE FUNCTION privacy.mask_name(value text) RETURNS text
+    AS 'MODULE_PATHNAME', 'privacy_mask_name'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION privacy.mask_name(text) IS
+    'mask a name: each word keeps its first character (张**, J*** D**)';
+
+CREATE FUNCTION privacy.mask_partial(value text, keep_left integer, keep_right integer, fill text DEFAULT '*')
+    RETURNS text
+    AS 'MODULE_PATHNAME', 'privacy_mask_partial'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION privacy.mask_partial(text, integer, integer, text) IS
+    'keep keep_left and keep_right characters and replace each character between with fill; masks everything when nothing would be masked';
+
+CREATE FUNCTION privacy.generalize(value date, level text) RETURNS date
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF level OPERATOR(pg_catalog.<>) ALL (ARRAY['decade', 'year', 'quarter', 'month', 'week']) THEN
+        RAISE EXCEPTION 'unknown generalization level "%"', level
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use decade, year, quarter, month or week.';
+    END IF;
+    RETURN pg_catalog.date_trunc(level, value::timestamp)::date;
+END
+$$;
+COMMENT ON FUNCTION privacy.generalize(date, text) IS
+    'the first day of the decade, year, quarter, month or week the date falls in';
+
+CREATE FUNCTION privacy.generalize(value timestamptz, level text) RETURNS timestamptz
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF level OPERATOR(pg_catalog.<>) ALL (ARRAY['decade', 'year', 'quarter', 'month', 'week', 'day', 'hour']) THEN
+        RAISE EXCEPTION 'unknown generalization level "%"', level
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use decade, year, quarter, month, week, day or hour.';
+    END IF;
+    RETURN pg_catalog.date_trunc(level, value);
+END
+$$;
+COMMENT ON FUNCTION privacy.generalize(timestamptz, text) IS
+    'the start of the decade, year, quarter, month, week, day or hour (in the session time zone)';
+
+CREATE FUNCTION privacy.generalize(value inet, prefix_len integer) RETURNS inet
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    maxlen integer := CASE pg_catalog.family(value) WHEN 4 THEN 32 ELSE 128 END;
+BEGIN
+    IF prefix_len OPERATOR(pg_catalog.<) 0 OR prefix_len OPERATOR(pg_catalog.>) maxlen THEN
+        RAISE EXCEPTION 'prefix length % is out of range for IPv% addresses', prefix_len, pg_catalog.family(value)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = pg_catalog.format('Use 0 to %s.', maxlen);
+    END IF;
+    RETURN pg_catalog.network(pg_catalog.set_masklen(value, prefix_len));
+END
+$$;
+COMMENT ON FUNCTION privacy.generalize(inet, integer) IS
+    'the network of the address with the given prefix length (192.168.1.77, 24 -> 192.168.1.0/24)';
+
+CREATE FUNCTION privacy.age_band(birth_date date, width integer, at date DEFAULT CURRENT_DATE) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    age integer;
+    low integer;
+BEGIN
+    IF width OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'age band width must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT pg_catalog.isfinite(birth_date) OR NOT pg_catalog.isfinite(at) THEN
+        RAISE EXCEPTION 'age band needs finite dates' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF birth_date OPERATOR(pg_catalog.>) at THEN
+        RAISE EXCEPTION 'birth date is after the date the age is computed at' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    age := pg_catalog.date_part('year', pg_catalog.age(at::timestamp, birth_date::timestamp))::integer;
+    low := (age OPERATOR(pg_catalog./) width) OPERATOR(pg_catalog.*) width;
+    RETURN low::text OPERATOR(pg_catalog.||) '-' OPERATOR(pg_catalog.||) (low OPERATOR(pg_catalog.+) width OPERATOR(pg_catalog.-) 1)::text;
+END
+$$;
+COMMENT ON FUNCTION privacy.age_band(date, integer, date) IS
+    'the age band (30-39 for width 10) of a birth date at a given date (default today)';
+
+CREATE FUNCTION privacy.noise(value numeric, ratio double precision) RETURNS numeric
+    LANGUAGE plpgsql VOLATILE STRICT PARALLEL RESTRICTED
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF ratio OPERATOR(pg_catalog.<) 0 OR ratio OPERATOR(pg_catalog.>) 1 OR ratio OPERATOR(pg_catalog.<>) ratio THEN
+        RAISE EXCEPTION 'noise ratio must be between 0 and 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN pg_catalog.round(value OPERATOR(pg_catalog.*)
+               (1 OPERATOR(pg_catalog.+) ((pg_catalog.random() OPERATOR(pg_catalog.*) 2 OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog.*) ratio))::numeric,
+               pg_catalog.scale(value));
+END
+$$;
+COMMENT ON FUNCTION privacy.noise(numeric, double precision) IS
+    'value times a uniformly random factor in [1 - ratio, 1 + ratio], rounded to the value''s scale';
+
+-------------------------------------------------------------------------------
+-- pg_dump keeps the configuration: custom categories, trusted schemas, audit
+-- log, keys (wrapped) and subject keys (wrapped)
 -------------------------------------------------------------------------------
 SELECT pg_catalog.pg_extension_config_dump('privacy.category', 'WHERE NOT seeded');
 SELECT pg_catalog.pg_extension_config_dump('privacy.trusted_schema', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.audit_head', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.key', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.key_version', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.subject_key', '');

@@ -9,10 +9,18 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
 #include "commands/extension.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/rel.h"
 
 #include "compat.h"
 #include "privacy.h"
@@ -30,6 +38,7 @@ _PG_init(void)
 		privacy_preloaded = true;
 
 	privacy_labels_init();
+	privacy_keys_init();
 
 	privacy_reserve_guc_prefix("privacy");
 }
@@ -64,6 +73,60 @@ privacy_require_extension(void)
 				 errmsg("extension \"privacy\" is not installed in this database"),
 				 errhint("Run CREATE EXTENSION privacy in this database first.")));
 	return extoid;
+}
+
+/* the role that owns extension "privacy" in this database */
+static Oid
+pv_extension_owner(Oid extoid)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			owner;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "could not find extension with OID %u", extoid);
+	owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return owner;
+}
+
+/*
+ * privacy_as_owner: run fn(arg) inside an SPI connection as the extension's
+ * owner, in a restricted security context, the way pg_cron acts as its owner.
+ * The caller's identity is restored on the way out, on error too.  This is how
+ * C code reads and writes the extension's tables (keys, audit log) that the
+ * calling role has no privilege on.
+ */
+void
+privacy_as_owner(void (*fn) (void *arg), void *arg)
+{
+	Oid			owner = pv_extension_owner(privacy_require_extension());
+	Oid			save_userid;
+	int			save_sec;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		fn(arg);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
 }
 
 PG_FUNCTION_INFO_V1(privacy_check_preload);

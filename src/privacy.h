@@ -16,7 +16,11 @@ extern bool privacy_preloaded;
 extern void privacy_require_preload(void);
 extern Oid	privacy_require_extension(void);
 
+/* run fn(arg) in an SPI connection as the extension's owner */
+extern void privacy_as_owner(void (*fn) (void *arg), void *arg);
+
 /* module initialisers, called from _PG_init */
 extern void privacy_labels_init(void);
+extern void privacy_keys_init(void);
 
 #endif							/* PRIVACY_H */

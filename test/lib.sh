@@ -32,7 +32,32 @@ make_workdir() {
 	local work
 	work=$(mktemp -d /tmp/privacy-XXXXXX)
 	cp -r "$ROOT/sql" "$ROOT/expected" "$ROOT/test" "$ROOT/doc" "$ROOT/Makefile" "$work/"
+	# a master key for the scratch clusters: 32 random bytes, owner-only
+	head -c 32 /dev/urandom >"$work/master.key"
+	chmod 600 "$work/master.key"
+	echo "privacy.master_key_file = '$work/master.key'" >>"$work/test/privacy.conf"
 	[ "$(id -u)" -eq 0 ] && chown -R "$PG_RUN_USER" "$work"
 	chmod 755 "$work"
 	echo "$work"
+}
+
+# start_cluster WORK PORT: initdb and start a scratch cluster in WORK/data with
+# test/privacy.conf, on a private socket in WORK (no TCP); stop_cluster WORK
+start_cluster() {
+	local work=$1 port=$2 data="$1/data"
+	as_pg initdb -D "$data" -A trust -U postgres --no-sync >/dev/null
+	cat "$work/test/privacy.conf" >>"$data/postgresql.conf"
+	cat >>"$data/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$work'
+port = $port
+CONF
+	as_pg pg_ctl -D "$data" -l "$work/server.log" -w start >/dev/null
+}
+
+stop_cluster() {
+	local data="$1/data"
+	if [ -f "$data/postmaster.pid" ]; then
+		as_pg pg_ctl -D "$data" -m fast -w stop >/dev/null 2>&1 || true
+	fi
 }

@@ -35,7 +35,7 @@ for my $row (@objects)
 {
 	my ($name, $comment) = split /\|/, $row, 2;
 	isnt($comment, '', "privacy.$name has a COMMENT");
-	like($reference, qr/privacy\.\Q$name\E\b/, "privacy.$name is in doc/reference.md");
+	ok(index($reference, "privacy.$name") >= 0, "privacy.$name is in doc/reference.md");
 }
 
 for my $cat (split /\n/, $node->safe_psql('postgres',
