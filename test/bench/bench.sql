@@ -1,0 +1,106 @@
+-- test/bench/bench.sql: the cases of `make bench` (see doc/benchmarks.md)
+\pset footer off
+SET client_min_messages = warning;
+-- one backend, no parallel workers: every case runs the same way
+SET max_parallel_workers_per_gather = 0;
+SET jit = off;
+CREATE EXTENSION privacy;
+CREATE EXTENSION pgcrypto;
+SELECT privacy.create_key('bench') \gset
+
+-- median wall time (ms) of runs executions of q, after one warm-up run
+CREATE FUNCTION bench_median(q text, runs int DEFAULT 5) RETURNS numeric
+LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz;
+    ts float8[] := '{}';
+BEGIN
+    EXECUTE q;
+    FOR i IN 1..runs LOOP
+        t0 := clock_timestamp();
+        EXECUTE q;
+        ts := ts || extract(epoch FROM clock_timestamp() - t0) * 1000;
+    END LOOP;
+    RETURN round((SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(ts) x)::numeric, 1);
+END
+$$;
+
+CREATE TABLE results (n serial, name text, rows bigint, ms numeric, baseline text, baseline_ms numeric,
+                      ratio numeric, goal text, met boolean);
+CREATE FUNCTION bench(name text, rows bigint, q text, baseline text, bq text, goal text, cmp text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    ms numeric := bench_median(q);
+    bms numeric := bench_median(bq);
+    r numeric := round(ms / nullif(bms, 0), 2);
+    met boolean;
+BEGIN
+    EXECUTE format('SELECT %s', replace(cmp, 'ratio', r::text)) INTO met;
+    INSERT INTO results (name, rows, ms, baseline, baseline_ms, ratio, goal, met)
+    VALUES (name, rows, ms, baseline, bms, r, goal, met);
+END
+$$;
+
+\echo == data: 1,000,000 short strings and 11-digit phone numbers
+CREATE TABLE strings AS
+    SELECT 'user-' || i AS s, convert_to('user-' || i, 'UTF8') AS b,
+           (13800000000 + i * 7)::text AS phone, convert_to((13800000000 + i * 7)::text, 'UTF8') AS phone_b
+      FROM generate_series(1, 1000000) i;
+VACUUM ANALYZE strings;
+CREATE TABLE phones AS SELECT phone, phone_b FROM strings LIMIT 100000;
+VACUUM ANALYZE phones;
+
+\echo == running (each case: 5 timed runs after a warm-up, median)
+SELECT bench('pseudonym, 1M strings', 1000000,
+    $$SELECT count(privacy.pseudonym(s, 'bench')) FROM strings$$,
+    'pgcrypto hmac(text, key, sha256)',
+    $$SELECT count(hmac(s, 'bench-key-of-thirty-two-bytes!!!', 'sha256')) FROM strings$$,
+    'throughput >= 2.5x: ratio <= 0.40', 'ratio <= 0.40') \gset
+SELECT bench('pseudonym, 1M strings', 1000000,
+    $$SELECT count(privacy.pseudonym(s, 'bench')) FROM strings$$,
+    'builtin sha256(bytea)',
+    $$SELECT count(sha256(b)) FROM strings$$,
+    'no slower: ratio <= 1.00', 'ratio <= 1.00') \gset
+SELECT bench('fpe_encrypt, 100k 11-digit strings', 100000,
+    $$SELECT count(privacy.fpe_encrypt(phone, 'bench')) FROM phones$$,
+    'pgcrypto encrypt(bytea, key, aes)',
+    $$SELECT count(encrypt(phone_b, '\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'aes')) FROM phones$$,
+    'at most 3x its time: ratio <= 3.00', 'ratio <= 3.00') \gset
+SELECT bench('mask_phone, 1M numbers', 1000000,
+    $$SELECT count(privacy.mask_phone(phone)) FROM strings$$,
+    'left(p,3)||''****''||right(p,4)',
+    $$SELECT count(left(phone, 3) || '****' || right(phone, 4)) FROM strings$$,
+    'faster: ratio < 1.00', 'ratio < 1.00') \gset
+SELECT bench('encrypt (AES-256-GCM), 100k', 100000,
+    $$SELECT count(privacy.encrypt(phone, 'bench')) FROM phones$$,
+    'pgcrypto pgp_sym_encrypt',
+    $$SELECT count(pgp_sym_encrypt(phone, 'bench-password')) FROM phones$$,
+    'informational', 'true') \gset
+
+SELECT name AS "case", rows, ms, baseline, baseline_ms, ratio, goal, CASE WHEN met THEN 'yes' ELSE 'NO' END AS "goal met"
+  FROM results ORDER BY n;
+
+\echo == backend memory after 1,000 and after 10,000,000 calls (same backend)
+\c -
+SET max_parallel_workers_per_gather = 0;
+-- warm-up: the first calls and the first look at the memory contexts allocate
+-- caches once
+SELECT count(privacy.pseudonym('u' || i, 'bench')) + count(privacy.fpe_encrypt((13800000000 + i)::text, 'bench'))
+     + count(privacy.mask_phone((13800000000 + i)::text)) AS warm FROM generate_series(1, 1000) i \gset
+SELECT sum(total_bytes) AS warm_bytes FROM pg_backend_memory_contexts \gset
+SELECT count(privacy.pseudonym('u' || i, 'bench')) FROM generate_series(1, 1000) i \gset
+SELECT sum(total_bytes) AS ps_1k FROM pg_backend_memory_contexts \gset
+SELECT count(privacy.pseudonym('u' || i, 'bench')) FROM generate_series(1, 10000000) i \gset
+SELECT sum(total_bytes) AS ps_10m FROM pg_backend_memory_contexts \gset
+SELECT count(privacy.fpe_encrypt((13800000000 + i)::text, 'bench')) FROM generate_series(1, 1000) i \gset
+SELECT sum(total_bytes) AS fpe_1k FROM pg_backend_memory_contexts \gset
+SELECT count(privacy.fpe_encrypt((13800000000 + i)::text, 'bench')) FROM generate_series(1, 10000000) i \gset
+SELECT sum(total_bytes) AS fpe_10m FROM pg_backend_memory_contexts \gset
+SELECT count(privacy.mask_phone((13800000000 + i)::text)) FROM generate_series(1, 1000) i \gset
+SELECT sum(total_bytes) AS mask_1k FROM pg_backend_memory_contexts \gset
+SELECT count(privacy.mask_phone((13800000000 + i)::text)) FROM generate_series(1, 10000000) i \gset
+SELECT sum(total_bytes) AS mask_10m FROM pg_backend_memory_contexts \gset
+SELECT fn AS "function", after_1k AS "bytes after 1,000 calls", after_10m AS "bytes after 10,000,000 calls",
+       after_10m - after_1k AS growth, CASE WHEN after_10m <= after_1k THEN 'yes' ELSE 'NO' END AS "no growth"
+  FROM (VALUES ('pseudonym', :ps_1k, :ps_10m), ('fpe_encrypt', :fpe_1k, :fpe_10m),
+               ('mask_phone', :mask_1k, :mask_10m)) v(fn, after_1k, after_10m);
