@@ -9,26 +9,16 @@ set -euo pipefail
 
 build_install
 work=$(make_workdir)
-data="$work/data"
 port=${DEMO_PORT:-5432}
 
 stop() {
-	if [ -f "$data/postmaster.pid" ]; then
-		as_pg pg_ctl -D "$data" -m fast -w stop >/dev/null 2>&1 || true
-	fi
+	stop_cluster "$work"
 	rm -rf "$work"
 }
 trap stop EXIT
 
-echo "== starting a scratch cluster in $data"
-as_pg initdb -D "$data" -A trust -U postgres --no-sync >/dev/null
-cat "$work/test/privacy.conf" >>"$data/postgresql.conf"
-cat >>"$data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$work'
-port = $port
-CONF
-as_pg pg_ctl -D "$data" -l "$work/server.log" -w start >/dev/null
+echo "== starting a scratch cluster in $work/data (private socket, a fresh master key)"
+start_cluster "$work" "$port"
 
 as_pg psql -X -h "$work" -p "$port" -U postgres -d postgres -q \
 	-v ON_ERROR_STOP=1 --echo-queries -f "$work/test/demo/demo.sql"

@@ -95,7 +95,69 @@ SELECT seq, actor, kind, object, detail->>'label' AS label FROM privacy.audit_lo
 SELECT * FROM privacy.verify_audit_log();
 
 \echo
-\echo '== 10. Tampering is detected (a superuser bypassing the append-only triggers)'
+\echo '== 10. Keys live wrapped under a master key file outside SQL; SQL only names them'
+SHOW privacy.master_key_file;
+SELECT privacy.create_key('demo');
+SELECT name, algorithm, current_version, versions FROM privacy.keys;
+
+\echo
+\echo '== 11. Some sample people'
+INSERT INTO users (id, phone, email, nickname) VALUES
+    (1, '13812345678', 'zhangsan@example.com', '张三丰'),
+    (2, '+86 139 8765 4321', 'li.si@example.org', '李四'),
+    (3, '+1 415 555 2671', 'john.doe@example.net', 'John Doe');
+INSERT INTO identity_verification VALUES
+    (1, '张三丰', '110105199001011234', NULL),
+    (2, '李四', '11010519851212567X', NULL);
+
+\echo
+\echo '== 12. Masks for display: characters, not bytes; separators stay'
+SELECT id, privacy.mask_phone(phone) AS phone, privacy.mask_email(email) AS email,
+       privacy.mask_name(nickname) AS nickname
+  FROM users ORDER BY id;
+SELECT user_id, privacy.mask_name(real_name) AS real_name, privacy.mask_id_number(id_number) AS id_number
+  FROM identity_verification ORDER BY user_id;
+
+\echo
+\echo '== 13. Pseudonyms (keyed HMAC-SHA-256): the same person gives the same token, in every table and session'
+SELECT id, left(privacy.pseudonym(phone, 'demo'), 16) || '...' AS phone_pseudonym FROM users ORDER BY id;
+
+\echo
+\echo '== 14. Format-preserving encryption (FF1): digits stay digits, dashes and X stay in place, and it decrypts'
+SELECT id_number, privacy.fpe_encrypt(id_number, 'demo') AS encrypted,
+       privacy.fpe_decrypt(privacy.fpe_encrypt(id_number, 'demo'), 'demo') AS decrypted
+  FROM identity_verification ORDER BY user_id;
+SELECT privacy.fpe_encrypt('138-1234-5678', 'demo') AS phone_ff1;
+
+\echo
+\echo '== 15. Authenticated encryption: a changed byte is refused, nothing is returned'
+SELECT privacy.decrypt(privacy.encrypt('110105199001011234', 'demo'), 'demo') AS round_trip;
+\set ON_ERROR_STOP 0
+SELECT privacy.decrypt(set_byte(privacy.encrypt('110105199001011234', 'demo'), 20, 0), 'demo');
+\set ON_ERROR_STOP 1
+
+\echo
+\echo '== 16. Rotation: new values use version 2, old ones still decrypt'
+SELECT privacy.encrypt('before', 'demo') AS old_ct \gset
+SELECT privacy.rotate_key('demo');
+SELECT get_byte(:'old_ct'::bytea, 4) AS old_version, privacy.decrypt(:'old_ct'::bytea, 'demo') AS old_value,
+       get_byte(privacy.encrypt('after', 'demo'), 4) AS new_version;
+
+\echo
+\echo '== 17. Crypto-shredding: destroy one person''s key and their ciphertexts are gone for good'
+SELECT privacy.subject_encrypt('1', 'face template bytes') AS face \gset
+SELECT privacy.subject_decrypt('1', :'face'::bytea) AS before_shred;
+SELECT privacy.shred_subject('1') AS shredded;
+\set ON_ERROR_STOP 0
+SELECT privacy.subject_decrypt('1', :'face'::bytea);
+\set ON_ERROR_STOP 1
+
+\echo
+\echo '== 18. Every key operation and shred is audited, with no key and no personal data'
+SELECT seq, kind, object, detail FROM privacy.audit_log WHERE kind IN ('key', 'shred') ORDER BY seq;
+
+\echo
+\echo '== 19. Tampering with the audit log is detected (a superuser bypassing the append-only triggers)'
 SET session_replication_role = replica;
 UPDATE privacy.audit_log SET detail = '{"label": "CATEGORY log.access"}' WHERE seq = 2;
 SET session_replication_role = DEFAULT;
