@@ -12,6 +12,7 @@ OBJS = \
 	src/audit.o \
 	src/keys.o \
 	src/crypto.o \
+	src/subjects.o \
 	src/fpe.o \
 	src/masks.o
 

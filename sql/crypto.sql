@@ -129,13 +129,52 @@ SELECT privacy.subject_decrypt('user-1', :'s1') AS user1, privacy.subject_decryp
 SELECT try(format($$SELECT privacy.subject_decrypt('user-2', %L::bytea)$$, :'s1'));
 SELECT try($$SELECT privacy.subject_decrypt('user-9', privacy.encrypt('x', 'c'))$$);
 SELECT try(format($$SELECT privacy.subject_decrypt('user-9', %L::bytea)$$, :'s1'));
-SELECT count(*) AS subject_keys, count(*) FILTER (WHERE wrapped IS NULL) AS shredded FROM privacy.subject_key;
+-- the keys are files in privacy.subject_key_dir, one per subject, named by its
+-- pseudonym; the database holds none
+SELECT count(*) AS key_files FROM pg_ls_dir(current_setting('privacy.subject_key_dir')) f WHERE f LIKE '%.key';
+SELECT pg_ls_dir(current_setting('privacy.subject_key_dir')) = privacy.subject_pseudonym('user-1') || '.key' AS named_by_pseudonym
+ ORDER BY 1 DESC LIMIT 1;
+SELECT (pg_stat_file(current_setting('privacy.subject_key_dir') || '/' || privacy.subject_pseudonym('user-1') || '.key')).size AS wrapped_bytes;
+SELECT count(*) AS tombstones FROM privacy.shredded_subject;
+-- a shred that rolls back destroys nothing: the key file goes only at commit
+BEGIN;
+SELECT privacy.shred_subject('user-1') AS destroyed_in_transaction;
+SELECT try(format($$SELECT privacy.subject_decrypt('user-1', %L::bytea)$$, :'s1'));
+SELECT privacy.sweep_subject_keys() AS not_swept_before_commit;
+ROLLBACK;
+SELECT privacy.subject_decrypt('user-1', :'s1') AS after_rollback;
+BEGIN;
+SAVEPOINT sp;
+SELECT privacy.shred_subject('user-1') AS destroyed_in_savepoint;
+ROLLBACK TO SAVEPOINT sp;
+COMMIT;
+SELECT privacy.subject_decrypt('user-1', :'s1') AS after_savepoint_rollback;
+-- a shred cannot be prepared for two-phase commit
+BEGIN;
+SELECT privacy.shred_subject('user-1') AS shred;
+PREPARE TRANSACTION 'shred';
+ROLLBACK;
+SELECT privacy.subject_decrypt('user-1', :'s1') AS after_refused_prepare;
+-- committed: the key file is gone, a tombstone stays
 SELECT privacy.shred_subject('user-1') AS destroyed, privacy.shred_subject('user-1') AS again,
        privacy.shred_subject('never-seen') AS unknown;
 SELECT try(format($$SELECT privacy.subject_decrypt('user-1', %L::bytea)$$, :'s1'));
 SELECT try($$SELECT privacy.subject_encrypt('user-1', 'new data')$$);
 SELECT privacy.subject_decrypt('user-2', :'s2') AS other_subject_unaffected;
-SELECT count(*) AS subject_keys, count(*) FILTER (WHERE wrapped IS NULL) AS tombstones FROM privacy.subject_key;
+SELECT count(*) AS key_files FROM pg_ls_dir(current_setting('privacy.subject_key_dir')) f WHERE f LIKE '%.key';
+SELECT count(*) AS tombstones FROM privacy.shredded_subject;
+SELECT privacy.sweep_subject_keys() AS nothing_to_sweep;
+-- the key directory: every problem has its own error
+SET privacy.subject_key_dir = '';
+SELECT try($$SELECT privacy.subject_encrypt('user-3', 'x')$$);
+SET privacy.subject_key_dir = 'no/such/dir';
+SELECT try($$SELECT privacy.subject_encrypt('user-3', 'x')$$);
+SET privacy.subject_key_dir = 'PG_VERSION';
+SELECT try($$SELECT privacy.subject_encrypt('user-3', 'x')$$);
+SET privacy.subject_key_dir = 'base';
+SELECT try($$SELECT privacy.subject_encrypt('user-3', 'x')$$);
+RESET privacy.subject_key_dir;
+SELECT privacy.subject_decrypt('user-2', :'s2') AS works_again;
 -- receipts name the subject by its keyed pseudonym, never the subject key
 SELECT object = 'subject ' || privacy.subject_pseudonym('user-1') AS named_by_pseudonym, detail
   FROM privacy.audit_log WHERE kind = 'shred' ORDER BY seq LIMIT 1;

@@ -80,7 +80,7 @@ SELECT try($$SELECT privacy.pseudonym('x', 'app')$$);
 SELECT try($$SELECT privacy.encrypt('x', 'app')$$);
 SELECT try($$SELECT * FROM privacy.key$$);
 SELECT try($$SELECT * FROM privacy.key_version$$);
-SELECT try($$SELECT * FROM privacy.subject_key$$);
+SELECT try($$SELECT * FROM privacy.shredded_subject$$);
 SELECT try($$SELECT * FROM privacy.keys$$);
 RESET ROLE;
 -- granted EXECUTE on pseudonym, a role can pseudonymize, and still not read keys

@@ -28,24 +28,17 @@
 #include "utils/date.h"
 #include "utils/lsyscache.h"
 
-#include "audit.h"
+#include "crypto.h"
 #include "keys.h"
 #include "privacy.h"
 
-#define FORMAT_GCM 1
-#define FORMAT_SIV 2
-#define FORMAT_SUBJECT 3
-#define HEADER_LEN 5			/* format byte + key version (big-endian) */
-#define GCM_NONCE 12
-#define GCM_TAG 16
-#define SIV_TAG 16
 
 /* ------------------------------------------------------------------------
  * HMAC-SHA-256 with the key's inner and outer states computed once
  * ------------------------------------------------------------------------
  */
-static void
-crypto_hmac(PrivacyKey *k, const uint8 *msg, size_t len, uint8 *out)
+void
+privacy_hmac(PrivacyKey *k, const uint8 *msg, size_t len, uint8 *out)
 {
 	SHA256_CTX	ctx;
 	uint8		inner[SHA256_DIGEST_LENGTH];
@@ -98,7 +91,7 @@ privacy_pseudonym_text(PG_FUNCTION_ARGS)
 	char	   *p = VARDATA(out);
 	int			i;
 
-	crypto_hmac(k, (const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), mac);
+	privacy_hmac(k, (const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), mac);
 	SET_VARSIZE(out, VARHDRSZ + 2 * SHA256_DIGEST_LENGTH);
 	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
 	{
@@ -118,7 +111,7 @@ privacy_pseudonym_bytea(PG_FUNCTION_ARGS)
 	PrivacyKey *k = privacy_key_for_call(fcinfo, 1, PRIVACY_USE_HMAC);
 	bytea	   *out = (bytea *) palloc(VARHDRSZ + SHA256_DIGEST_LENGTH);
 
-	crypto_hmac(k, (const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value),
+	privacy_hmac(k, (const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value),
 				(uint8 *) VARDATA(out));
 	SET_VARSIZE(out, VARHDRSZ + SHA256_DIGEST_LENGTH);
 	PG_RETURN_BYTEA_P(out);
@@ -138,8 +131,8 @@ crypto_put_header(uint8 *p, uint8 format, int32 version)
 	p[4] = (uint8) version;
 }
 
-static int32
-crypto_read_header(const bytea *ct, uint8 format, int minlen, const char *fn)
+int32
+privacy_ct_header(const bytea *ct, uint8 format, int minlen, const char *fn)
 {
 	const uint8 *p = (const uint8 *) VARDATA_ANY(ct);
 
@@ -160,8 +153,8 @@ crypto_auth_failed(void)
 			 errdetail("It was altered, truncated, or encrypted under another key.")));
 }
 
-static Datum
-crypto_result_text(uint8 *plain, int len)
+Datum
+privacy_plain_text(uint8 *plain, int len)
 {
 	text	   *out = (text *) palloc(VARHDRSZ + len);
 
@@ -176,8 +169,8 @@ crypto_result_text(uint8 *plain, int len)
 	return PointerGetDatum(out);
 }
 
-static Datum
-crypto_result_bytea(uint8 *plain, int len)
+Datum
+privacy_plain_bytea(uint8 *plain, int len)
 {
 	bytea	   *out = (bytea *) palloc(VARHDRSZ + len);
 
@@ -207,8 +200,8 @@ crypto_ctx(EVP_CIPHER_CTX **slot)
 }
 
 /* encrypt into header || nonce || ciphertext || tag; aad2 is bound too */
-static bytea *
-crypto_gcm_encrypt(const uint8 *key, uint8 format, int32 version,
+bytea *
+privacy_gcm_encrypt(const uint8 *key, uint8 format, int32 version,
 				   const uint8 *aad2, int aad2len, const uint8 *plain, int len)
 {
 	EVP_CIPHER_CTX *ctx = crypto_ctx(&gcm_ctx);
@@ -233,8 +226,8 @@ crypto_gcm_encrypt(const uint8 *key, uint8 format, int32 version,
 }
 
 /* decrypt; returns palloc'd plaintext and its length, or raises */
-static uint8 *
-crypto_gcm_decrypt(const uint8 *key, const bytea *ct, const uint8 *aad2, int aad2len, int *outlen)
+uint8 *
+privacy_gcm_decrypt(const uint8 *key, const bytea *ct, const uint8 *aad2, int aad2len, int *outlen)
 {
 	EVP_CIPHER_CTX *ctx = crypto_ctx(&gcm_ctx);
 	const uint8 *p = (const uint8 *) VARDATA_ANY(ct);
@@ -267,7 +260,7 @@ crypto_encrypt(FunctionCallInfo fcinfo)
 	int			klen;
 	const uint8 *key = privacy_key_bytes(k, PRIVACY_USE_GCM, &klen);
 
-	return crypto_gcm_encrypt(key, FORMAT_GCM, k->version, NULL, 0,
+	return privacy_gcm_encrypt(key, FORMAT_GCM, k->version, NULL, 0,
 							  (const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
 }
 
@@ -276,13 +269,13 @@ crypto_decrypt(FunctionCallInfo fcinfo, int *len)
 {
 	bytea	   *ct = PG_GETARG_BYTEA_PP(0);
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	int32		version = crypto_read_header(ct, FORMAT_GCM, HEADER_LEN + GCM_NONCE + GCM_TAG,
+	int32		version = privacy_ct_header(ct, FORMAT_GCM, HEADER_LEN + GCM_NONCE + GCM_TAG,
 											 "privacy.encrypt");
 	PrivacyKey *k = privacy_key_get(name, version, PRIVACY_USE_GCM);
 	int			klen;
 	const uint8 *key = privacy_key_bytes(k, PRIVACY_USE_GCM, &klen);
 
-	return crypto_gcm_decrypt(key, ct, NULL, 0, len);
+	return privacy_gcm_decrypt(key, ct, NULL, 0, len);
 }
 
 PG_FUNCTION_INFO_V1(privacy_encrypt);
@@ -301,7 +294,7 @@ privacy_decrypt(PG_FUNCTION_ARGS)
 	int			len;
 	uint8	   *plain = crypto_decrypt(fcinfo, &len);
 
-	return crypto_result_text(plain, len);
+	return privacy_plain_text(plain, len);
 }
 
 PG_FUNCTION_INFO_V1(privacy_decrypt_bytea);
@@ -312,7 +305,7 @@ privacy_decrypt_bytea(PG_FUNCTION_ARGS)
 	int			len;
 	uint8	   *plain = crypto_decrypt(fcinfo, &len);
 
-	return crypto_result_bytea(plain, len);
+	return privacy_plain_bytea(plain, len);
 }
 
 /* ------------------------------------------------------------------------
@@ -411,7 +404,7 @@ crypto_siv_decrypt(FunctionCallInfo fcinfo, int *outlen)
 	bytea	   *ct = PG_GETARG_BYTEA_PP(0);
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	ArrayType  *adarr = PG_GETARG_ARRAYTYPE_P(2);
-	int32		version = crypto_read_header(ct, FORMAT_SIV, HEADER_LEN + SIV_TAG,
+	int32		version = privacy_ct_header(ct, FORMAT_SIV, HEADER_LEN + SIV_TAG,
 											 "privacy.encrypt_deterministic");
 	PrivacyKey *k = privacy_key_get(name, version, PRIVACY_USE_SIV);
 	int			klen;
@@ -454,7 +447,7 @@ privacy_decrypt_deterministic(PG_FUNCTION_ARGS)
 	int			len;
 	uint8	   *plain = crypto_siv_decrypt(fcinfo, &len);
 
-	return crypto_result_text(plain, len);
+	return privacy_plain_text(plain, len);
 }
 
 PG_FUNCTION_INFO_V1(privacy_decrypt_deterministic_bytea);
@@ -465,249 +458,7 @@ privacy_decrypt_deterministic_bytea(PG_FUNCTION_ARGS)
 	int			len;
 	uint8	   *plain = crypto_siv_decrypt(fcinfo, &len);
 
-	return crypto_result_bytea(plain, len);
-}
-
-/* ------------------------------------------------------------------------
- * Per-subject keys and crypto-shredding
- * ------------------------------------------------------------------------
- */
-
-/* the subject's identifier in privacy.subject_key: HMAC under the reserved key */
-static void
-crypto_subject_id(text *subject, uint8 *id)
-{
-	PrivacyKey *k = privacy_subjects_key();
-
-	crypto_hmac(k, (const uint8 *) VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), id);
-}
-
-typedef struct SubjectKeyIO
-{
-	bytea	   *id;
-	bytea	   *wrapped_new;	/* set: insert this if there is no row */
-	bool		found;
-	bool		shredded;
-	bytea	   *wrapped;		/* out */
-	bool		shred;			/* shred instead */
-	bool		destroyed;		/* out of shred: key material existed */
-} SubjectKeyIO;
-
-static void
-crypto_subject_spi(void *arg)
-{
-	SubjectKeyIO *io = (SubjectKeyIO *) arg;
-	Oid			types[2] = {BYTEAOID, BYTEAOID};
-	Datum		values[2];
-	bool		isnull;
-
-	values[0] = PointerGetDatum(io->id);
-	if (io->shred)
-	{
-		/* keep a tombstone: the subject's id stays, its key material goes */
-		if (SPI_execute_with_args("INSERT INTO privacy.subject_key (subject_id, wrapped, shredded_at)"
-								  " VALUES ($1, NULL, pg_catalog.now())"
-								  " ON CONFLICT (subject_id) DO UPDATE SET wrapped = NULL,"
-								  " shredded_at = COALESCE(privacy.subject_key.shredded_at, pg_catalog.now())",
-								  1, types, values, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not shred a subject key");
-		return;
-	}
-	if (io->wrapped_new)
-	{
-		values[1] = PointerGetDatum(io->wrapped_new);
-		if (SPI_execute_with_args("INSERT INTO privacy.subject_key (subject_id, wrapped)"
-								  " VALUES ($1, $2) ON CONFLICT (subject_id) DO NOTHING",
-								  2, types, values, NULL, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not store a subject key");
-	}
-	if (SPI_execute_with_args("SELECT wrapped, shredded_at IS NOT NULL FROM privacy.subject_key"
-							  " WHERE subject_id OPERATOR(pg_catalog.=) $1",
-							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read a subject key");
-	io->found = SPI_processed > 0;
-	if (io->found)
-	{
-		Datum		w = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		io->shredded = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		if (!io->shredded)
-		{
-			bytea	   *b = DatumGetByteaPP(w);
-
-			io->wrapped = (bytea *) SPI_palloc(VARSIZE_ANY(b));
-			memcpy(io->wrapped, b, VARSIZE_ANY(b));
-		}
-	}
-}
-
-static bytea *
-crypto_id_bytea(const uint8 *id)
-{
-	bytea	   *b = (bytea *) palloc(VARHDRSZ + SHA256_DIGEST_LENGTH);
-
-	memcpy(VARDATA(b), id, SHA256_DIGEST_LENGTH);
-	SET_VARSIZE(b, VARHDRSZ + SHA256_DIGEST_LENGTH);
-	return b;
-}
-
-static char *
-crypto_id_hex(const uint8 *id)
-{
-	static const char hex[] = "0123456789abcdef";
-	char	   *s = palloc(2 * SHA256_DIGEST_LENGTH + 1);
-	int			i;
-
-	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
-	{
-		s[2 * i] = hex[id[i] >> 4];
-		s[2 * i + 1] = hex[id[i] & 0xf];
-	}
-	s[2 * SHA256_DIGEST_LENGTH] = '\0';
-	return s;
-}
-
-static void
-crypto_shredded_error(void)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("the subject's key was shredded"),
-			 errdetail("Values encrypted for this subject can no longer be decrypted, and no new ones are accepted.")));
-}
-
-/* the subject's data key (created on first use when create is true) */
-static void
-crypto_subject_key(text *subject, bool create, uint8 *id, uint8 *key)
-{
-	SubjectKeyIO io;
-	char	   *aad;
-
-	crypto_subject_id(subject, id);
-	aad = psprintf("privacy:subject:%s", crypto_id_hex(id));
-	memset(&io, 0, sizeof(io));
-	io.id = crypto_id_bytea(id);
-	privacy_as_owner(crypto_subject_spi, &io);
-	if (!io.found && create)
-	{
-		uint8		fresh[PRIVACY_KEY_BYTES];
-
-		if (RAND_bytes(fresh, sizeof(fresh)) != 1)
-			privacy_openssl_error("generate key material");
-		io.wrapped_new = privacy_master_wrap(fresh, sizeof(fresh), aad);
-		OPENSSL_cleanse(fresh, sizeof(fresh));
-		privacy_as_owner(crypto_subject_spi, &io);
-	}
-	if (!io.found)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("no key exists for this subject"),
-				 errdetail("Nothing was ever encrypted for this subject with privacy.subject_encrypt().")));
-	if (io.shredded)
-		crypto_shredded_error();
-	privacy_master_unwrap(io.wrapped, aad, key, PRIVACY_KEY_BYTES, "subject key");
-}
-
-PG_FUNCTION_INFO_V1(privacy_subject_encrypt);
-
-/* privacy.subject_encrypt(subject text, value text|bytea) -> bytea */
-Datum
-privacy_subject_encrypt(PG_FUNCTION_ARGS)
-{
-	text	   *subject = PG_GETARG_TEXT_PP(0);
-	bytea	   *value = PG_GETARG_BYTEA_PP(1);
-	uint8		id[SHA256_DIGEST_LENGTH];
-	uint8		key[PRIVACY_KEY_BYTES];
-	bytea	   *out;
-
-	crypto_subject_key(subject, true, id, key);
-	out = crypto_gcm_encrypt(key, FORMAT_SUBJECT, 0, id, sizeof(id),
-							 (const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
-	OPENSSL_cleanse(key, sizeof(key));
-	PG_RETURN_BYTEA_P(out);
-}
-
-static uint8 *
-crypto_subject_decrypt(FunctionCallInfo fcinfo, int *len)
-{
-	text	   *subject = PG_GETARG_TEXT_PP(0);
-	bytea	   *ct = PG_GETARG_BYTEA_PP(1);
-	uint8		id[SHA256_DIGEST_LENGTH];
-	uint8		key[PRIVACY_KEY_BYTES];
-	uint8	   *volatile plain = NULL;
-
-	crypto_read_header(ct, FORMAT_SUBJECT, HEADER_LEN + GCM_NONCE + GCM_TAG, "privacy.subject_encrypt");
-	crypto_subject_key(subject, false, id, key);
-	PG_TRY();
-	{
-		plain = crypto_gcm_decrypt(key, ct, id, sizeof(id), len);
-	}
-	PG_FINALLY();
-	{
-		OPENSSL_cleanse(key, sizeof(key));
-	}
-	PG_END_TRY();
-	return plain;
-}
-
-PG_FUNCTION_INFO_V1(privacy_subject_decrypt);
-/* privacy.subject_decrypt(subject text, ciphertext bytea) -> text */
-Datum
-privacy_subject_decrypt(PG_FUNCTION_ARGS)
-{
-	int			len;
-	uint8	   *plain = crypto_subject_decrypt(fcinfo, &len);
-
-	return crypto_result_text(plain, len);
-}
-
-PG_FUNCTION_INFO_V1(privacy_subject_decrypt_bytea);
-/* privacy.subject_decrypt_bytea(subject text, ciphertext bytea) -> bytea */
-Datum
-privacy_subject_decrypt_bytea(PG_FUNCTION_ARGS)
-{
-	int			len;
-	uint8	   *plain = crypto_subject_decrypt(fcinfo, &len);
-
-	return crypto_result_bytea(plain, len);
-}
-
-PG_FUNCTION_INFO_V1(privacy_shred_subject);
-
-/*
- * privacy.shred_subject(subject text) -> boolean: destroy the subject's data
- * key, leaving a tombstone.  True when key material was destroyed now.
- */
-Datum
-privacy_shred_subject(PG_FUNCTION_ARGS)
-{
-	text	   *subject = PG_GETARG_TEXT_PP(0);
-	uint8		id[SHA256_DIGEST_LENGTH];
-	SubjectKeyIO io;
-	bool		had_key;
-
-	crypto_subject_id(subject, id);
-	memset(&io, 0, sizeof(io));
-	io.id = crypto_id_bytea(id);
-	privacy_as_owner(crypto_subject_spi, &io);
-	had_key = io.found && !io.shredded;
-	io.shred = true;
-	privacy_as_owner(crypto_subject_spi, &io);
-	privacy_audit_write("shred", psprintf("subject %s", crypto_id_hex(id)),
-						had_key ? "{\"key_destroyed\": true}" : "{\"key_destroyed\": false}");
-	PG_RETURN_BOOL(had_key);
-}
-
-PG_FUNCTION_INFO_V1(privacy_subject_pseudonym);
-
-/* privacy.subject_pseudonym(subject text) -> text: how receipts name a subject */
-Datum
-privacy_subject_pseudonym(PG_FUNCTION_ARGS)
-{
-	uint8		id[SHA256_DIGEST_LENGTH];
-
-	crypto_subject_id(PG_GETARG_TEXT_PP(0), id);
-	PG_RETURN_TEXT_P(cstring_to_text(crypto_id_hex(id)));
+	return privacy_plain_bytea(plain, len);
 }
 
 /* ------------------------------------------------------------------------
@@ -740,7 +491,7 @@ privacy_date_shift(PG_FUNCTION_ARGS)
 	k = privacy_key_for_call(fcinfo, 3, PRIVACY_USE_HMAC);
 	if (DATE_NOT_FINITE(value))
 		PG_RETURN_DATEADT(value);
-	crypto_hmac(k, (const uint8 *) VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), mac);
+	privacy_hmac(k, (const uint8 *) VARDATA_ANY(subject), VARSIZE_ANY_EXHDR(subject), mac);
 	for (i = 0; i < 8; i++)
 		r = (r << 8) | mac[i];
 	shifted = (int64) value + (int64) (r % (uint64) (2 * max_days + 1)) - max_days;

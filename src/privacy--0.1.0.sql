@@ -780,17 +780,16 @@ COMMENT ON TABLE privacy.key_version IS
 -- As privacy.key.
 REVOKE ALL ON privacy.key_version FROM PUBLIC;
 
-CREATE TABLE privacy.subject_key (
+-- Subject data keys are files in privacy.subject_key_dir, never in the
+-- database: this table only records which subjects were shredded.
+CREATE TABLE privacy.shredded_subject (
     subject_id  bytea       PRIMARY KEY,
-    wrapped     bytea,
-    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    shredded_at timestamptz,
-    CHECK ((wrapped IS NULL) OPERATOR(pg_catalog.=) (shredded_at IS NOT NULL))
+    shredded_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
-COMMENT ON TABLE privacy.subject_key IS
-    'one data key per subject, wrapped under the master key; subject_id is HMAC(privacy.subjects, subject); a shredded key leaves a tombstone (wrapped NULL)';
+COMMENT ON TABLE privacy.shredded_subject IS
+    'tombstones: subjects whose data key was shredded, by subject_id = HMAC(privacy.subjects, subject); holds no personal data';
 -- As privacy.key.
-REVOKE ALL ON privacy.subject_key FROM PUBLIC;
+REVOKE ALL ON privacy.shredded_subject FROM PUBLIC;
 
 CREATE FUNCTION privacy.key_cache_invalidate() RETURNS trigger
     AS 'MODULE_PATHNAME', 'privacy_key_cache_invalidate'
@@ -955,7 +954,7 @@ CREATE FUNCTION privacy.subject_encrypt(subject text, value text) RETURNS bytea
     AS 'MODULE_PATHNAME', 'privacy_subject_encrypt'
     LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION privacy.subject_encrypt(text, text) IS
-    'AES-256-GCM under the subject''s own data key (created on first use); privacy.shred_subject destroys it';
+    'AES-256-GCM under the subject''s own data key (created on first use, kept outside the database in privacy.subject_key_dir); privacy.shred_subject destroys it';
 -- Uses keys.
 REVOKE ALL ON FUNCTION privacy.subject_encrypt(text, text) FROM PUBLIC;
 
@@ -987,15 +986,23 @@ CREATE FUNCTION privacy.shred_subject(subject text) RETURNS boolean
     AS 'MODULE_PATHNAME', 'privacy_shred_subject'
     LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION privacy.shred_subject(text) IS
-    'destroy the subject''s data key, leaving a tombstone: its ciphertexts can no longer be decrypted; true if a key was destroyed now';
+    'destroy the subject''s data key (its file is deleted at commit), leaving a tombstone: its ciphertexts, in every backup too, can no longer be decrypted; true if a key was destroyed now';
 -- Destroys data: granted explicitly (cancellation calls it).
 REVOKE ALL ON FUNCTION privacy.shred_subject(text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.sweep_subject_keys() RETURNS integer
+    AS 'MODULE_PATHNAME', 'privacy_sweep_subject_keys'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION privacy.sweep_subject_keys() IS
+    'remove key files of shredded subjects (after a crash, or a restored key directory); returns how many';
+-- Deletes key files: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.sweep_subject_keys() FROM PUBLIC;
 
 CREATE FUNCTION privacy.subject_pseudonym(subject text) RETURNS text
     AS 'MODULE_PATHNAME', 'privacy_subject_pseudonym'
     LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION privacy.subject_pseudonym(text) IS
-    'the keyed pseudonym that names a subject in the audit log and in privacy.subject_key';
+    'the keyed pseudonym that names a subject in the audit log, privacy.shredded_subject and the key directory';
 -- Uses a key.
 REVOKE ALL ON FUNCTION privacy.subject_pseudonym(text) FROM PUBLIC;
 
@@ -1140,7 +1147,7 @@ COMMENT ON FUNCTION privacy.noise(numeric, double precision) IS
 
 -------------------------------------------------------------------------------
 -- pg_dump keeps the configuration: custom categories, trusted schemas, audit
--- log, keys (wrapped) and subject keys (wrapped)
+-- log, keys (wrapped) and shredded-subject tombstones
 -------------------------------------------------------------------------------
 SELECT pg_catalog.pg_extension_config_dump('privacy.category', 'WHERE NOT seeded');
 SELECT pg_catalog.pg_extension_config_dump('privacy.trusted_schema', '');
@@ -1148,4 +1155,4 @@ SELECT pg_catalog.pg_extension_config_dump('privacy.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.audit_head', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.key', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.key_version', '');
-SELECT pg_catalog.pg_extension_config_dump('privacy.subject_key', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.shredded_subject', '');

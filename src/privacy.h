@@ -22,5 +22,6 @@ extern void privacy_as_owner(void (*fn) (void *arg), void *arg);
 /* module initialisers, called from _PG_init */
 extern void privacy_labels_init(void);
 extern void privacy_keys_init(void);
+extern void privacy_subjects_init(void);
 
 #endif							/* PRIVACY_H */

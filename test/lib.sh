@@ -36,6 +36,9 @@ make_workdir() {
 	head -c 32 /dev/urandom >"$work/master.key"
 	chmod 600 "$work/master.key"
 	echo "privacy.master_key_file = '$work/master.key'" >>"$work/test/privacy.conf"
+	# and a directory for per-subject keys, outside the data directory
+	mkdir -m 700 "$work/subject_keys"
+	echo "privacy.subject_key_dir = '$work/subject_keys'" >>"$work/test/privacy.conf"
 	[ "$(id -u)" -eq 0 ] && chown -R "$PG_RUN_USER" "$work"
 	chmod 755 "$work"
 	echo "$work"

@@ -144,10 +144,12 @@ SELECT get_byte(:'old_ct'::bytea, 4) AS old_version, privacy.decrypt(:'old_ct'::
        get_byte(privacy.encrypt('after', 'demo'), 4) AS new_version;
 
 \echo
-\echo '== 17. Crypto-shredding: destroy one person''s key and their ciphertexts are gone for good'
+\echo '== 17. Crypto-shredding: each person''s key is a file outside the database; destroying it makes their ciphertexts unreadable, in every backup too'
 SELECT privacy.subject_encrypt('1', 'face template bytes') AS face \gset
+SELECT count(*) AS subject_key_files FROM pg_ls_dir(current_setting('privacy.subject_key_dir'));
 SELECT privacy.subject_decrypt('1', :'face'::bytea) AS before_shred;
 SELECT privacy.shred_subject('1') AS shredded;
+SELECT count(*) AS subject_key_files FROM pg_ls_dir(current_setting('privacy.subject_key_dir'));
 \set ON_ERROR_STOP 0
 SELECT privacy.subject_decrypt('1', :'face'::bytea);
 \set ON_ERROR_STOP 1
