@@ -187,10 +187,10 @@ CREATE FUNCTION privacy.audit_log_refuse() RETURNS trigger
 BEGIN
     RAISE EXCEPTION '% is append-only', TG_TABLE_SCHEMA OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege',
-              DETAIL = pg_catalog.format('%s is not allowed on the audit log, for any role.', TG_OP);
+              DETAIL = pg_catalog.format('%s is not allowed on this table, for any role.', TG_OP);
 END
 $$;
-COMMENT ON FUNCTION privacy.audit_log_refuse() IS 'trigger: refuses UPDATE, DELETE and TRUNCATE on the audit log';
+COMMENT ON FUNCTION privacy.audit_log_refuse() IS 'trigger: refuses UPDATE, DELETE and TRUNCATE on append-only tables (audit log, consent ledger)';
 
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON privacy.audit_log
     FOR EACH ROW EXECUTE FUNCTION privacy.audit_log_refuse();
@@ -1146,6 +1146,474 @@ COMMENT ON FUNCTION privacy.noise(numeric, double precision) IS
     'value times a uniformly random factor in [1 - ratio, 1 + ratio], rounded to the value''s scale';
 
 -------------------------------------------------------------------------------
+-- Purposes: why data is processed, on what legal basis, over which categories
+-------------------------------------------------------------------------------
+-- Seeded definitions (seeded = true) ship with the extension and are not
+-- dumped; an administrator's definition of the same name (seeded = false)
+-- overrides one, and is dumped, so a restore keeps both without conflict.
+CREATE TABLE privacy.purpose_definition (
+    name        text        NOT NULL CHECK (name OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]*$'),
+    seeded      boolean     NOT NULL DEFAULT false,
+    legal_basis text        NOT NULL
+                            CHECK (legal_basis OPERATOR(pg_catalog.=) ANY (ARRAY['consent', 'contract', 'legal_obligation',
+                                   'vital_interest', 'public_interest', 'news_reporting', 'publicly_disclosed', 'other_law'])),
+    categories  text[]      NOT NULL,
+    description text        NOT NULL,
+    dropped     boolean     NOT NULL DEFAULT false,
+    defined_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (name, seeded)
+);
+COMMENT ON TABLE privacy.purpose_definition IS
+    'purpose definitions: seeded ones, and administrators'' definitions that override them (dropped marks a removed seeded purpose)';
+GRANT SELECT ON privacy.purpose_definition TO PUBLIC;
+
+INSERT INTO privacy.purpose_definition (name, seeded, legal_basis, categories, description) VALUES
+ ('service', true, 'contract', ARRAY['account', 'contact', 'credential', 'device.id', 'device.model', 'log.login', 'log.operation', 'content'],
+  'Providing the service the person signed up for: account, login, core features'),
+ ('payment', true, 'contract', ARRAY['commerce', 'financial.payment_account', 'financial.transaction', 'contact.address'],
+  'Orders, payment, delivery and invoicing'),
+ ('customer_service', true, 'contract', ARRAY['account.id', 'contact', 'content.feedback', 'commerce.order'],
+  'Answering the person''s questions, complaints and requests'),
+ ('security', true, 'legal_obligation', ARRAY['log', 'device', 'account.id'],
+  'Security, fraud prevention and the network security logs the law requires'),
+ ('identity_verification', true, 'legal_obligation', ARRAY['identity.name', 'identity.id_number', 'identity.id_document', 'identity.verification', 'biometric.face'],
+  'Real-name and real-person verification required by law'),
+ ('personalization', true, 'consent', ARRAY['account.profile', 'log.access', 'log.search', 'location.coarse', 'device.model'],
+  'Recommendations and content tailored to the person'),
+ ('marketing', true, 'consent', ARRAY['contact.phone', 'contact.email', 'account.profile', 'account.membership'],
+  'Promotional messages by SMS, e-mail or push'),
+ ('analytics', true, 'consent', ARRAY['log.access', 'log.operation', 'log.crash', 'device.model', 'location.coarse'],
+  'Statistics on how the service is used, to improve it'),
+ ('location_services', true, 'consent', ARRAY['location.precise', 'location.track'],
+  'Features that use the person''s precise location'),
+ ('third_party_sharing', true, 'consent', ARRAY['account.id', 'contact', 'device.id'],
+  'Providing personal information to third parties (PIPL Art. 23)'),
+ ('cross_border_transfer', true, 'consent', ARRAY['account', 'contact', 'device.id', 'log'],
+  'Transferring personal information outside the country (PIPL Art. 39)');
+
+-- the purposes in force: an administrator's definition over a seeded one
+CREATE VIEW privacy.purpose AS
+    SELECT d.name, d.legal_basis, d.categories, d.description,
+           EXISTS (SELECT 1 FROM privacy.category c
+                    WHERE c.sensitive
+                      AND EXISTS (SELECT 1 FROM pg_catalog.unnest(d.categories) k(cat)
+                                   WHERE c.name OPERATOR(pg_catalog.=) k.cat
+                                      OR pg_catalog.starts_with(c.name, k.cat OPERATOR(pg_catalog.||) '.'))) AS separate_consent,
+           d.seeded, d.defined_at
+      FROM (SELECT DISTINCT ON (p.name) p.* FROM privacy.purpose_definition p ORDER BY p.name, p.seeded) d
+     WHERE NOT d.dropped;
+COMMENT ON VIEW privacy.purpose IS
+    'purposes in force: legal basis, categories (a parent covers its sub-categories), and whether they need separate consent (PIPL Art. 29: they cover sensitive categories)';
+GRANT SELECT ON privacy.purpose TO PUBLIC;
+
+CREATE FUNCTION privacy.purpose_covers(purpose_name text, category_name text) RETURNS boolean
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT EXISTS (SELECT 1 FROM privacy.purpose p, pg_catalog.unnest(p.categories) k(cat)
+                        WHERE p.name OPERATOR(pg_catalog.=) purpose_name
+                          AND (category_name OPERATOR(pg_catalog.=) k.cat
+                               OR pg_catalog.starts_with(category_name, k.cat OPERATOR(pg_catalog.||) '.')))
+    $$;
+COMMENT ON FUNCTION privacy.purpose_covers(text, text) IS
+    'whether the purpose covers the category, itself or through a parent category';
+GRANT EXECUTE ON FUNCTION privacy.purpose_covers(text, text) TO PUBLIC;
+
+CREATE FUNCTION privacy.define_purpose(name text, legal_basis text, categories text[], description text)
+    RETURNS text
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    missing text;
+BEGIN
+    IF name IS NULL OR legal_basis IS NULL OR categories IS NULL OR description IS NULL THEN
+        RAISE EXCEPTION 'a purpose needs a name, a legal basis, categories and a description'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]*$' THEN
+        RAISE EXCEPTION 'invalid purpose name "%"', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Purpose names are lower-case letters, digits and underscores, starting with a letter.';
+    END IF;
+    IF legal_basis OPERATOR(pg_catalog.<>) ALL (ARRAY['consent', 'contract', 'legal_obligation', 'vital_interest',
+                                                      'public_interest', 'news_reporting', 'publicly_disclosed', 'other_law']) THEN
+        RAISE EXCEPTION 'unknown legal basis "%"', legal_basis
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use consent, contract, legal_obligation, vital_interest, public_interest, news_reporting, publicly_disclosed or other_law (PIPL Art. 13, GDPR Art. 6).';
+    END IF;
+    IF pg_catalog.cardinality(categories) OPERATOR(pg_catalog.=) 0
+       OR pg_catalog.array_position(categories, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'a purpose needs at least one category, and no NULL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT k.cat INTO missing FROM pg_catalog.unnest(categories) k(cat)
+     WHERE NOT EXISTS (SELECT 1 FROM privacy.category c WHERE c.name OPERATOR(pg_catalog.=) k.cat) LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown privacy category "%"', missing
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'The categories are listed in privacy.category.';
+    END IF;
+    INSERT INTO privacy.purpose_definition AS p (name, seeded, legal_basis, categories, description)
+    VALUES (name, false, legal_basis, categories, description)
+    ON CONFLICT ON CONSTRAINT purpose_definition_pkey DO UPDATE
+       SET legal_basis = EXCLUDED.legal_basis, categories = EXCLUDED.categories,
+           description = EXCLUDED.description, dropped = false, defined_at = pg_catalog.now();
+    PERFORM privacy.audit_append('purpose', pg_catalog.format('purpose %s', name),
+        pg_catalog.jsonb_build_object('operation', 'define', 'legal_basis', legal_basis, 'categories', categories));
+    RETURN name;
+END
+$$;
+COMMENT ON FUNCTION privacy.define_purpose(text, text, text[], text) IS
+    'define a purpose, or redefine one (an administrator''s definition overrides the seeded one)';
+-- Administrators only: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.define_purpose(text, text, text[], text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.drop_purpose(name text) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM privacy.purpose p WHERE p.name OPERATOR(pg_catalog.=) drop_purpose.name) THEN
+        RAISE EXCEPTION 'unknown purpose "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT pg_catalog.count(*) INTO n FROM privacy.consent c WHERE c.purpose OPERATOR(pg_catalog.=) drop_purpose.name;
+    IF n OPERATOR(pg_catalog.>) 0 THEN
+        RAISE EXCEPTION 'cannot drop purpose "%": % consent(s) are in force for it', name, n
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Consents are withdrawn by their subjects; keep the purpose until none is in force.';
+    END IF;
+    INSERT INTO privacy.purpose_definition AS p (name, seeded, legal_basis, categories, description, dropped)
+    SELECT d.name, false, d.legal_basis, d.categories, d.description, true
+      FROM privacy.purpose d WHERE d.name OPERATOR(pg_catalog.=) drop_purpose.name
+    ON CONFLICT ON CONSTRAINT purpose_definition_pkey DO UPDATE SET dropped = true, defined_at = pg_catalog.now();
+    PERFORM privacy.audit_append('purpose', pg_catalog.format('purpose %s', name), '{"operation": "drop"}');
+END
+$$;
+COMMENT ON FUNCTION privacy.drop_purpose(text) IS
+    'remove a purpose (seeded or not); refused while consents for it are in force';
+-- Administrators only.
+REVOKE ALL ON FUNCTION privacy.drop_purpose(text) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Privacy policy versions
+-------------------------------------------------------------------------------
+CREATE TABLE privacy.policy_version (
+    version      text        PRIMARY KEY,
+    published_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    material     boolean     NOT NULL
+);
+COMMENT ON TABLE privacy.policy_version IS
+    'versions of the privacy policy; after a material one, consent given before it no longer counts until granted again';
+GRANT SELECT ON privacy.policy_version TO PUBLIC;
+
+CREATE FUNCTION privacy.publish_policy(version text, material boolean) RETURNS timestamptz
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    IF version IS NULL OR material IS NULL THEN
+        RAISE EXCEPTION 'a policy version needs a version and whether the change is material'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF EXISTS (SELECT 1 FROM privacy.policy_version p WHERE p.version OPERATOR(pg_catalog.=) publish_policy.version) THEN
+        RAISE EXCEPTION 'policy version "%" was already published', version USING ERRCODE = 'duplicate_object';
+    END IF;
+    INSERT INTO privacy.policy_version (version, published_at, material) VALUES (version, t, material);
+    PERFORM privacy.audit_append('policy', pg_catalog.format('policy %s', version),
+                                 pg_catalog.jsonb_build_object('material', material));
+    RETURN t;
+END
+$$;
+COMMENT ON FUNCTION privacy.publish_policy(text, boolean) IS
+    'publish a privacy policy version; a material change voids consent given under older versions';
+-- Administrators only.
+REVOKE ALL ON FUNCTION privacy.publish_policy(text, boolean) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Consent: an append-only ledger, and the consents in force
+-------------------------------------------------------------------------------
+CREATE SEQUENCE privacy.consent_event_seq;
+CREATE TABLE privacy.consent_event (
+    seq            bigint      PRIMARY KEY DEFAULT pg_catalog.nextval('privacy.consent_event_seq'),
+    subject        text        NOT NULL,
+    purpose        text        NOT NULL,
+    granted        boolean     NOT NULL,
+    at             timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    policy_version text,
+    evidence       jsonb,
+    by_guardian    boolean     NOT NULL DEFAULT false,
+    actor          name        NOT NULL DEFAULT SESSION_USER
+);
+ALTER SEQUENCE privacy.consent_event_seq OWNED BY privacy.consent_event.seq;
+COMMENT ON SEQUENCE privacy.consent_event_seq IS 'numbers the consent ledger''s entries';
+CREATE INDEX consent_event_lookup ON privacy.consent_event (subject, purpose, at);
+COMMENT ON TABLE privacy.consent_event IS
+    'consent ledger: every grant (granted) and withdrawal, append-only; has_consent reads it at any moment';
+-- The ledger is personal data: its owner and granted auditors only.
+REVOKE ALL ON privacy.consent_event FROM PUBLIC;
+CREATE TRIGGER consent_event_append_only BEFORE UPDATE OR DELETE ON privacy.consent_event
+    FOR EACH ROW EXECUTE FUNCTION privacy.audit_log_refuse();
+CREATE TRIGGER consent_event_no_truncate BEFORE TRUNCATE ON privacy.consent_event
+    FOR EACH STATEMENT EXECUTE FUNCTION privacy.audit_log_refuse();
+
+CREATE TABLE privacy.consent (
+    subject        text        NOT NULL,
+    purpose        text        NOT NULL,
+    granted_at     timestamptz NOT NULL,
+    policy_version text,
+    by_guardian    boolean     NOT NULL,
+    PRIMARY KEY (subject, purpose)
+);
+COMMENT ON TABLE privacy.consent IS
+    'the consents in force (the latest grant of each subject and purpose not withdrawn since), kept by grant_consent and withdraw_consent for fast checks';
+-- As the ledger.
+REVOKE ALL ON privacy.consent FROM PUBLIC;
+
+CREATE TABLE privacy.subject_minor (
+    subject     text        PRIMARY KEY,
+    minor       boolean     NOT NULL,
+    set_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE privacy.subject_minor IS
+    'explicit settings of whether a subject is a minor, over what a birth date column says';
+-- As the ledger.
+REVOKE ALL ON privacy.subject_minor FROM PUBLIC;
+
+CREATE FUNCTION privacy.set_minor(subject text, minor boolean) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF subject IS NULL THEN
+        RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF minor IS NULL THEN
+        DELETE FROM privacy.subject_minor m WHERE m.subject OPERATOR(pg_catalog.=) set_minor.subject;
+    ELSE
+        INSERT INTO privacy.subject_minor AS m (subject, minor) VALUES (subject, minor)
+        ON CONFLICT ON CONSTRAINT subject_minor_pkey DO UPDATE SET minor = EXCLUDED.minor, set_at = pg_catalog.now();
+    END IF;
+    PERFORM privacy.audit_append('minor', pg_catalog.format('subject %s', privacy.subject_pseudonym(subject)),
+                                 pg_catalog.jsonb_build_object('minor', minor));
+END
+$$;
+COMMENT ON FUNCTION privacy.set_minor(text, boolean) IS
+    'say explicitly whether a subject is a minor (NULL: go back to the birth date column)';
+-- Administrators and the application's registration code: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.set_minor(text, boolean) FROM PUBLIC;
+
+-- Whether a subject is a minor at a moment: the explicit setting, else a
+-- CATEGORY identity.birth_date column of a table whose single SUBJECT column
+-- holds the subject, under privacy.minor_age.
+CREATE FUNCTION privacy.is_minor(subject text, at timestamptz DEFAULT pg_catalog.now()) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    explicit boolean;
+    t record;
+    born date;
+BEGIN
+    IF subject IS NULL THEN
+        RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT m.minor INTO explicit FROM privacy.subject_minor m WHERE m.subject OPERATOR(pg_catalog.=) is_minor.subject;
+    IF FOUND THEN
+        RETURN explicit;
+    END IF;
+    FOR t IN
+        SELECT b.relation, s.column_name AS subject_column, b.column_name AS birth_column
+          FROM privacy.labels b
+          JOIN privacy.labels s ON s.relation OPERATOR(pg_catalog.=) b.relation AND s.subject
+         WHERE b.category OPERATOR(pg_catalog.=) 'identity.birth_date'
+           AND (SELECT pg_catalog.count(*) FROM privacy.labels x
+                 WHERE x.relation OPERATOR(pg_catalog.=) b.relation AND x.subject) OPERATOR(pg_catalog.=) 1
+         ORDER BY b.relation::text
+    LOOP
+        EXECUTE pg_catalog.format('SELECT %I::date FROM %s WHERE %I::text OPERATOR(pg_catalog.=) $1 LIMIT 1',
+                                  t.birth_column, t.relation, t.subject_column)
+           INTO born USING subject;
+        IF born IS NOT NULL THEN
+            RETURN born OPERATOR(pg_catalog.>) (at OPERATOR(pg_catalog.-)
+                       pg_catalog.make_interval(years => pg_catalog.current_setting('privacy.minor_age')::integer))::date;
+        END IF;
+    END LOOP;
+    RETURN false;
+END
+$$;
+COMMENT ON FUNCTION privacy.is_minor(text, timestamptz) IS
+    'whether the subject is under privacy.minor_age at the moment: the explicit setting, else the identity.birth_date column of its subject table';
+-- Reads personal data: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.is_minor(text, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION privacy.consent_purpose(purpose text) RETURNS privacy.purpose
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    p privacy.purpose;
+BEGIN
+    IF purpose IS NULL THEN
+        RAISE EXCEPTION 'purpose must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO p FROM privacy.purpose d WHERE d.name OPERATOR(pg_catalog.=) consent_purpose.purpose;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown purpose "%"', purpose
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'The purposes are listed in privacy.purpose.';
+    END IF;
+    IF p.legal_basis OPERATOR(pg_catalog.<>) 'consent' THEN
+        RAISE EXCEPTION 'purpose "%" rests on %, not on consent', purpose, p.legal_basis
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Only consent-based purposes take grants and withdrawals; privacy.may_process() answers for every purpose.';
+    END IF;
+    RETURN p;
+END
+$$;
+COMMENT ON FUNCTION privacy.consent_purpose(text) IS
+    'the purpose, checked to exist and to rest on consent (internal)';
+
+CREATE FUNCTION privacy.grant_consent(subject text, purpose text, evidence jsonb DEFAULT NULL,
+                                      by_guardian boolean DEFAULT false)
+    RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    p privacy.purpose;
+    v_seq bigint;
+    v_at timestamptz := pg_catalog.clock_timestamp();
+    v_policy text;
+BEGIN
+    IF subject IS NULL THEN
+        RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    p := privacy.consent_purpose(purpose);
+    SELECT v.version INTO v_policy FROM privacy.policy_version v ORDER BY v.published_at DESC LIMIT 1;
+    INSERT INTO privacy.consent_event (subject, purpose, granted, at, policy_version, evidence, by_guardian)
+    VALUES (subject, purpose, true, v_at, v_policy, evidence, COALESCE(by_guardian, false))
+    RETURNING seq INTO v_seq;
+    INSERT INTO privacy.consent AS c (subject, purpose, granted_at, policy_version, by_guardian)
+    VALUES (subject, purpose, v_at, v_policy, COALESCE(by_guardian, false))
+    ON CONFLICT ON CONSTRAINT consent_pkey DO UPDATE
+       SET granted_at = EXCLUDED.granted_at, policy_version = EXCLUDED.policy_version,
+           by_guardian = EXCLUDED.by_guardian;
+    PERFORM privacy.audit_append('consent', pg_catalog.format('subject %s', privacy.subject_pseudonym(subject)),
+        pg_catalog.jsonb_build_object('operation', 'grant', 'purpose', purpose, 'event', v_seq,
+                                      'by_guardian', COALESCE(by_guardian, false), 'policy_version', v_policy,
+                                      'separate_consent', p.separate_consent));
+    RETURN v_seq;
+END
+$$;
+COMMENT ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean) IS
+    'record that the subject consents to the purpose (one purpose per grant, so a sensitive purpose is always consented to on its own); returns the ledger entry';
+-- The application records consent through an explicit grant.
+REVOKE ALL ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean) FROM PUBLIC;
+
+CREATE FUNCTION privacy.withdraw_consent(subject text, purpose text) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_seq bigint;
+    v_was boolean;
+BEGIN
+    IF subject IS NULL THEN
+        RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM privacy.consent_purpose(purpose);
+    INSERT INTO privacy.consent_event (subject, purpose, granted)
+    VALUES (subject, purpose, false) RETURNING seq INTO v_seq;
+    DELETE FROM privacy.consent c
+     WHERE c.subject OPERATOR(pg_catalog.=) withdraw_consent.subject
+       AND c.purpose OPERATOR(pg_catalog.=) withdraw_consent.purpose;
+    v_was := FOUND;
+    PERFORM privacy.audit_append('consent', pg_catalog.format('subject %s', privacy.subject_pseudonym(subject)),
+        pg_catalog.jsonb_build_object('operation', 'withdraw', 'purpose', purpose, 'event', v_seq,
+                                      'was_in_force', v_was));
+    RETURN v_was;
+END
+$$;
+COMMENT ON FUNCTION privacy.withdraw_consent(text, text) IS
+    'record the withdrawal of the subject''s consent to the purpose; true if a consent was in force (a withdrawal of nothing is recorded too)';
+-- As grant_consent.
+REVOKE ALL ON FUNCTION privacy.withdraw_consent(text, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.has_consent(subject text, purpose text, at timestamptz DEFAULT NULL)
+    RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    e record;
+    -- no moment: now, counting everything recorded so far (this transaction too)
+    v_at timestamptz := COALESCE(at, 'infinity');
+BEGIN
+    IF subject IS NULL THEN
+        RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM privacy.consent_purpose(purpose);
+    SELECT c.granted, c.at, c.by_guardian INTO e
+      FROM privacy.consent_event c
+     WHERE c.subject OPERATOR(pg_catalog.=) has_consent.subject
+       AND c.purpose OPERATOR(pg_catalog.=) has_consent.purpose
+       AND c.at OPERATOR(pg_catalog.<=) v_at
+     ORDER BY c.at DESC, c.seq DESC
+     LIMIT 1;
+    IF NOT FOUND OR NOT e.granted THEN
+        RETURN false;
+    END IF;
+    -- a material policy change between the grant and the moment voids it
+    IF EXISTS (SELECT 1 FROM privacy.policy_version v
+                WHERE v.material
+                  AND v.published_at OPERATOR(pg_catalog.>) e.at
+                  AND v.published_at OPERATOR(pg_catalog.<=) v_at) THEN
+        RETURN false;
+    END IF;
+    -- a minor's consent counts only when a guardian gave it
+    IF NOT e.by_guardian AND privacy.is_minor(subject, COALESCE(at, pg_catalog.clock_timestamp())) THEN
+        RETURN false;
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION privacy.has_consent(text, text, timestamptz) IS
+    'whether the subject''s consent to the purpose was in force at the moment (omitted or NULL: now, counting everything recorded so far): granted and not withdrawn since, not voided by a material policy change, given by a guardian for a minor';
+-- Consent status is personal data: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.has_consent(text, text, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION privacy.may_process(subject text, purpose text, at timestamptz DEFAULT NULL)
+    RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    basis text;
+BEGIN
+    IF subject IS NULL OR purpose IS NULL THEN
+        RAISE EXCEPTION 'subject and purpose must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT p.legal_basis INTO basis FROM privacy.purpose p WHERE p.name OPERATOR(pg_catalog.=) may_process.purpose;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown purpose "%"', purpose USING ERRCODE = 'undefined_object';
+    END IF;
+    IF basis OPERATOR(pg_catalog.<>) 'consent' THEN
+        RETURN true;
+    END IF;
+    RETURN privacy.has_consent(subject, purpose, at);
+END
+$$;
+COMMENT ON FUNCTION privacy.may_process(text, text, timestamptz) IS
+    'whether the subject''s data may be processed for the purpose at the moment: always for purposes on another legal basis, else has_consent';
+-- As has_consent.
+REVOKE ALL ON FUNCTION privacy.may_process(text, text, timestamptz) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
 -- pg_dump keeps the configuration: custom categories, trusted schemas, audit
 -- log, keys (wrapped) and shredded-subject tombstones
 -------------------------------------------------------------------------------
@@ -1156,3 +1624,9 @@ SELECT pg_catalog.pg_extension_config_dump('privacy.audit_head', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.key', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.key_version', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.shredded_subject', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.purpose_definition', 'WHERE NOT seeded');
+SELECT pg_catalog.pg_extension_config_dump('privacy.policy_version', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.consent_event', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.consent_event_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.consent', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.subject_minor', '');

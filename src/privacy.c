@@ -28,6 +28,7 @@
 PG_MODULE_MAGIC;
 
 bool		privacy_preloaded = false;
+int			privacy_minor_age = 14;
 
 void		_PG_init(void);
 
@@ -37,6 +38,14 @@ _PG_init(void)
 	if (process_shared_preload_libraries_in_progress)
 		privacy_preloaded = true;
 
+	DefineCustomIntVariable("privacy.minor_age",
+							"Age under which a subject is a minor whose consent must come from a guardian.",
+							"PIPL Art. 28 and 31: 14. Lowering it weakens protection, so it is superuser-only.",
+							&privacy_minor_age,
+							14, 1, 25,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
 	privacy_labels_init();
 	privacy_keys_init();
 	privacy_subjects_init();

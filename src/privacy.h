@@ -11,6 +11,7 @@
 
 /* true once _PG_init ran from shared_preload_libraries */
 extern bool privacy_preloaded;
+extern int	privacy_minor_age;
 
 /* Entry-point guards: each raises a clear error with a hint. */
 extern void privacy_require_preload(void);

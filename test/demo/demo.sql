@@ -155,11 +155,31 @@ SELECT privacy.subject_decrypt('1', :'face'::bytea);
 \set ON_ERROR_STOP 1
 
 \echo
-\echo '== 18. Every key operation and shred is audited, with no key and no personal data'
-SELECT seq, kind, object, detail FROM privacy.audit_log WHERE kind IN ('key', 'shred') ORDER BY seq;
+\echo '== 18. Purposes, each on a legal basis; sensitive ones need separate consent (PIPL Art. 29)'
+SELECT name, legal_basis, separate_consent FROM privacy.purpose ORDER BY legal_basis, name;
 
 \echo
-\echo '== 19. Tampering with the audit log is detected (a superuser bypassing the append-only triggers)'
+\echo '== 19. Consent is a ledger: withdrawal stops processing from that moment, and earlier processing stays lawful'
+SELECT privacy.publish_policy('1.0', true) IS NOT NULL AS policy_published;
+SELECT privacy.grant_consent('2', 'marketing', '{"form": "signup"}') AS ledger_entry;
+SELECT clock_timestamp() AS while_consented \gset
+SELECT privacy.withdraw_consent('2', 'marketing') AS withdrawn;
+SELECT privacy.has_consent('2', 'marketing') AS now, privacy.has_consent('2', 'marketing', :'while_consented') AS while_consented;
+SELECT privacy.may_process('2', 'service') AS service_needs_no_consent;
+SELECT subject, purpose, granted, policy_version, evidence FROM privacy.consent_event ORDER BY seq;
+
+\echo
+\echo '== 20. A material policy change: consent given before it must be given again'
+SELECT privacy.grant_consent('3', 'analytics') AS ledger_entry;
+SELECT privacy.publish_policy('2.0', true) IS NOT NULL AS material_change;
+SELECT privacy.has_consent('3', 'analytics') AS after_change;
+
+\echo
+\echo '== 21. Every key operation, shred and consent is audited, naming people only by keyed pseudonym'
+SELECT seq, kind, object, detail FROM privacy.audit_log WHERE kind IN ('key', 'shred', 'consent', 'policy') ORDER BY seq;
+
+\echo
+\echo '== 22. Tampering with the audit log is detected (a superuser bypassing the append-only triggers)'
 SET session_replication_role = replica;
 UPDATE privacy.audit_log SET detail = '{"label": "CATEGORY log.access"}' WHERE seq = 2;
 SET session_replication_role = DEFAULT;

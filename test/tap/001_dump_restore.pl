@@ -9,7 +9,15 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $conf = "shared_preload_libraries = 'privacy'\n";
+my $keydir = PostgreSQL::Test::Utils::tempdir;
+open(my $mk, '>:raw', "$keydir/master.key") or die;
+print $mk pack('C*', map { int(rand(256)) } 1 .. 32);
+close $mk;
+chmod 0600, "$keydir/master.key";
+mkdir "$keydir/subjects", 0700 or die;
+my $conf = "shared_preload_libraries = 'privacy'\n"
+  . "privacy.master_key_file = '$keydir/master.key'\n"
+  . "privacy.subject_key_dir = '$keydir/subjects'\n";
 
 my $src = PostgreSQL::Test::Cluster->new('source');
 $src->init;
@@ -47,6 +55,13 @@ SECURITY LABEL FOR privacy ON COLUMN events.segment IS 'CATEGORY marketing.segme
 SECURITY LABEL FOR privacy ON TABLE events IS 'RETAIN 6 months AFTER at ON CANCEL KEEP UNTIL RETENTION';
 SECURITY LABEL FOR privacy ON COLUMN "odd ""name""; $$"."col; $$" IS 'CATEGORY content.file';
 
+SELECT privacy.define_purpose('newsletter', 'consent', ARRAY['contact.email'], 'Weekly newsletter');
+SELECT privacy.define_purpose('marketing', 'consent', ARRAY['contact.phone'], 'SMS offers only');
+SELECT privacy.publish_policy('1.0', true);
+SELECT privacy.grant_consent('1', 'newsletter', '{"form": "signup"}');
+SELECT privacy.grant_consent('2', 'marketing');
+SELECT privacy.withdraw_consent('2', 'marketing');
+SELECT privacy.set_minor('3', true);
 INSERT INTO users VALUES (1, '13800000001', 'wx1', '6222000011112222', now());
 INSERT INTO orders VALUES (10, 1, current_date);
 INSERT INTO order_items VALUES (10, 1, 'SKU-1');
@@ -69,13 +84,21 @@ my %q = (
 	inventory => q{SELECT table_name::text, column_name, category, sensitive, subject_path, retention, on_cancel, mask
 	                 FROM privacy.inventory ORDER BY 1, 2},
 	data => q{SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM events), (SELECT sku FROM order_items)},
+	purposes => q{SELECT name, legal_basis, categories, separate_consent, seeded FROM privacy.purpose ORDER BY name},
+	policies => q{SELECT version, published_at, material FROM privacy.policy_version ORDER BY version},
+	ledger => q{SELECT seq, subject, purpose, granted, at, policy_version, evidence, by_guardian, actor
+	              FROM privacy.consent_event ORDER BY seq},
+	consents => q{SELECT subject, purpose, granted_at, policy_version, by_guardian FROM privacy.consent ORDER BY 1, 2},
+	minors => q{SELECT subject, minor FROM privacy.subject_minor ORDER BY 1},
+	has_consent => q{SELECT privacy.has_consent('1', 'newsletter'), privacy.has_consent('2', 'marketing')},
 );
 my %before;
 $before{$_} = $src->safe_psql('shop', $q{$_}) for keys %q;
 
 like($before{verify}, qr/^t\|(\d+)\|\|$/, 'source audit log verifies');
 my ($entries) = $before{verify} =~ /^t\|(\d+)/;
-is($entries, 16, 'source audit log: 1 trust, 3 category and 12 label entries');
+is($entries, 24, 'source audit log: 1 trust, 3 category, 12 label, 2 purpose, 1 policy, 3 consent, 1 minor and 1 key (privacy.subjects) entries')
+  or diag($src->safe_psql('shop', q{SELECT kind, count(*) FROM privacy.audit_log GROUP BY 1 ORDER BY 1}));
 is($before{seeded}, $src->safe_psql('shop', q{SELECT count(*) FROM privacy.category}) - 3,
 	'three custom categories beside the seeded ones');
 
@@ -121,6 +144,11 @@ for my $db ('shop_plain', 'shop_custom')
 		"$db: a new label change extends the restored chain");
 	is($dst->safe_psql($db, q{SELECT seq, object FROM privacy.audit_log ORDER BY seq DESC LIMIT 1}),
 		($entries + 1) . '|column public.users.phone', "$db: new entry numbered after the restored ones");
+
+	# the consent ledger goes on from the restored sequence
+	my $last = $dst->safe_psql($db, q{SELECT max(seq) FROM privacy.consent_event});
+	is($dst->safe_psql($db, q{SELECT privacy.grant_consent('4', 'newsletter')}), $last + 1,
+		"$db: a new consent continues the restored ledger");
 
 	# restored labels are validated like any other: unknown categories still fail
 	my ($rc, $out, $err) = $dst->psql($db,
