@@ -809,6 +809,17 @@ PrivacyKey *
 privacy_subjects_key(void)
 {
 	KeyWrite	kw;
+	KeyHashKey	hk;
+	PrivacyKey *k;
+
+	/* after the first use, the unwrapped key is in the cache */
+	keys_ensure_cache();
+	memset(&hk, 0, sizeof(hk));
+	strlcpy(hk.name, PRIVACY_SUBJECTS_KEY, NAMEDATALEN);
+	hk.version = 1;
+	k = hash_search(key_cache, &hk, HASH_FIND, NULL);
+	if (k != NULL)
+		return k;
 
 	kw = keys_sql("SELECT 1 FROM privacy.key WHERE name OPERATOR(pg_catalog.=) $1",
 				  1, TEXTOID, CStringGetTextDatum(PRIVACY_SUBJECTS_KEY),

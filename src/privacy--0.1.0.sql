@@ -106,13 +106,18 @@ BEGIN
         RAISE EXCEPTION 'audit entry detail must be a JSON object'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    INSERT INTO privacy.audit_head (id, seq, hash)
-        VALUES (true, 0, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'))
-        ON CONFLICT (id) DO NOTHING;
     -- the row lock orders concurrent writers; a waiting writer re-reads the
     -- head its predecessor committed
     UPDATE privacy.audit_head h SET seq = h.seq OPERATOR(pg_catalog.+) 1
         RETURNING h.seq, h.hash INTO v_seq, v_prev;
+    IF NOT FOUND THEN
+        -- the first entry: create the head (once, whoever comes first)
+        INSERT INTO privacy.audit_head (id, seq, hash)
+            VALUES (true, 0, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'))
+            ON CONFLICT (id) DO NOTHING;
+        UPDATE privacy.audit_head h SET seq = h.seq OPERATOR(pg_catalog.+) 1
+            RETURNING h.seq, h.hash INTO v_seq, v_prev;
+    END IF;
     v_hash := pg_catalog.sha256(v_prev OPERATOR(pg_catalog.||)
                   pg_catalog.convert_to(privacy.audit_canonical(v_seq, v_at, v_actor, kind, object, detail), 'UTF8'));
     UPDATE privacy.audit_head h SET hash = v_hash;
@@ -1261,6 +1266,7 @@ BEGIN
            description = EXCLUDED.description, dropped = false, defined_at = pg_catalog.now();
     PERFORM privacy.audit_append('purpose', pg_catalog.format('purpose %s', name),
         pg_catalog.jsonb_build_object('operation', 'define', 'legal_basis', legal_basis, 'categories', categories));
+    PERFORM privacy.refresh_purpose_views(NULL, name);
     RETURN name;
 END
 $$;
@@ -1290,6 +1296,7 @@ BEGIN
       FROM privacy.purpose d WHERE d.name OPERATOR(pg_catalog.=) drop_purpose.name
     ON CONFLICT ON CONSTRAINT purpose_definition_pkey DO UPDATE SET dropped = true, defined_at = pg_catalog.now();
     PERFORM privacy.audit_append('purpose', pg_catalog.format('purpose %s', name), '{"operation": "drop"}');
+    PERFORM privacy.refresh_purpose_views(NULL, name);
 END
 $$;
 COMMENT ON FUNCTION privacy.drop_purpose(text) IS
@@ -1451,32 +1458,34 @@ COMMENT ON FUNCTION privacy.is_minor(text, timestamptz) IS
 -- Reads personal data: granted explicitly.
 REVOKE ALL ON FUNCTION privacy.is_minor(text, timestamptz) FROM PUBLIC;
 
-CREATE FUNCTION privacy.consent_purpose(purpose text) RETURNS privacy.purpose
+CREATE FUNCTION privacy.consent_purpose(purpose text) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    p privacy.purpose;
+    d record;
 BEGIN
     IF purpose IS NULL THEN
         RAISE EXCEPTION 'purpose must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT * INTO p FROM privacy.purpose d WHERE d.name OPERATOR(pg_catalog.=) consent_purpose.purpose;
-    IF NOT FOUND THEN
+    -- the definition in force: an administrator's over the seeded one
+    SELECT p.legal_basis, p.dropped INTO d FROM privacy.purpose_definition p
+     WHERE p.name OPERATOR(pg_catalog.=) consent_purpose.purpose ORDER BY p.seeded LIMIT 1;
+    IF NOT FOUND OR d.dropped THEN
         RAISE EXCEPTION 'unknown purpose "%"', purpose
             USING ERRCODE = 'undefined_object',
                   HINT = 'The purposes are listed in privacy.purpose.';
     END IF;
-    IF p.legal_basis OPERATOR(pg_catalog.<>) 'consent' THEN
-        RAISE EXCEPTION 'purpose "%" rests on %, not on consent', purpose, p.legal_basis
+    IF d.legal_basis OPERATOR(pg_catalog.<>) 'consent' THEN
+        RAISE EXCEPTION 'purpose "%" rests on %, not on consent', purpose, d.legal_basis
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Only consent-based purposes take grants and withdrawals; privacy.may_process() answers for every purpose.';
     END IF;
-    RETURN p;
+    RETURN purpose;
 END
 $$;
 COMMENT ON FUNCTION privacy.consent_purpose(text) IS
-    'the purpose, checked to exist and to rest on consent (internal)';
+    'the purpose''s name, checked to exist and to rest on consent (internal)';
 
 CREATE FUNCTION privacy.grant_consent(subject text, purpose text, evidence jsonb DEFAULT NULL,
                                       by_guardian boolean DEFAULT false)
@@ -1485,7 +1494,6 @@ CREATE FUNCTION privacy.grant_consent(subject text, purpose text, evidence jsonb
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    p privacy.purpose;
     v_seq bigint;
     v_at timestamptz := pg_catalog.clock_timestamp();
     v_policy text;
@@ -1493,7 +1501,7 @@ BEGIN
     IF subject IS NULL THEN
         RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    p := privacy.consent_purpose(purpose);
+    PERFORM privacy.consent_purpose(purpose);
     SELECT v.version INTO v_policy FROM privacy.policy_version v ORDER BY v.published_at DESC LIMIT 1;
     INSERT INTO privacy.consent_event (subject, purpose, granted, at, policy_version, evidence, by_guardian)
     VALUES (subject, purpose, true, v_at, v_policy, evidence, COALESCE(by_guardian, false))
@@ -1505,8 +1513,7 @@ BEGIN
            by_guardian = EXCLUDED.by_guardian;
     PERFORM privacy.audit_append('consent', pg_catalog.format('subject %s', privacy.subject_pseudonym(subject)),
         pg_catalog.jsonb_build_object('operation', 'grant', 'purpose', purpose, 'event', v_seq,
-                                      'by_guardian', COALESCE(by_guardian, false), 'policy_version', v_policy,
-                                      'separate_consent', p.separate_consent));
+                                      'by_guardian', COALESCE(by_guardian, false), 'policy_version', v_policy));
     RETURN v_seq;
 END
 $$;
@@ -1614,6 +1621,380 @@ COMMENT ON FUNCTION privacy.may_process(text, text, timestamptz) IS
 REVOKE ALL ON FUNCTION privacy.may_process(text, text, timestamptz) FROM PUBLIC;
 
 -------------------------------------------------------------------------------
+-- Purpose views: a security_barrier view per table and purpose
+-------------------------------------------------------------------------------
+CREATE TABLE privacy.purpose_view (
+    view_schema   name NOT NULL,
+    view_name     name NOT NULL,
+    source_schema name NOT NULL,
+    source_name   name NOT NULL,
+    purpose       text NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (view_schema, view_name)
+);
+COMMENT ON TABLE privacy.purpose_view IS
+    'the purpose views privacy.create_purpose_view made, by name (so that pg_dump and renames keep them)';
+GRANT SELECT ON privacy.purpose_view TO PUBLIC;
+
+CREATE TABLE privacy.purpose_grant (
+    purpose   text NOT NULL,
+    role_name name NOT NULL,
+    PRIMARY KEY (purpose, role_name)
+);
+COMMENT ON TABLE privacy.purpose_grant IS
+    'roles privacy.grant_purpose gave a purpose''s views to; views made later are granted to them too';
+GRANT SELECT ON privacy.purpose_grant TO PUBLIC;
+
+-- the consent condition on subject columns of the alias, as SQL
+CREATE FUNCTION privacy.consent_condition(alias text, subject_columns name[], birth_column name, purpose text)
+    RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    col name;
+    parts text[] := ARRAY[]::text[];
+    minor text;
+    check_sql text;
+    single boolean := pg_catalog.cardinality(subject_columns) OPERATOR(pg_catalog.=) 1;
+BEGIN
+    FOREACH col IN ARRAY subject_columns LOOP
+        minor := 'EXISTS (SELECT 1 FROM privacy.subject_minor m WHERE m.subject OPERATOR(pg_catalog.=) c.subject AND m.minor)';
+        IF birth_column IS NOT NULL AND single THEN
+            minor := pg_catalog.format(
+                '(CASE WHEN EXISTS (SELECT 1 FROM privacy.subject_minor m WHERE m.subject OPERATOR(pg_catalog.=) c.subject)'
+                ' THEN %s ELSE %I.%I OPERATOR(pg_catalog.>) (SELECT (pg_catalog.now() OPERATOR(pg_catalog.-)'
+                ' pg_catalog.make_interval(years => pg_catalog.current_setting(''privacy.minor_age'')::integer))::date) END)',
+                minor, alias, birth_column);
+        END IF;
+        check_sql := pg_catalog.format(
+            'EXISTS (SELECT 1 FROM privacy.consent c'
+            ' WHERE c.subject OPERATOR(pg_catalog.=) %1$I.%2$I::text'
+            ' AND c.purpose OPERATOR(pg_catalog.=) %3$L'
+            ' AND c.granted_at OPERATOR(pg_catalog.>=) (SELECT COALESCE(pg_catalog.max(v.published_at), ''-infinity'')'
+            ' FROM privacy.policy_version v WHERE v.material)'
+            ' AND (c.by_guardian OR NOT %4$s))',
+            alias, col, purpose, minor);
+        IF single THEN
+            -- a bare EXISTS becomes a semi-join; a NULL subject fails it
+            parts := parts OPERATOR(pg_catalog.||) check_sql;
+        ELSE
+            parts := parts OPERATOR(pg_catalog.||) pg_catalog.format('(%I.%I IS NULL OR %s)', alias, col, check_sql);
+        END IF;
+    END LOOP;
+    IF NOT single THEN
+        -- the row must have a subject at all
+        parts := parts OPERATOR(pg_catalog.||) (SELECT pg_catalog.format('(%s)', pg_catalog.string_agg(pg_catalog.format('%I.%I IS NOT NULL', alias, c2), ' OR '))
+                                                  FROM pg_catalog.unnest(subject_columns) c2);
+    END IF;
+    RETURN pg_catalog.array_to_string(parts, ' AND ');
+END
+$$;
+COMMENT ON FUNCTION privacy.consent_condition(text, name[], name, text) IS
+    'internal: the SQL condition that every non-NULL subject column of a row has consent in force for the purpose';
+
+CREATE FUNCTION privacy.purpose_view_query(source regclass, purpose text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    p record;
+    sp record;
+    col record;
+    cols text[] := ARRAY[]::text[];
+    expr text;
+    m text;
+    filter text;
+    k oid;
+    hops integer;
+    i integer;
+    con record;
+    joins text;
+    alias text;
+    prev text;
+    birth name;
+BEGIN
+    SELECT * INTO p FROM privacy.purpose d WHERE d.name OPERATOR(pg_catalog.=) purpose;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown purpose "%"', purpose USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT * INTO sp FROM privacy.subject_path s WHERE s.relation OPERATOR(pg_catalog.=) source;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % holds no subject''s data', source
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A purpose view filters rows by their subject''s consent: the table needs a SUBJECT column, or a foreign key chain to a table with one.',
+                  HINT = 'Label the subject key with SECURITY LABEL FOR privacy ... IS ''SUBJECT''.';
+    END IF;
+
+    -- columns: covered or unlabelled in clear, the others masked or NULL
+    FOR col IN
+        SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, t.typcategory,
+               l.category, l.mask AS label_mask, c.mask AS category_mask
+          FROM pg_catalog.pg_attribute a
+          JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+          LEFT JOIN privacy.labels l ON l.relation OPERATOR(pg_catalog.=) source AND l.column_name OPERATOR(pg_catalog.=) a.attname
+          LEFT JOIN privacy.category c ON c.name OPERATOR(pg_catalog.=) l.category
+         WHERE a.attrelid OPERATOR(pg_catalog.=) source AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+         ORDER BY a.attnum
+    LOOP
+        IF col.category IS NULL OR privacy.purpose_covers(purpose, col.category) THEN
+            expr := pg_catalog.format('t.%I', col.attname);
+        ELSE
+            m := col.label_mask;
+            IF m IS NULL AND col.typcategory OPERATOR(pg_catalog.=) 'S' THEN
+                m := col.category_mask;
+            END IF;
+            IF m IS NOT NULL THEN
+                expr := pg_catalog.format('%s(t.%I)::%s', m, col.attname, col.typ);
+            ELSE
+                expr := pg_catalog.format('NULL::%s', col.typ);
+            END IF;
+        END IF;
+        cols := cols OPERATOR(pg_catalog.||) pg_catalog.format('%s AS %I', expr, col.attname);
+    END LOOP;
+
+    IF p.legal_basis OPERATOR(pg_catalog.<>) 'consent' THEN
+        filter := 'true';
+    ELSE
+        SELECT l.column_name INTO birth FROM privacy.labels l
+         WHERE l.relation OPERATOR(pg_catalog.=) sp.subject_relation
+           AND l.category OPERATOR(pg_catalog.=) 'identity.birth_date' LIMIT 1;
+        hops := pg_catalog.cardinality(sp.constraints);
+        IF hops OPERATOR(pg_catalog.=) 0 THEN
+            filter := privacy.consent_condition('t', sp.subject_columns, birth, purpose);
+        ELSE
+            -- follow the foreign keys, child first: t -> a1 -> a2 ... -> the subject table
+            filter := privacy.consent_condition('a' OPERATOR(pg_catalog.||) hops, sp.subject_columns, birth, purpose);
+            FOR i IN REVERSE hops..1 LOOP
+                k := sp.constraints[i];
+                SELECT c.conrelid, c.confrelid, c.conkey, c.confkey INTO con
+                  FROM pg_catalog.pg_constraint c WHERE c.oid OPERATOR(pg_catalog.=) k;
+                alias := 'a' OPERATOR(pg_catalog.||) i;
+                prev := CASE WHEN i OPERATOR(pg_catalog.=) 1 THEN 't' ELSE 'a' OPERATOR(pg_catalog.||) (i OPERATOR(pg_catalog.-) 1) END;
+                SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I OPERATOR(pg_catalog.=) %I.%I', alias, pa.attname, prev, ca.attname), ' AND ')
+                  INTO joins
+                  FROM unnest(con.conkey, con.confkey) AS u(ck, pk)
+                  JOIN pg_catalog.pg_attribute ca ON ca.attrelid OPERATOR(pg_catalog.=) con.conrelid AND ca.attnum OPERATOR(pg_catalog.=) u.ck
+                  JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) con.confrelid AND pa.attnum OPERATOR(pg_catalog.=) u.pk;
+                filter := pg_catalog.format('EXISTS (SELECT 1 FROM %s %I WHERE %s AND %s)',
+                                            con.confrelid::regclass, alias, joins, filter);
+            END LOOP;
+        END IF;
+    END IF;
+    RETURN pg_catalog.format('SELECT %s FROM %s t WHERE %s',
+                             pg_catalog.array_to_string(cols, ', '), source, filter);
+END
+$$;
+COMMENT ON FUNCTION privacy.purpose_view_query(regclass, text) IS
+    'the query of the purpose view of a table: subjects whose consent covers the purpose (through foreign keys too), labelled columns outside the purpose masked';
+GRANT EXECUTE ON FUNCTION privacy.purpose_view_query(regclass, text) TO PUBLIC;
+
+-- (re)create one registered view and its grants
+CREATE FUNCTION privacy.build_purpose_view(view_schema name, view_name name, source regclass, purpose text)
+    RETURNS regclass
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v regclass;
+    r name;
+BEGIN
+    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', view_schema, view_name)) IS NOT NULL THEN
+        EXECUTE pg_catalog.format('DROP VIEW %I.%I', view_schema, view_name);
+    END IF;
+    EXECUTE pg_catalog.format('CREATE VIEW %I.%I WITH (security_barrier) AS %s',
+                              view_schema, view_name, privacy.purpose_view_query(source, purpose));
+    v := pg_catalog.format('%I.%I', view_schema, view_name)::regclass;
+    EXECUTE pg_catalog.format('COMMENT ON VIEW %s IS %L', v,
+                              pg_catalog.format('privacy purpose view of %s for purpose %s', source, purpose));
+    EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM PUBLIC', v);
+    FOR r IN SELECT g.role_name FROM privacy.purpose_grant g WHERE g.purpose OPERATOR(pg_catalog.=) build_purpose_view.purpose LOOP
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', view_schema, r);
+        EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', v, r);
+    END LOOP;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION privacy.build_purpose_view(name, name, regclass, text) IS
+    'internal: create or rebuild one purpose view and grant it to the purpose''s roles';
+REVOKE ALL ON FUNCTION privacy.build_purpose_view(name, name, regclass, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.create_purpose_view(source regclass, purpose text, view_name text DEFAULT NULL)
+    RETURNS regclass
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    src_schema name;
+    src_name name;
+    v_schema name;
+    v_name name;
+    parts text[];
+    v regclass;
+BEGIN
+    IF source IS NULL OR purpose IS NULL THEN
+        RAISE EXCEPTION 'source and purpose must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- the role that called us: SET ROLE's role, else the session user
+    IF NOT pg_catalog.has_table_privilege(
+               CASE pg_catalog.current_setting('role') WHEN 'none' THEN SESSION_USER
+                    ELSE pg_catalog.current_setting('role')::name END,
+               source, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table %', source
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Only a role that can read a table can make purpose views of it.';
+    END IF;
+    SELECT n.nspname, c.relname INTO src_schema, src_name
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+     WHERE c.oid OPERATOR(pg_catalog.=) source;
+    IF view_name IS NULL THEN
+        v_schema := src_schema;
+        v_name := src_name OPERATOR(pg_catalog.||) '_' OPERATOR(pg_catalog.||) purpose;
+    ELSE
+        parts := pg_catalog.parse_ident(view_name);
+        IF pg_catalog.cardinality(parts) OPERATOR(pg_catalog.=) 1 THEN
+            v_schema := src_schema;
+            v_name := parts[1];
+        ELSIF pg_catalog.cardinality(parts) OPERATOR(pg_catalog.=) 2 THEN
+            v_schema := parts[1];
+            v_name := parts[2];
+        ELSE
+            RAISE EXCEPTION 'improper view name "%"', view_name USING ERRCODE = 'invalid_name';
+        END IF;
+    END IF;
+    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', v_schema, v_name)) IS NOT NULL THEN
+        RAISE EXCEPTION 'relation "%.%" already exists', v_schema, v_name USING ERRCODE = 'duplicate_table';
+    END IF;
+    v := privacy.build_purpose_view(v_schema, v_name, source, purpose);
+    INSERT INTO privacy.purpose_view (view_schema, view_name, source_schema, source_name, purpose)
+    VALUES (v_schema, v_name, src_schema, src_name, purpose);
+    PERFORM privacy.audit_append('purpose view', pg_catalog.format('view %s', v),
+        pg_catalog.jsonb_build_object('operation', 'create', 'source', source::text, 'purpose', purpose));
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION privacy.create_purpose_view(regclass, text, text) IS
+    'create a security_barrier view of a labelled table for a purpose: only rows whose subject may be processed for it, labelled columns outside it masked';
+-- Administrators: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.create_purpose_view(regclass, text, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.refresh_purpose_views(source regclass DEFAULT NULL, purpose text DEFAULT NULL)
+    RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r record;
+    n integer := 0;
+    src regclass;
+BEGIN
+    FOR r IN SELECT * FROM privacy.purpose_view ORDER BY view_schema, view_name LOOP
+        src := pg_catalog.to_regclass(pg_catalog.format('%I.%I', r.source_schema, r.source_name));
+        IF src IS NULL THEN
+            -- the table is gone (and its view with it)
+            DELETE FROM privacy.purpose_view v
+             WHERE v.view_schema OPERATOR(pg_catalog.=) r.view_schema AND v.view_name OPERATOR(pg_catalog.=) r.view_name;
+            CONTINUE;
+        END IF;
+        IF (refresh_purpose_views.source IS NULL OR src OPERATOR(pg_catalog.=) refresh_purpose_views.source)
+           AND (refresh_purpose_views.purpose IS NULL OR r.purpose OPERATOR(pg_catalog.=) refresh_purpose_views.purpose) THEN
+            IF NOT EXISTS (SELECT 1 FROM privacy.purpose p WHERE p.name OPERATOR(pg_catalog.=) r.purpose) THEN
+                IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', r.view_schema, r.view_name)) IS NOT NULL THEN
+                    EXECUTE pg_catalog.format('DROP VIEW %I.%I', r.view_schema, r.view_name);
+                END IF;
+                DELETE FROM privacy.purpose_view v
+                 WHERE v.view_schema OPERATOR(pg_catalog.=) r.view_schema AND v.view_name OPERATOR(pg_catalog.=) r.view_name;
+                CONTINUE;
+            END IF;
+            BEGIN
+                PERFORM privacy.build_purpose_view(r.view_schema, r.view_name, src, r.purpose);
+                n := n OPERATOR(pg_catalog.+) 1;
+            EXCEPTION WHEN object_not_in_prerequisite_state THEN
+                -- the table no longer holds a subject's data: no lawful view of it remains
+                IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', r.view_schema, r.view_name)) IS NOT NULL THEN
+                    EXECUTE pg_catalog.format('DROP VIEW %I.%I', r.view_schema, r.view_name);
+                END IF;
+                DELETE FROM privacy.purpose_view v
+                 WHERE v.view_schema OPERATOR(pg_catalog.=) r.view_schema AND v.view_name OPERATOR(pg_catalog.=) r.view_name;
+                RAISE WARNING 'purpose view %.% was removed: table %.% no longer holds a subject''s data',
+                    pg_catalog.quote_ident(r.view_schema), pg_catalog.quote_ident(r.view_name),
+                    pg_catalog.quote_ident(r.source_schema), pg_catalog.quote_ident(r.source_name);
+            END;
+        END IF;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION privacy.refresh_purpose_views(regclass, text) IS
+    'rebuild the purpose views (of one table, of one purpose, or all) from the current labels, purposes and columns; returns how many';
+-- Administrators: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.refresh_purpose_views(regclass, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.grant_purpose(purpose text, role_name name) RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r record;
+    n integer := 0;
+BEGIN
+    IF purpose IS NULL OR role_name IS NULL THEN
+        RAISE EXCEPTION 'purpose and role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM privacy.purpose p WHERE p.name OPERATOR(pg_catalog.=) grant_purpose.purpose) THEN
+        RAISE EXCEPTION 'unknown purpose "%"', purpose USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname OPERATOR(pg_catalog.=) role_name) THEN
+        RAISE EXCEPTION 'role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
+    END IF;
+    INSERT INTO privacy.purpose_grant AS g (purpose, role_name) VALUES (purpose, role_name)
+    ON CONFLICT ON CONSTRAINT purpose_grant_pkey DO NOTHING;
+    FOR r IN SELECT * FROM privacy.purpose_view v WHERE v.purpose OPERATOR(pg_catalog.=) grant_purpose.purpose LOOP
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', r.view_schema, role_name);
+        EXECUTE pg_catalog.format('GRANT SELECT ON %I.%I TO %I', r.view_schema, r.view_name, role_name);
+        n := n OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+    PERFORM privacy.audit_append('purpose grant', pg_catalog.format('role %s', pg_catalog.quote_ident(role_name)),
+        pg_catalog.jsonb_build_object('purpose', purpose, 'views', n));
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION privacy.grant_purpose(text, name) IS
+    'let a role read the purpose''s views (now and future ones), and nothing else of them; returns how many views';
+-- Administrators: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.grant_purpose(text, name) FROM PUBLIC;
+
+-- Keep the views in step: a label, a column or a table changed.
+CREATE FUNCTION privacy.purpose_views_ddl() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cmd record;
+    src regclass;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM privacy.purpose_view) THEN
+        RETURN;
+    END IF;
+    FOR cmd IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP
+        IF cmd.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND cmd.command_tag OPERATOR(pg_catalog.=) ANY (ARRAY['ALTER TABLE', 'SECURITY LABEL']) THEN
+            src := cmd.objid::regclass;
+            IF EXISTS (SELECT 1 FROM privacy.purpose_view v
+                        WHERE pg_catalog.to_regclass(pg_catalog.format('%I.%I', v.source_schema, v.source_name)) OPERATOR(pg_catalog.=) src) THEN
+                PERFORM privacy.refresh_purpose_views(src);
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION privacy.purpose_views_ddl() IS
+    'event trigger: rebuild the purpose views of a table whose labels or columns changed';
+CREATE EVENT TRIGGER privacy_purpose_views ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'SECURITY LABEL')
+    EXECUTE FUNCTION privacy.purpose_views_ddl();
+
+-------------------------------------------------------------------------------
 -- pg_dump keeps the configuration: custom categories, trusted schemas, audit
 -- log, keys (wrapped) and shredded-subject tombstones
 -------------------------------------------------------------------------------
@@ -1630,3 +2011,5 @@ SELECT pg_catalog.pg_extension_config_dump('privacy.consent_event', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.consent_event_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.consent', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.subject_minor', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.purpose_view', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.purpose_grant', '');

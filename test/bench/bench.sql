@@ -77,6 +77,40 @@ SELECT bench('encrypt (AES-256-GCM), 100k', 100000,
     $$SELECT count(pgp_sym_encrypt(phone, 'bench-password')) FROM phones$$,
     'informational', 'true') \gset
 
+\echo == purpose views: 1,000,000 rows, 100,000 subjects, half of them consented
+CREATE TABLE visits (id bigint PRIMARY KEY, user_id int NOT NULL, email text, phone text, note text);
+INSERT INTO visits SELECT i, 1 + (i % 100000), 'user' || (i % 100000) || '@example.com',
+                          (13800000000 + i % 100000)::text, 'note ' || i
+  FROM generate_series(1, 1000000) i;
+CREATE INDEX ON visits (user_id);
+SECURITY LABEL FOR privacy ON COLUMN visits.user_id IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN visits.email IS 'CATEGORY contact.email';
+SECURITY LABEL FOR privacy ON COLUMN visits.phone IS 'CATEGORY contact.phone';
+SECURITY LABEL FOR privacy ON COLUMN visits.note IS 'CATEGORY content.feedback';
+-- consent data straight into the table the views read (the ledger is not read by views)
+INSERT INTO privacy.consent (subject, purpose, granted_at, policy_version, by_guardian)
+SELECT i::text, 'marketing', now(), NULL, false FROM generate_series(1, 100000, 2) i;
+VACUUM ANALYZE visits;
+VACUUM ANALYZE privacy.consent;
+SELECT privacy.create_purpose_view('visits', 'marketing') \gset
+SELECT bench('purpose view count(*), 1M rows', 1000000,
+    $$SELECT count(*) FROM visits_marketing$$,
+    'hand-written query over the same consent data',
+    $$SELECT count(*) FROM visits t WHERE EXISTS (SELECT 1 FROM privacy.consent c
+        WHERE c.subject = t.user_id::text AND c.purpose = 'marketing')$$,
+    'at most 1.2x: ratio <= 1.20', 'ratio <= 1.20') \gset
+SELECT bench('purpose view full scan, 1M rows', 1000000,
+    $$SELECT sum(length(email)), sum(length(phone)), count(note) FROM visits_marketing$$,
+    'hand-written query over the same consent data',
+    $$SELECT sum(length(email)), sum(length(phone)), count(NULL::text) FROM visits t WHERE EXISTS (SELECT 1 FROM privacy.consent c
+        WHERE c.subject = t.user_id::text AND c.purpose = 'marketing')$$,
+    'at most 1.2x: ratio <= 1.20', 'ratio <= 1.20') \gset
+SELECT bench('purpose view, one subject''s rows (2,000 lookups)', 2000,
+    $$SELECT sum((SELECT sum(length(v.email)) FROM visits_marketing v WHERE v.user_id = g)) FROM generate_series(1, 4000, 2) g$$,
+    'base-table lookup of the same rows',
+    $$SELECT sum((SELECT sum(length(v.email)) FROM visits v WHERE v.user_id = g)) FROM generate_series(1, 4000, 2) g$$,
+    'at most 1.5x: ratio <= 1.50', 'ratio <= 1.50') \gset
+
 SELECT name AS "case", rows, ms, baseline, baseline_ms, ratio, goal, CASE WHEN met THEN 'yes' ELSE 'NO' END AS "goal met"
   FROM results ORDER BY n;
 
