@@ -175,11 +175,29 @@ SELECT privacy.publish_policy('2.0', true) IS NOT NULL AS material_change;
 SELECT privacy.has_consent('3', 'analytics') AS after_change;
 
 \echo
-\echo '== 21. Every key operation, shred and consent is audited, naming people only by keyed pseudonym'
+\echo '== 21. Purpose views: the marketing team sees consented people only, and only what marketing covers'
+SELECT privacy.grant_consent('1', 'marketing') > 0 AS user_1_consents;
+SELECT privacy.create_purpose_view('users', 'marketing');
+SELECT privacy.create_purpose_view('orders', 'marketing');
+CREATE ROLE demo_marketing;
+SELECT privacy.grant_purpose('marketing', 'demo_marketing') AS views_granted;
+SET ROLE demo_marketing;
+SELECT * FROM users_marketing;
+\set ON_ERROR_STOP 0
+SELECT * FROM users;
+\set ON_ERROR_STOP 1
+RESET ROLE;
+SELECT privacy.withdraw_consent('1', 'marketing') AS user_1_withdraws;
+SET ROLE demo_marketing;
+SELECT count(*) AS visible_after_withdrawal FROM users_marketing;
+RESET ROLE;
+
+\echo
+\echo '== 22. Every key operation, shred and consent is audited, naming people only by keyed pseudonym'
 SELECT seq, kind, object, detail FROM privacy.audit_log WHERE kind IN ('key', 'shred', 'consent', 'policy') ORDER BY seq;
 
 \echo
-\echo '== 22. Tampering with the audit log is detected (a superuser bypassing the append-only triggers)'
+\echo '== 23. Tampering with the audit log is detected (a superuser bypassing the append-only triggers)'
 SET session_replication_role = replica;
 UPDATE privacy.audit_log SET detail = '{"label": "CATEGORY log.access"}' WHERE seq = 2;
 SET session_replication_role = DEFAULT;
