@@ -57,6 +57,9 @@ SELECT clock_timestamp() AS before_material \gset
 SELECT privacy.publish_policy('2.0', true) IS NOT NULL AS material_change;
 SELECT privacy.has_consent('44', 'personalization') AS after_material_change,
        privacy.has_consent('44', 'personalization', :'before_material') AS before_it_still_lawful;
+-- the consents in force no longer hold it; the ledger still does
+SELECT count(*) AS in_force FROM privacy.consent WHERE subject = '44';
+SELECT count(*) AS in_ledger FROM privacy.consent_event WHERE subject = '44';
 SELECT privacy.grant_consent('44', 'personalization') > 0 AS granted_again;
 SELECT privacy.has_consent('44', 'personalization') AS after_new_consent,
        (SELECT policy_version FROM privacy.consent WHERE subject = '44') AS under_policy;
@@ -116,7 +119,7 @@ ROLLBACK;
 SELECT count(*) AS rolled_back_events FROM privacy.consent_event WHERE subject = '47';
 SELECT try($$SELECT privacy.has_consent('42', 'security')$$);
 SELECT try($$SELECT privacy.may_process('42', 'nosuch')$$);
-SELECT try($$SELECT privacy.drop_purpose('analytics')$$);
+SELECT try($$SELECT privacy.drop_purpose('marketing')$$);
 SELECT try($$SELECT privacy.drop_purpose('nosuch')$$);
 -- a purpose without consents in force can be dropped, seeded or not
 SELECT privacy.drop_purpose('research');

@@ -67,16 +67,17 @@ COMMENT ON TABLE privacy.audit_log IS
 CREATE TABLE privacy.audit_head (
     id          boolean     PRIMARY KEY DEFAULT true CHECK (id),
     seq         bigint      NOT NULL,
-    hash        bytea       NOT NULL
+    hash        bytea       NOT NULL,
+    prev        bytea       -- the hash before the last append
 );
 COMMENT ON TABLE privacy.audit_head IS
     'the last sequence number and hash of privacy.audit_log; locked by each append';
 
+-- (no SET clause, so that it can be inlined: every name in it is qualified)
 CREATE FUNCTION privacy.audit_canonical(seq bigint, at timestamptz, actor name,
                                         kind text, object text, detail jsonb)
     RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
     AS $$
         SELECT pg_catalog.jsonb_build_array(
                    seq,
@@ -106,21 +107,27 @@ BEGIN
         RAISE EXCEPTION 'audit entry detail must be a JSON object'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- the row lock orders concurrent writers; a waiting writer re-reads the
-    -- head its predecessor committed
-    UPDATE privacy.audit_head h SET seq = h.seq OPERATOR(pg_catalog.+) 1
-        RETURNING h.seq, h.hash INTO v_seq, v_prev;
+    -- one UPDATE takes the next number and chains the hash; its row lock
+    -- orders concurrent writers, and a waiting writer re-reads the head its
+    -- predecessor committed (every SET expression sees the old row)
+    UPDATE privacy.audit_head h
+       SET seq = h.seq OPERATOR(pg_catalog.+) 1,
+           prev = h.hash,
+           hash = pg_catalog.sha256(h.hash OPERATOR(pg_catalog.||) pg_catalog.convert_to(
+                      privacy.audit_canonical(h.seq OPERATOR(pg_catalog.+) 1, v_at, v_actor, kind, object, detail), 'UTF8'))
+     RETURNING h.seq, h.prev, h.hash INTO v_seq, v_prev, v_hash;
     IF NOT FOUND THEN
         -- the first entry: create the head (once, whoever comes first)
         INSERT INTO privacy.audit_head (id, seq, hash)
             VALUES (true, 0, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'))
             ON CONFLICT (id) DO NOTHING;
-        UPDATE privacy.audit_head h SET seq = h.seq OPERATOR(pg_catalog.+) 1
-            RETURNING h.seq, h.hash INTO v_seq, v_prev;
+        UPDATE privacy.audit_head h
+           SET seq = h.seq OPERATOR(pg_catalog.+) 1,
+               prev = h.hash,
+               hash = pg_catalog.sha256(h.hash OPERATOR(pg_catalog.||) pg_catalog.convert_to(
+                          privacy.audit_canonical(h.seq OPERATOR(pg_catalog.+) 1, v_at, v_actor, kind, object, detail), 'UTF8'))
+         RETURNING h.seq, h.prev, h.hash INTO v_seq, v_prev, v_hash;
     END IF;
-    v_hash := pg_catalog.sha256(v_prev OPERATOR(pg_catalog.||)
-                  pg_catalog.convert_to(privacy.audit_canonical(v_seq, v_at, v_actor, kind, object, detail), 'UTF8'));
-    UPDATE privacy.audit_head h SET hash = v_hash;
     INSERT INTO privacy.audit_log (seq, at, actor, kind, object, detail, prev_hash, hash)
         VALUES (v_seq, v_at, v_actor, kind, object, detail, v_prev, v_hash);
     RETURN v_seq;
@@ -1331,6 +1338,11 @@ BEGIN
         RAISE EXCEPTION 'policy version "%" was already published', version USING ERRCODE = 'duplicate_object';
     END IF;
     INSERT INTO privacy.policy_version (version, published_at, material) VALUES (version, t, material);
+    -- consent given before a material change is no longer in force (the
+    -- ledger keeps it: has_consent still answers for earlier moments)
+    IF material THEN
+        DELETE FROM privacy.consent c WHERE c.granted_at OPERATOR(pg_catalog.<) t;
+    END IF;
     PERFORM privacy.audit_append('policy', pg_catalog.format('policy %s', version),
                                  pg_catalog.jsonb_build_object('material', material));
     RETURN t;
@@ -1374,10 +1386,15 @@ CREATE TABLE privacy.consent (
     granted_at     timestamptz NOT NULL,
     policy_version text,
     by_guardian    boolean     NOT NULL,
+    -- the subject as an integer, when it is one: purpose views over integer
+    -- subject columns join on it, so a lookup by subject probes consent once
+    subject_key    bigint      GENERATED ALWAYS AS
+                   (CASE WHEN subject OPERATOR(pg_catalog.~) '^-?[0-9]{1,18}$' THEN subject::bigint END) STORED,
     PRIMARY KEY (subject, purpose)
 );
+CREATE INDEX consent_subject_key ON privacy.consent (subject_key, purpose);
 COMMENT ON TABLE privacy.consent IS
-    'the consents in force (the latest grant of each subject and purpose not withdrawn since), kept by grant_consent and withdraw_consent for fast checks';
+    'the consents in force (the latest grant of each subject and purpose, not withdrawn since and not voided by a material policy change), kept by grant_consent, withdraw_consent and publish_policy; purpose views read it';
 -- As the ledger.
 REVOKE ALL ON privacy.consent FROM PUBLIC;
 
@@ -1458,9 +1475,9 @@ COMMENT ON FUNCTION privacy.is_minor(text, timestamptz) IS
 -- Reads personal data: granted explicitly.
 REVOKE ALL ON FUNCTION privacy.is_minor(text, timestamptz) FROM PUBLIC;
 
+-- (not SECURITY DEFINER and every name qualified: no SET clause on this hot path)
 CREATE FUNCTION privacy.consent_purpose(purpose text) RETURNS text
     LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     d record;
@@ -1646,13 +1663,15 @@ COMMENT ON TABLE privacy.purpose_grant IS
 GRANT SELECT ON privacy.purpose_grant TO PUBLIC;
 
 -- the consent condition on subject columns of the alias, as SQL
-CREATE FUNCTION privacy.consent_condition(alias text, subject_columns name[], birth_column name, purpose text)
+CREATE FUNCTION privacy.consent_condition(alias text, subject_columns name[], birth_column name, purpose text,
+                                          integer_columns name[] DEFAULT '{}')
     RETURNS text
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     col name;
+    match text;
     parts text[] := ARRAY[]::text[];
     minor text;
     check_sql text;
@@ -1667,14 +1686,19 @@ BEGIN
                 ' pg_catalog.make_interval(years => pg_catalog.current_setting(''privacy.minor_age'')::integer))::date) END)',
                 minor, alias, birth_column);
         END IF;
+        -- integer subject columns compare with the integer key (same btree
+        -- family, so the planner carries a constant across); others as text
+        IF col OPERATOR(pg_catalog.=) ANY (integer_columns) THEN
+            match := pg_catalog.format('c.subject_key OPERATOR(pg_catalog.=) %I.%I', alias, col);
+        ELSE
+            match := pg_catalog.format('c.subject OPERATOR(pg_catalog.=) %I.%I::text', alias, col);
+        END IF;
         check_sql := pg_catalog.format(
             'EXISTS (SELECT 1 FROM privacy.consent c'
-            ' WHERE c.subject OPERATOR(pg_catalog.=) %1$I.%2$I::text'
+            ' WHERE %5$s'
             ' AND c.purpose OPERATOR(pg_catalog.=) %3$L'
-            ' AND c.granted_at OPERATOR(pg_catalog.>=) (SELECT COALESCE(pg_catalog.max(v.published_at), ''-infinity'')'
-            ' FROM privacy.policy_version v WHERE v.material)'
             ' AND (c.by_guardian OR NOT %4$s))',
-            alias, col, purpose, minor);
+            alias, col, purpose, minor, match);
         IF single THEN
             -- a bare EXISTS becomes a semi-join; a NULL subject fails it
             parts := parts OPERATOR(pg_catalog.||) check_sql;
@@ -1690,7 +1714,7 @@ BEGIN
     RETURN pg_catalog.array_to_string(parts, ' AND ');
 END
 $$;
-COMMENT ON FUNCTION privacy.consent_condition(text, name[], name, text) IS
+COMMENT ON FUNCTION privacy.consent_condition(text, name[], name, text, name[]) IS
     'internal: the SQL condition that every non-NULL subject column of a row has consent in force for the purpose';
 
 CREATE FUNCTION privacy.purpose_view_query(source regclass, purpose text) RETURNS text
@@ -1713,6 +1737,7 @@ DECLARE
     alias text;
     prev text;
     birth name;
+    ints name[];
 BEGIN
     SELECT * INTO p FROM privacy.purpose d WHERE d.name OPERATOR(pg_catalog.=) purpose;
     IF NOT FOUND THEN
@@ -1759,12 +1784,20 @@ BEGIN
         SELECT l.column_name INTO birth FROM privacy.labels l
          WHERE l.relation OPERATOR(pg_catalog.=) sp.subject_relation
            AND l.category OPERATOR(pg_catalog.=) 'identity.birth_date' LIMIT 1;
+        SELECT pg_catalog.array_agg(a.attname) INTO ints
+          FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid OPERATOR(pg_catalog.=) sp.subject_relation
+           AND a.attname OPERATOR(pg_catalog.=) ANY (sp.subject_columns)
+           AND a.atttypid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.int2'::pg_catalog.regtype,
+                                                            'pg_catalog.int4'::pg_catalog.regtype,
+                                                            'pg_catalog.int8'::pg_catalog.regtype]::oid[]);
+        ints := COALESCE(ints, '{}');
         hops := pg_catalog.cardinality(sp.constraints);
         IF hops OPERATOR(pg_catalog.=) 0 THEN
-            filter := privacy.consent_condition('t', sp.subject_columns, birth, purpose);
+            filter := privacy.consent_condition('t', sp.subject_columns, birth, purpose, ints);
         ELSE
             -- follow the foreign keys, child first: t -> a1 -> a2 ... -> the subject table
-            filter := privacy.consent_condition('a' OPERATOR(pg_catalog.||) hops, sp.subject_columns, birth, purpose);
+            filter := privacy.consent_condition('a' OPERATOR(pg_catalog.||) hops, sp.subject_columns, birth, purpose, ints);
             FOR i IN REVERSE hops..1 LOOP
                 k := sp.constraints[i];
                 SELECT c.conrelid, c.confrelid, c.conkey, c.confkey INTO con

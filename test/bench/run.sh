@@ -23,7 +23,26 @@ as_pg psql -X -h "$work" -p "$port" -U postgres -d postgres -q -v ON_ERROR_STOP=
 	-f "$work/test/bench/bench.sql"
 
 echo
-echo "== grant_consent / withdraw_consent from one client (pgbench, 10 s)"
+echo "== one subject's rows, as an application reads them (pgbench, prepared, one client, 10 s each)"
+echo '\set u random(1, 100000)' >"$work/lookup_view.pgbench"
+echo 'SELECT * FROM visits_marketing WHERE user_id = :u;' >>"$work/lookup_view.pgbench"
+echo '\set u random(1, 100000)' >"$work/lookup_base.pgbench"
+echo 'SELECT * FROM visits WHERE user_id = :u;' >>"$work/lookup_base.pgbench"
+chmod 644 "$work"/lookup_*.pgbench
+lookup_tps() {
+	as_pg pgbench -n -M prepared -h "$work" -p "$port" -U postgres -c 1 -T 10 -f "$1" postgres 2>/dev/null |
+		sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+}
+view_tps=$(lookup_tps "$work/lookup_view.pgbench")
+base_tps=$(lookup_tps "$work/lookup_base.pgbench")
+awk -v v="$view_tps" -v b="$base_tps" 'BEGIN {
+	printf "  through the purpose view: %d queries per second\n", v
+	printf "  base-table lookup:        %d queries per second\n", b
+	printf "  time ratio %.2f; goal at most 1.5x the base-table lookup: %s\n", b / v, (b / v <= 1.5 ? "yes" : "NO")
+}'
+
+echo
+echo "== grant_consent / withdraw_consent from one client (pgbench, prepared, 10 s)"
 cat >"$work/consent.pgbench" <<'PGB'
 \set s random(1, 1000000)
 SELECT privacy.grant_consent(:s::text, 'analytics');
@@ -31,7 +50,7 @@ SELECT privacy.withdraw_consent(:s::text, 'analytics');
 PGB
 chmod 644 "$work/consent.pgbench"
 consent_tps() {	# $1: extra server options for the pgbench sessions
-	as_pg env PGOPTIONS="$1" pgbench -n -h "$work" -p "$port" -U postgres -c 1 -T 10 \
+	as_pg env PGOPTIONS="$1" pgbench -n -M prepared -h "$work" -p "$port" -U postgres -c 1 -T 10 \
 		-f "$work/consent.pgbench" postgres 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
 durable=$(consent_tps "")
