@@ -4,6 +4,8 @@ SET client_min_messages = warning;
 DROP ROLE IF EXISTS regress_owner;
 DROP ROLE IF EXISTS regress_app;
 DROP ROLE IF EXISTS regress_privacy_admin;
+DROP ROLE IF EXISTS regress_marketer;
+DROP ROLE IF EXISTS regress_view_admin;
 RESET client_min_messages;
 CREATE EXTENSION privacy;
 SELECT extname, extversion, extrelocatable, nspname
