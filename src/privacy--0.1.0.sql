@@ -89,50 +89,8 @@ COMMENT ON FUNCTION privacy.audit_canonical(bigint, timestamptz, name, text, tex
 
 CREATE FUNCTION privacy.audit_append(kind text, object text, detail jsonb DEFAULT '{}')
     RETURNS bigint
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    v_seq   bigint;
-    v_prev  bytea;
-    v_hash  bytea;
-    v_at    timestamptz := pg_catalog.clock_timestamp();
-    v_actor name := SESSION_USER;
-BEGIN
-    IF kind IS NULL OR object IS NULL OR detail IS NULL THEN
-        RAISE EXCEPTION 'audit entries need a kind, an object and a detail'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF pg_catalog.jsonb_typeof(detail) OPERATOR(pg_catalog.<>) 'object' THEN
-        RAISE EXCEPTION 'audit entry detail must be a JSON object'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- one UPDATE takes the next number and chains the hash; its row lock
-    -- orders concurrent writers, and a waiting writer re-reads the head its
-    -- predecessor committed (every SET expression sees the old row)
-    UPDATE privacy.audit_head h
-       SET seq = h.seq OPERATOR(pg_catalog.+) 1,
-           prev = h.hash,
-           hash = pg_catalog.sha256(h.hash OPERATOR(pg_catalog.||) pg_catalog.convert_to(
-                      privacy.audit_canonical(h.seq OPERATOR(pg_catalog.+) 1, v_at, v_actor, kind, object, detail), 'UTF8'))
-     RETURNING h.seq, h.prev, h.hash INTO v_seq, v_prev, v_hash;
-    IF NOT FOUND THEN
-        -- the first entry: create the head (once, whoever comes first)
-        INSERT INTO privacy.audit_head (id, seq, hash)
-            VALUES (true, 0, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'))
-            ON CONFLICT (id) DO NOTHING;
-        UPDATE privacy.audit_head h
-           SET seq = h.seq OPERATOR(pg_catalog.+) 1,
-               prev = h.hash,
-               hash = pg_catalog.sha256(h.hash OPERATOR(pg_catalog.||) pg_catalog.convert_to(
-                          privacy.audit_canonical(h.seq OPERATOR(pg_catalog.+) 1, v_at, v_actor, kind, object, detail), 'UTF8'))
-         RETURNING h.seq, h.prev, h.hash INTO v_seq, v_prev, v_hash;
-    END IF;
-    INSERT INTO privacy.audit_log (seq, at, actor, kind, object, detail, prev_hash, hash)
-        VALUES (v_seq, v_at, v_actor, kind, object, detail, v_prev, v_hash);
-    RETURN v_seq;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'privacy_audit_append'
+    LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION privacy.audit_append(text, text, jsonb) IS
     'append one entry to privacy.audit_log, chained to the previous one; the detail must hold no personal data';
 -- Only the extension (and roles a superuser grants it to) write the log.
