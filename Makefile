@@ -13,6 +13,7 @@ OBJS = \
 	src/keys.o \
 	src/crypto.o \
 	src/subjects.o \
+	src/consent.o \
 	src/fpe.o \
 	src/masks.o
 

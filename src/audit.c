@@ -106,10 +106,9 @@ aud_append_spi(void *arg)
 		elog(ERROR, "could not append to privacy.audit_log");
 }
 
-static int64
-aud_append(text *kind, text *object, Jsonb *detail)
+static void
+aud_entry(AuditEntry *e, text *kind, text *object, Jsonb *detail)
 {
-	AuditEntry	e;
 	Name		actor = (Name) palloc0(NAMEDATALEN);
 
 	if (!JB_ROOT_IS_OBJECT(detail) || JB_ROOT_IS_SCALAR(detail))
@@ -117,13 +116,36 @@ aud_append(text *kind, text *object, Jsonb *detail)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("audit entry detail must be a JSON object")));
 	namestrcpy(actor, GetUserNameFromId(GetSessionUserId(), false));
-	e.values[0] = TimestampTzGetDatum(GetCurrentTimestamp());
-	e.values[1] = NameGetDatum(actor);
-	e.values[2] = PointerGetDatum(kind);
-	e.values[3] = PointerGetDatum(object);
-	e.values[4] = JsonbPGetDatum(detail);
-	e.seq = 0;
+	e->values[0] = TimestampTzGetDatum(GetCurrentTimestamp());
+	e->values[1] = NameGetDatum(actor);
+	e->values[2] = PointerGetDatum(kind);
+	e->values[3] = PointerGetDatum(object);
+	e->values[4] = JsonbPGetDatum(detail);
+	e->seq = 0;
+}
+
+static int64
+aud_append(text *kind, text *object, Jsonb *detail)
+{
+	AuditEntry	e;
+
+	aud_entry(&e, kind, object, detail);
 	privacy_as_owner(aud_append_spi, &e);
+	return e.seq;
+}
+
+/*
+ * privacy_audit_write_spi: for C code already running as the extension owner
+ * inside an SPI connection (privacy_as_owner): append in the same context.
+ */
+int64
+privacy_audit_write_spi(const char *kind, const char *object, const char *detail_json)
+{
+	AuditEntry	e;
+
+	aud_entry(&e, cstring_to_text(kind), cstring_to_text(object),
+			  DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(detail_json))));
+	aud_append_spi(&e);
 	return e.seq;
 }
 

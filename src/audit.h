@@ -9,5 +9,8 @@
 /* detail_json is a JSON object as text; it must hold no personal data */
 extern void privacy_audit_write(const char *kind, const char *object,
 								const char *detail_json);
+/* the same, from code already inside privacy_as_owner */
+extern int64 privacy_audit_write_spi(const char *kind, const char *object,
+									 const char *detail_json);
 
 #endif							/* PRIVACY_AUDIT_H */

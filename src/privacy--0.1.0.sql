@@ -1465,62 +1465,16 @@ COMMENT ON FUNCTION privacy.consent_purpose(text) IS
 CREATE FUNCTION privacy.grant_consent(subject text, purpose text, evidence jsonb DEFAULT NULL,
                                       by_guardian boolean DEFAULT false)
     RETURNS bigint
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    v_seq bigint;
-    v_at timestamptz := pg_catalog.clock_timestamp();
-    v_policy text;
-BEGIN
-    IF subject IS NULL THEN
-        RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM privacy.consent_purpose(purpose);
-    SELECT v.version INTO v_policy FROM privacy.policy_version v ORDER BY v.published_at DESC LIMIT 1;
-    INSERT INTO privacy.consent_event (subject, purpose, granted, at, policy_version, evidence, by_guardian)
-    VALUES (subject, purpose, true, v_at, v_policy, evidence, COALESCE(by_guardian, false))
-    RETURNING seq INTO v_seq;
-    INSERT INTO privacy.consent AS c (subject, purpose, granted_at, policy_version, by_guardian)
-    VALUES (subject, purpose, v_at, v_policy, COALESCE(by_guardian, false))
-    ON CONFLICT ON CONSTRAINT consent_pkey DO UPDATE
-       SET granted_at = EXCLUDED.granted_at, policy_version = EXCLUDED.policy_version,
-           by_guardian = EXCLUDED.by_guardian;
-    PERFORM privacy.audit_append('consent', pg_catalog.format('subject %s', privacy.subject_pseudonym(subject)),
-        pg_catalog.jsonb_build_object('operation', 'grant', 'purpose', purpose, 'event', v_seq,
-                                      'by_guardian', COALESCE(by_guardian, false), 'policy_version', v_policy));
-    RETURN v_seq;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'privacy_grant_consent'
+    LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean) IS
     'record that the subject consents to the purpose (one purpose per grant, so a sensitive purpose is always consented to on its own); returns the ledger entry';
 -- The application records consent through an explicit grant.
 REVOKE ALL ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean) FROM PUBLIC;
 
 CREATE FUNCTION privacy.withdraw_consent(subject text, purpose text) RETURNS boolean
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    v_seq bigint;
-    v_was boolean;
-BEGIN
-    IF subject IS NULL THEN
-        RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM privacy.consent_purpose(purpose);
-    INSERT INTO privacy.consent_event (subject, purpose, granted)
-    VALUES (subject, purpose, false) RETURNING seq INTO v_seq;
-    DELETE FROM privacy.consent c
-     WHERE c.subject OPERATOR(pg_catalog.=) withdraw_consent.subject
-       AND c.purpose OPERATOR(pg_catalog.=) withdraw_consent.purpose;
-    v_was := FOUND;
-    PERFORM privacy.audit_append('consent', pg_catalog.format('subject %s', privacy.subject_pseudonym(subject)),
-        pg_catalog.jsonb_build_object('operation', 'withdraw', 'purpose', purpose, 'event', v_seq,
-                                      'was_in_force', v_was));
-    RETURN v_was;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'privacy_withdraw_consent'
+    LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION privacy.withdraw_consent(text, text) IS
     'record the withdrawal of the subject''s consent to the purpose; true if a consent was in force (a withdrawal of nothing is recorded too)';
 -- As grant_consent.

@@ -20,6 +20,7 @@
 #include "miscadmin.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "storage/proc.h"
 #include "utils/rel.h"
 
 #include "compat.h"
@@ -118,9 +119,19 @@ pv_extension_owner(Oid extoid)
 void
 privacy_as_owner(void (*fn) (void *arg), void *arg)
 {
-	Oid			owner = pv_extension_owner(privacy_require_extension());
+	/* the extension and its owner cannot change under a running transaction */
+	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+	static Oid	cached_owner = InvalidOid;
+	Oid			owner;
 	Oid			save_userid;
 	int			save_sec;
+
+	if (cached_lxid != MyProc->lxid || !OidIsValid(cached_owner))
+	{
+		cached_owner = pv_extension_owner(privacy_require_extension());
+		cached_lxid = MyProc->lxid;
+	}
+	owner = cached_owner;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |

@@ -132,3 +132,8 @@ SELECT fn AS "function", after_1k AS "bytes after 1,000 calls", after_10m AS "by
        after_10m - after_1k AS growth, CASE WHEN after_10m <= after_1k THEN 'yes' ELSE 'NO' END AS "no growth"
   FROM (VALUES ('pseudonym', :ps_1k, :ps_10m), ('fpe_encrypt', :fpe_1k, :fpe_10m),
                ('mask_phone', :mask_1k, :mask_10m)) v(fn, after_1k, after_10m);
+
+-- quiet the server before the pgbench cases: no pending checkpoint or vacuum
+-- work from the loads above competing for the cores
+VACUUM ANALYZE;
+CHECKPOINT;

@@ -1,0 +1,264 @@
+/*-------------------------------------------------------------------------
+ * consent.c
+ *	  Recording consent: privacy.grant_consent and privacy.withdraw_consent.
+ *
+ * Applications call these on every consent change, so they run as C with
+ * plans prepared once per backend.  Each call checks the purpose, writes the
+ * append-only ledger (privacy.consent_event), keeps the consents in force
+ * (privacy.consent) and appends an audit entry that names the subject only by
+ * its keyed pseudonym.  The work runs as the extension's owner: the calling
+ * role needs EXECUTE on the function and nothing on the tables.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "audit.h"
+#include "crypto.h"
+#include "keys.h"
+#include "privacy.h"
+
+static SPIPlanPtr purpose_plan = NULL;
+static SPIPlanPtr grant_plan = NULL;
+static SPIPlanPtr withdraw_plan = NULL;
+
+typedef struct ConsentCall
+{
+	char	   *object;			/* the audit object: the subject's pseudonym */
+	bool		grant;
+	Datum		subject;
+	Datum		purpose;
+	Datum		evidence;		/* jsonb or 0 */
+	bool		by_guardian;
+	/* out */
+	int64		seq;
+	char	   *policy;			/* NULL: none published */
+	bool		was_in_force;
+} ConsentCall;
+
+static SPIPlanPtr
+cons_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+		if (plan == NULL)
+			elog(ERROR, "could not prepare a consent statement: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		*slot = plan;
+	}
+	return *slot;
+}
+
+/* the purpose must exist (an administrator's definition over a seeded one) and rest on consent */
+static void
+cons_check_purpose(Datum purpose)
+{
+	Oid			type = TEXTOID;
+	bool		isnull;
+	char	   *name = TextDatumGetCString(purpose);
+	char	   *basis;
+
+	if (SPI_execute_plan(cons_plan(&purpose_plan,
+								   "SELECT p.legal_basis, p.dropped FROM privacy.purpose_definition p"
+								   " WHERE p.name OPERATOR(pg_catalog.=) $1 ORDER BY p.seeded LIMIT 1",
+								   1, &type),
+						 &purpose, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read privacy.purpose_definition");
+	if (SPI_processed == 0 ||
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("unknown purpose \"%s\"", name),
+				 errhint("The purposes are listed in privacy.purpose.")));
+	basis = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (strcmp(basis, "consent") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("purpose \"%s\" rests on %s, not on consent", name, basis),
+				 errhint("Only consent-based purposes take grants and withdrawals; privacy.may_process() answers for every purpose.")));
+}
+
+/* the audit entry, in the same owner context as the writes */
+static void
+cons_audit(ConsentCall *c)
+{
+	StringInfoData detail;
+
+	initStringInfo(&detail);
+	if (c->grant)
+	{
+		appendStringInfo(&detail, "{\"operation\": \"grant\", \"purpose\": ");
+		escape_json(&detail, TextDatumGetCString(c->purpose));
+		appendStringInfo(&detail, ", \"event\": " INT64_FORMAT ", \"by_guardian\": %s, \"policy_version\": ",
+						 c->seq, c->by_guardian ? "true" : "false");
+		if (c->policy)
+			escape_json(&detail, c->policy);
+		else
+			appendStringInfoString(&detail, "null");
+		appendStringInfoChar(&detail, '}');
+	}
+	else
+	{
+		appendStringInfo(&detail, "{\"operation\": \"withdraw\", \"purpose\": ");
+		escape_json(&detail, TextDatumGetCString(c->purpose));
+		appendStringInfo(&detail, ", \"event\": " INT64_FORMAT ", \"was_in_force\": %s}",
+						 c->seq, c->was_in_force ? "true" : "false");
+	}
+	privacy_audit_write_spi("consent", c->object, detail.data);
+}
+
+static void
+cons_record_spi(void *arg)
+{
+	ConsentCall *c = (ConsentCall *) arg;
+	bool		isnull;
+
+	cons_check_purpose(c->purpose);
+	if (c->grant)
+	{
+		Oid			types[4] = {TEXTOID, TEXTOID, JSONBOID, BOOLOID};
+		Datum		values[4];
+		char		nulls[4] = {' ', ' ', ' ', ' '};
+		char	   *v;
+
+		values[0] = c->subject;
+		values[1] = c->purpose;
+		values[2] = c->evidence;
+		nulls[2] = c->evidence ? ' ' : 'n';
+		values[3] = BoolGetDatum(c->by_guardian);
+		/* one statement: the ledger entry (under the policy in force) and the consent in force */
+		if (SPI_execute_plan(cons_plan(&grant_plan,
+									   "WITH e AS ("
+									   "  INSERT INTO privacy.consent_event (subject, purpose, granted, policy_version, evidence, by_guardian)"
+									   "  VALUES ($1, $2, true,"
+									   "          (SELECT v.version FROM privacy.policy_version v ORDER BY v.published_at DESC LIMIT 1),"
+									   "          $3, $4)"
+									   "  RETURNING seq, at, policy_version)"
+									   " INSERT INTO privacy.consent AS c (subject, purpose, granted_at, policy_version, by_guardian)"
+									   " SELECT $1, $2, e.at, e.policy_version, $4 FROM e"
+									   " ON CONFLICT ON CONSTRAINT consent_pkey DO UPDATE"
+									   "    SET granted_at = EXCLUDED.granted_at, policy_version = EXCLUDED.policy_version,"
+									   "        by_guardian = EXCLUDED.by_guardian"
+									   " RETURNING (SELECT e.seq FROM e), c.policy_version",
+									   4, types),
+							 values, nulls, false, 0) != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+			elog(ERROR, "could not record a consent");
+		c->seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		if (v)
+		{
+			/* outlives SPI_finish: allocated in the caller's context */
+			c->policy = SPI_palloc(strlen(v) + 1);
+			strcpy(c->policy, v);
+		}
+	}
+	else
+	{
+		Oid			types[2] = {TEXTOID, TEXTOID};
+		Datum		values[2];
+
+		values[0] = c->subject;
+		values[1] = c->purpose;
+		/* one statement: the ledger entry and the end of the consent in force, if any */
+		if (SPI_execute_plan(cons_plan(&withdraw_plan,
+									   "WITH e AS ("
+									   "  INSERT INTO privacy.consent_event (subject, purpose, granted) VALUES ($1, $2, false)"
+									   "  RETURNING seq),"
+									   " d AS ("
+									   "  DELETE FROM privacy.consent c"
+									   "   WHERE c.subject OPERATOR(pg_catalog.=) $1 AND c.purpose OPERATOR(pg_catalog.=) $2"
+									   "  RETURNING 1)"
+									   " SELECT e.seq, EXISTS (SELECT 1 FROM d) FROM e",
+									   2, types),
+							 values, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not record a withdrawal");
+		c->seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		c->was_in_force = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	cons_audit(c);
+}
+
+/* the audit object: the subject's keyed pseudonym, never the subject key */
+static char *
+cons_subject_object(Datum subject)
+{
+	text	   *t = DatumGetTextPP(subject);
+	uint8		id[32];
+	StringInfoData s;
+	int			i;
+
+	privacy_hmac(privacy_subjects_key(), (const uint8 *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), id);
+	initStringInfo(&s);
+	appendStringInfoString(&s, "subject ");
+	for (i = 0; i < 32; i++)
+		appendStringInfo(&s, "%02x", id[i]);
+	return s.data;
+}
+
+static void
+cons_check_args(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("subject must not be NULL")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("purpose must not be NULL")));
+}
+
+PG_FUNCTION_INFO_V1(privacy_grant_consent);
+
+/*
+ * privacy.grant_consent(subject text, purpose text, evidence jsonb, by_guardian
+ * boolean) -> bigint: record a grant; returns the ledger entry's seq.
+ */
+Datum
+privacy_grant_consent(PG_FUNCTION_ARGS)
+{
+	ConsentCall c;
+
+	cons_check_args(fcinfo);
+	memset(&c, 0, sizeof(c));
+	c.grant = true;
+	c.subject = PG_GETARG_DATUM(0);
+	c.purpose = PG_GETARG_DATUM(1);
+	c.evidence = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	c.by_guardian = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	c.object = cons_subject_object(c.subject);
+	privacy_as_owner(cons_record_spi, &c);
+	PG_RETURN_INT64(c.seq);
+}
+
+PG_FUNCTION_INFO_V1(privacy_withdraw_consent);
+
+/*
+ * privacy.withdraw_consent(subject text, purpose text) -> boolean: record a
+ * withdrawal (always); true if a consent was in force.
+ */
+Datum
+privacy_withdraw_consent(PG_FUNCTION_ARGS)
+{
+	ConsentCall c;
+
+	cons_check_args(fcinfo);
+	memset(&c, 0, sizeof(c));
+	c.grant = false;
+	c.subject = PG_GETARG_DATUM(0);
+	c.purpose = PG_GETARG_DATUM(1);
+	c.object = cons_subject_object(c.subject);
+	privacy_as_owner(cons_record_spi, &c);
+	PG_RETURN_BOOL(c.was_in_force);
+}
