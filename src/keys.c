@@ -94,10 +94,16 @@ keys_wipe_entry(PrivacyKey *k)
 	OPENSSL_cleanse(k, sizeof(PrivacyKey));
 }
 
+static Oid	key_table_oid;
+static Oid	key_version_table_oid;
+
 static void
 keys_flush_cache(void)
 {
 	privacy_key_generation++;
+	/* re-learned on the next load: the extension may have been recreated */
+	key_table_oid = InvalidOid;
+	key_version_table_oid = InvalidOid;
 	if (key_cache)
 	{
 		HASH_SEQ_STATUS status;
@@ -115,6 +121,8 @@ keys_flush_cache(void)
 		current_cache = NULL;
 	}
 }
+
+static void keys_learn_table_oids(void);
 
 static void
 keys_forget_master(void)
@@ -156,11 +164,31 @@ keys_xact_callback(XactEvent event, void *arg)
 	}
 }
 
-/* A key table changed, here or in another session (see key_cache_invalidate). */
+/* the key tables' OIDs (declared above) are learned when a key is loaded */
+
+/*
+ * A key table changed, here or in another session (see key_cache_invalidate),
+ * or every relcache entry is being reset.  Invalidations of other tables
+ * (any DDL, ANALYZE) leave the cache alone.
+ */
 static void
 keys_relcache_callback(Datum arg, Oid relid)
 {
-	keys_flush_cache();
+	if (relid == InvalidOid || !OidIsValid(key_table_oid) ||
+		relid == key_table_oid || relid == key_version_table_oid)
+		keys_flush_cache();
+}
+
+static void
+keys_learn_table_oids(void)
+{
+	Oid			nsp = get_namespace_oid(PRIVACY_SCHEMA, true);
+
+	if (OidIsValid(nsp))
+	{
+		key_table_oid = get_relname_relid("key", nsp);
+		key_version_table_oid = get_relname_relid("key_version", nsp);
+	}
 }
 
 void
@@ -478,6 +506,8 @@ privacy_key_get(const char *name, int32 version, PrivacyKeyUse use)
 		}
 		len = privacy_master_unwrap(kl.wrapped, keys_wrap_aad(name, kl.loaded_version),
 									material, sizeof(material), psprintf("key \"%s\"", name));
+		if (!OidIsValid(key_table_oid))
+			keys_learn_table_oids();
 
 		/* SPI is done: no invalidation can arrive until we return */
 		keys_ensure_cache();
