@@ -34,27 +34,11 @@ typedef struct AuditEntry
 	int64		seq;			/* out */
 } AuditEntry;
 
-static SPIPlanPtr
-aud_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-		if (plan == NULL)
-			elog(ERROR, "could not prepare an audit log statement: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		*slot = plan;
-	}
-	return *slot;
-}
-
 static bool
 aud_advance_head(AuditEntry *e, Datum *prev, Datum *hash)
 {
 	Oid			types[5] = {TIMESTAMPTZOID, NAMEOID, TEXTOID, TEXTOID, JSONBOID};
-	SPIPlanPtr	plan = aud_plan(&head_plan,
+	SPIPlanPtr	plan = privacy_keep_plan(&head_plan,
 								"UPDATE privacy.audit_head h"
 								"   SET seq = h.seq OPERATOR(pg_catalog.+) 1,"
 								"       prev = h.hash,"
@@ -86,7 +70,7 @@ aud_append_spi(void *arg)
 	if (!aud_advance_head(e, &prev, &hash))
 	{
 		/* the first entry: create the head (once, whoever comes first) */
-		if (SPI_execute_plan(aud_plan(&create_head_plan,
+		if (SPI_execute_plan(privacy_keep_plan(&create_head_plan,
 									  "INSERT INTO privacy.audit_head (id, seq, hash)"
 									  " VALUES (true, 0, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'))"
 									  " ON CONFLICT (id) DO NOTHING", 0, NULL),
@@ -99,7 +83,7 @@ aud_append_spi(void *arg)
 	memcpy(&values[1], e->values, sizeof(e->values));
 	values[6] = prev;
 	values[7] = hash;
-	if (SPI_execute_plan(aud_plan(&insert_plan,
+	if (SPI_execute_plan(privacy_keep_plan(&insert_plan,
 								  "INSERT INTO privacy.audit_log (seq, at, actor, kind, object, detail, prev_hash, hash)"
 								  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, types),
 						 values, NULL, false, 0) != SPI_OK_INSERT)

@@ -44,22 +44,6 @@ typedef struct ConsentCall
 	bool		was_in_force;
 } ConsentCall;
 
-static SPIPlanPtr
-cons_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-		if (plan == NULL)
-			elog(ERROR, "could not prepare a consent statement: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		*slot = plan;
-	}
-	return *slot;
-}
-
 /* the purpose must exist (an administrator's definition over a seeded one) and rest on consent */
 static void
 cons_check_purpose(Datum purpose)
@@ -69,7 +53,7 @@ cons_check_purpose(Datum purpose)
 	char	   *name = TextDatumGetCString(purpose);
 	char	   *basis;
 
-	if (SPI_execute_plan(cons_plan(&purpose_plan,
+	if (SPI_execute_plan(privacy_keep_plan(&purpose_plan,
 								   "SELECT p.legal_basis, p.dropped FROM privacy.purpose_definition p"
 								   " WHERE p.name OPERATOR(pg_catalog.=) $1 ORDER BY p.seeded LIMIT 1",
 								   1, &type),
@@ -138,7 +122,7 @@ cons_record_spi(void *arg)
 		nulls[2] = c->evidence ? ' ' : 'n';
 		values[3] = BoolGetDatum(c->by_guardian);
 		/* one statement: the ledger entry (under the policy in force) and the consent in force */
-		if (SPI_execute_plan(cons_plan(&grant_plan,
+		if (SPI_execute_plan(privacy_keep_plan(&grant_plan,
 									   "WITH e AS ("
 									   "  INSERT INTO privacy.consent_event (subject, purpose, granted, policy_version, evidence, by_guardian)"
 									   "  VALUES ($1, $2, true,"
@@ -171,7 +155,7 @@ cons_record_spi(void *arg)
 		values[0] = c->subject;
 		values[1] = c->purpose;
 		/* one statement: the ledger entry and the end of the consent in force, if any */
-		if (SPI_execute_plan(cons_plan(&withdraw_plan,
+		if (SPI_execute_plan(privacy_keep_plan(&withdraw_plan,
 									   "WITH e AS ("
 									   "  INSERT INTO privacy.consent_event (subject, purpose, granted) VALUES ($1, $2, false)"
 									   "  RETURNING seq),"

@@ -150,6 +150,26 @@ privacy_as_owner(void (*fn) (void *arg), void *arg)
 	PG_END_TRY();
 }
 
+/*
+ * privacy_keep_plan: the plan in *slot, prepared and kept on first use, for C
+ * code that runs the same statement on every call (inside an SPI connection).
+ */
+SPIPlanPtr
+privacy_keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+		if (plan == NULL)
+			elog(ERROR, "could not prepare a statement of the privacy extension: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		*slot = plan;
+	}
+	return *slot;
+}
+
 PG_FUNCTION_INFO_V1(privacy_check_preload);
 
 /*

@@ -20,6 +20,11 @@ extern Oid	privacy_require_extension(void);
 /* run fn(arg) in an SPI connection as the extension's owner */
 extern void privacy_as_owner(void (*fn) (void *arg), void *arg);
 
+/* a statement prepared once per backend (SPIPlanPtr: include executor/spi.h) */
+struct _SPI_plan;
+extern struct _SPI_plan *privacy_keep_plan(struct _SPI_plan **slot, const char *sql,
+										   int nargs, Oid *types);
+
 /* module initialisers, called from _PG_init */
 extern void privacy_labels_init(void);
 extern void privacy_keys_init(void);
