@@ -71,3 +71,22 @@ umn; $$ ""x""" IS 'CATEGORY content.file';
 RESET ROLE;
 SELECT object FROM privacy.audit_log ORDER BY seq DESC LIMIT 1;
 SELECT relation, column_name, category FROM privacy.labels WHERE category = 'content.file';
+
+-- dropping a labelled column or table removes its labels with it, and that
+-- change is audited too; dropping unlabelled ones writes nothing
+SET ROLE regress_owner;
+CREATE TABLE doomed (id bigint, phone text, note text);
+SECURITY LABEL FOR privacy ON COLUMN doomed.id IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN doomed.phone IS 'CATEGORY contact.phone';
+SECURITY LABEL FOR privacy ON TABLE doomed IS 'ON CANCEL DELETE';
+CREATE TABLE plain_table (x int);
+RESET ROLE;
+SELECT max(seq) AS before_drops FROM privacy.audit_log \gset
+SET ROLE regress_owner;
+ALTER TABLE doomed DROP COLUMN phone;
+ALTER TABLE doomed DROP COLUMN note;
+DROP TABLE doomed, plain_table;
+RESET ROLE;
+SELECT seq - :before_drops AS n, actor, kind, object, detail FROM privacy.audit_log
+ WHERE seq > :before_drops ORDER BY seq;
+SELECT valid FROM privacy.verify_audit_log();

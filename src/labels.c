@@ -23,11 +23,13 @@
 #include "catalog/catalog.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaccess.h"
 #include "catalog/objectaddress.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/seclabel.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -48,11 +50,18 @@
 #include "privacy.h"
 
 static void lbl_object_relabel(const ObjectAddress *object, const char *seclabel);
+static void lbl_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+							  int subId, void *arg);
+
+static object_access_hook_type prev_object_access_hook = NULL;
+static char *lbl_change_detail(const char *label, const char *previous, bool dropped);
 
 void
 privacy_labels_init(void)
 {
 	register_label_provider(PRIVACY_PROVIDER, lbl_object_relabel);
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = lbl_object_access;
 }
 
 /* true while a superuser restores a dump (see the file header) */
@@ -247,7 +256,6 @@ lbl_object_relabel(const ObjectAddress *object, const char *seclabel)
 {
 	bool		restoring;
 	char	   *previous;
-	StringInfoData detail;
 
 	privacy_require_preload();
 	privacy_require_extension();
@@ -280,24 +288,127 @@ lbl_object_relabel(const ObjectAddress *object, const char *seclabel)
 		return;
 
 	previous = GetSecurityLabel(object, PRIVACY_PROVIDER);
-	initStringInfo(&detail);
-	appendStringInfoString(&detail, "{\"label\": ");
-	if (seclabel)
-		escape_json(&detail, seclabel);
-	else
-		appendStringInfoString(&detail, "null");
-	appendStringInfoString(&detail, ", \"previous\": ");
-	if (previous)
-		escape_json(&detail, previous);
-	else
-		appendStringInfoString(&detail, "null");
-	appendStringInfoChar(&detail, '}');
-
 	privacy_audit_write("label",
 						psprintf("%s %s",
 								 object->objectSubId == 0 ? "table" : "column",
 								 getObjectIdentity(object, false)),
-						detail.data);
+						lbl_change_detail(seclabel, previous, false));
+}
+
+/* the audit detail of a label change: the new and the previous label */
+static char *
+lbl_change_detail(const char *label, const char *previous, bool dropped)
+{
+	StringInfoData d;
+
+	initStringInfo(&d);
+	appendStringInfoString(&d, "{\"label\": ");
+	if (label)
+		escape_json(&d, label);
+	else
+		appendStringInfoString(&d, "null");
+	appendStringInfoString(&d, ", \"previous\": ");
+	if (previous)
+		escape_json(&d, previous);
+	else
+		appendStringInfoString(&d, "null");
+	if (dropped)
+		appendStringInfoString(&d, ", \"dropped\": true");
+	appendStringInfoChar(&d, '}');
+	return d.data;
+}
+
+/*
+ * Inside privacy_as_owner: audit the removal of every label of a table being
+ * dropped (the table's and its columns').
+ */
+static void
+lbl_dropped_spi(void *arg)
+{
+	Oid			relid = *(Oid *) arg;
+	Oid			type = OIDOID;
+	Datum		value = ObjectIdGetDatum(relid);
+	uint64		n;
+	uint64		i;
+	int		   *subids;
+	char	  **labels;
+	ObjectAddress object;
+
+	if (SPI_execute_with_args("SELECT objsubid, label FROM pg_catalog.pg_seclabel"
+							  " WHERE classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+							  "   AND objoid OPERATOR(pg_catalog.=) $1"
+							  "   AND provider OPERATOR(pg_catalog.=) 'privacy'"
+							  " ORDER BY objsubid",
+							  1, &type, &value, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_seclabel");
+	/* copy first: the audit appends below replace SPI_tuptable */
+	n = SPI_processed;
+	subids = palloc(sizeof(int) * (n + 1));
+	labels = palloc(sizeof(char *) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		subids[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		labels[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+	}
+	object.classId = RelationRelationId;
+	object.objectId = relid;
+	for (i = 0; i < n; i++)
+	{
+		object.objectSubId = subids[i];
+		privacy_audit_write_spi("label",
+								psprintf("%s %s", subids[i] == 0 ? "table" : "column",
+										 getObjectIdentity(&object, false)),
+								lbl_change_detail(NULL, labels[i], true));
+	}
+}
+
+/*
+ * lbl_object_access: a labelled table or column is about to be dropped.
+ * PostgreSQL removes its labels with it; record that in the audit log, as
+ * any other label change.  Runs before the deletion, while the labels and
+ * names are still in the catalogs.
+ */
+static void
+lbl_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId, void *arg)
+{
+	ObjectAccessDrop *drop = (ObjectAccessDrop *) arg;
+	ObjectAddress object;
+
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (access != OAT_DROP || classId != RelationRelationId || !privacy_preloaded)
+		return;
+	if (drop && (drop->dropflags & PERFORM_DELETION_INTERNAL))
+		return;					/* temporary tables at session end, and the like */
+	if (!OidIsValid(get_extension_oid("privacy", true)))
+		return;					/* labels left from a dropped extension: nothing to audit to */
+
+	object.classId = RelationRelationId;
+	object.objectId = objectId;
+	if (subId != 0)
+	{
+		/* ALTER TABLE ... DROP COLUMN */
+		char	   *label;
+
+		object.objectSubId = subId;
+		label = GetSecurityLabel(&object, PRIVACY_PROVIDER);
+		if (label)
+			privacy_audit_write("label",
+								psprintf("column %s", getObjectIdentity(&object, false)),
+								lbl_change_detail(NULL, label, true));
+	}
+	else
+	{
+		/* DROP TABLE: every label of the table and of its columns goes */
+		char		relkind = get_rel_relkind(objectId);
+
+		if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+			return;
+		privacy_as_owner(lbl_dropped_spi, &objectId);
+	}
 }
 
 PG_FUNCTION_INFO_V1(privacy_parse_label);
