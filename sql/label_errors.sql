@@ -135,3 +135,19 @@ SET ROLE regress_owner;
 SELECT try($$SELECT privacy.trust_schema('public')$$);
 RESET ROLE;
 SELECT schema_name, trusted_by FROM privacy.trusted_schema;
+
+-- a column named by RETAIN ... AFTER cannot be dropped while the label names it
+SET ROLE regress_owner;
+CREATE TABLE retained (id bigint, ip inet, seen_at timestamptz, other timestamptz);
+SECURITY LABEL FOR privacy ON TABLE retained IS 'RETAIN 6 months AFTER seen_at';
+SECURITY LABEL FOR privacy ON COLUMN retained.ip IS 'CATEGORY device.ip RETAIN 30 days AFTER other';
+SELECT try($$ALTER TABLE retained DROP COLUMN seen_at$$);
+SELECT try($$ALTER TABLE retained DROP COLUMN other CASCADE$$);
+SELECT attname FROM pg_attribute WHERE attrelid = 'retained'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
+-- once the labels no longer name them, they can go
+SECURITY LABEL FOR privacy ON TABLE retained IS NULL;
+SECURITY LABEL FOR privacy ON COLUMN retained.ip IS 'CATEGORY device.ip';
+ALTER TABLE retained DROP COLUMN seen_at;
+ALTER TABLE retained DROP COLUMN other;
+DROP TABLE retained;
+RESET ROLE;

@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "catalog/catalog.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
@@ -42,6 +43,7 @@
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -365,6 +367,49 @@ lbl_dropped_spi(void *arg)
 }
 
 /*
+ * A RETAIN clause names its column: dropping that column would leave the label
+ * pointing at nothing, so it is refused until the label changes.
+ */
+static void
+lbl_check_retain_column_drop(Oid relid, AttrNumber attnum)
+{
+	char	   *colname = get_attname(relid, attnum, true);
+	ObjectAddress object;
+	AttrNumber	a;
+	int			natts;
+
+	if (colname == NULL)
+		return;
+	object.classId = RelationRelationId;
+	object.objectId = relid;
+	{
+		/* ALTER TABLE holds the table's lock already */
+		Relation	rel = relation_open(relid, NoLock);
+
+		natts = RelationGetNumberOfAttributes(rel);
+		relation_close(rel, NoLock);
+	}
+	for (a = 0; a <= natts; a++)
+	{
+		char	   *label;
+		PrivacyLabel parsed;
+		PrivacyLabelError error;
+
+		object.objectSubId = a;
+		label = GetSecurityLabel(&object, PRIVACY_PROVIDER);
+		if (label == NULL || !privacy_label_parse(label, a == 0, &parsed, &error))
+			continue;
+		if (parsed.has_retain && strcmp(parsed.retain_after, colname) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot drop column \"%s\": the privacy label of %s names it in RETAIN ... AFTER",
+							colname, a == 0 ? psprintf("table %s", get_rel_name(relid))
+							: psprintf("column %s", get_attname(relid, a, false))),
+					 errhint("Change or remove that label first (SECURITY LABEL FOR privacy ...).")));
+	}
+}
+
+/*
  * lbl_object_access: a labelled table or column is about to be dropped.
  * PostgreSQL removes its labels with it; record that in the audit log, as
  * any other label change.  Runs before the deletion, while the labels and
@@ -393,6 +438,7 @@ lbl_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId,
 		/* ALTER TABLE ... DROP COLUMN */
 		char	   *label;
 
+		lbl_check_retain_column_drop(objectId, subId);
 		object.objectSubId = subId;
 		label = GetSecurityLabel(&object, PRIVACY_PROVIDER);
 		if (label)
