@@ -163,6 +163,8 @@ SELECT privacy.shred_subject('user-1') AS destroyed, privacy.shred_subject('user
 SELECT try(format($$SELECT privacy.subject_decrypt('user-1', %L::bytea)$$, :'s1'));
 SELECT try($$SELECT privacy.subject_encrypt('user-1', 'new data')$$);
 SELECT privacy.subject_decrypt('user-2', :'s2') AS other_subject_unaffected;
+SELECT privacy.subject_decrypt_bytea('user-2', privacy.subject_encrypt('user-2', '\x00ff10'::bytea)) AS subject_bytes;
+SELECT try($$SELECT privacy.subject_decrypt('user-2', privacy.subject_encrypt('user-2', '\xff'::bytea))$$);
 SELECT count(*) AS key_files FROM pg_ls_dir(current_setting('privacy.subject_key_dir')) f
  WHERE f IN (SELECT privacy.subject_pseudonym(s) || '.key' FROM unnest(ARRAY['user-1', 'user-2']) s);
 SELECT count(*) AS tombstones FROM privacy.shredded_subject;

@@ -153,8 +153,8 @@ crypto_auth_failed(void)
 			 errdetail("It was altered, truncated, or encrypted under another key.")));
 }
 
-Datum
-privacy_plain_text(uint8 *plain, int len)
+static Datum
+crypto_plain_text(uint8 *plain, int len)
 {
 	text	   *out = (text *) palloc(VARHDRSZ + len);
 
@@ -169,8 +169,8 @@ privacy_plain_text(uint8 *plain, int len)
 	return PointerGetDatum(out);
 }
 
-Datum
-privacy_plain_bytea(uint8 *plain, int len)
+static Datum
+crypto_plain_bytea(uint8 *plain, int len)
 {
 	bytea	   *out = (bytea *) palloc(VARHDRSZ + len);
 
@@ -178,6 +178,19 @@ privacy_plain_bytea(uint8 *plain, int len)
 	SET_VARSIZE(out, VARHDRSZ + len);
 	OPENSSL_cleanse(plain, len);
 	return PointerGetDatum(out);
+}
+
+/*
+ * privacy_plain_result: the plaintext as the calling SQL function returns it.
+ * One C function serves both decrypt (text: checked to be valid in the
+ * database encoding) and decrypt_bytea (bytea).
+ */
+Datum
+privacy_plain_result(FunctionCallInfo fcinfo, uint8 *plain, int len)
+{
+	if (get_func_rettype(fcinfo->flinfo->fn_oid) == BYTEAOID)
+		return crypto_plain_bytea(plain, len);
+	return crypto_plain_text(plain, len);
 }
 
 /* ------------------------------------------------------------------------
@@ -287,25 +300,14 @@ privacy_encrypt(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(privacy_decrypt);
-/* privacy.decrypt(ciphertext bytea, key text) -> text */
+/* privacy.decrypt(ciphertext bytea, key text) -> text, and decrypt_bytea -> bytea */
 Datum
 privacy_decrypt(PG_FUNCTION_ARGS)
 {
 	int			len;
 	uint8	   *plain = crypto_decrypt(fcinfo, &len);
 
-	return privacy_plain_text(plain, len);
-}
-
-PG_FUNCTION_INFO_V1(privacy_decrypt_bytea);
-/* privacy.decrypt_bytea(ciphertext bytea, key text) -> bytea */
-Datum
-privacy_decrypt_bytea(PG_FUNCTION_ARGS)
-{
-	int			len;
-	uint8	   *plain = crypto_decrypt(fcinfo, &len);
-
-	return privacy_plain_bytea(plain, len);
+	return privacy_plain_result(fcinfo, plain, len);
 }
 
 /* ------------------------------------------------------------------------
@@ -440,25 +442,17 @@ crypto_siv_decrypt(FunctionCallInfo fcinfo, int *outlen)
 }
 
 PG_FUNCTION_INFO_V1(privacy_decrypt_deterministic);
-/* privacy.decrypt_deterministic(ciphertext bytea, key text, associated_data bytea[]) -> text */
+/*
+ * privacy.decrypt_deterministic(ciphertext bytea, key text, associated_data
+ * bytea[]) -> text, and decrypt_deterministic_bytea -> bytea
+ */
 Datum
 privacy_decrypt_deterministic(PG_FUNCTION_ARGS)
 {
 	int			len;
 	uint8	   *plain = crypto_siv_decrypt(fcinfo, &len);
 
-	return privacy_plain_text(plain, len);
-}
-
-PG_FUNCTION_INFO_V1(privacy_decrypt_deterministic_bytea);
-/* privacy.decrypt_deterministic_bytea(ciphertext bytea, key text, associated_data bytea[]) -> bytea */
-Datum
-privacy_decrypt_deterministic_bytea(PG_FUNCTION_ARGS)
-{
-	int			len;
-	uint8	   *plain = crypto_siv_decrypt(fcinfo, &len);
-
-	return privacy_plain_bytea(plain, len);
+	return privacy_plain_result(fcinfo, plain, len);
 }
 
 /* ------------------------------------------------------------------------

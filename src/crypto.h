@@ -23,7 +23,7 @@ extern bytea *privacy_gcm_encrypt(const uint8 *key, uint8 format, int32 version,
 extern uint8 *privacy_gcm_decrypt(const uint8 *key, const bytea *ct, const uint8 *aad2,
 								  int aad2len, int *outlen);
 extern int32 privacy_ct_header(const bytea *ct, uint8 format, int minlen, const char *fn);
-extern Datum privacy_plain_text(uint8 *plain, int len);
-extern Datum privacy_plain_bytea(uint8 *plain, int len);
+/* the plaintext as text or bytea, as the calling SQL function declares */
+extern Datum privacy_plain_result(FunctionCallInfo fcinfo, uint8 *plain, int len);
 
 #endif							/* PRIVACY_CRYPTO_H */

@@ -877,7 +877,7 @@ COMMENT ON FUNCTION privacy.decrypt(bytea, text) IS
 REVOKE ALL ON FUNCTION privacy.decrypt(bytea, text) FROM PUBLIC;
 
 CREATE FUNCTION privacy.decrypt_bytea(value bytea, key text) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'privacy_decrypt_bytea'
+    AS 'MODULE_PATHNAME', 'privacy_decrypt'
     LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION privacy.decrypt_bytea(bytea, text) IS
     'decrypt a privacy.encrypt ciphertext of bytea; fails on any alteration';
@@ -913,7 +913,7 @@ REVOKE ALL ON FUNCTION privacy.decrypt_deterministic(bytea, text, bytea[]) FROM 
 
 CREATE FUNCTION privacy.decrypt_deterministic_bytea(value bytea, key text, associated_data bytea[] DEFAULT '{}')
     RETURNS bytea
-    AS 'MODULE_PATHNAME', 'privacy_decrypt_deterministic_bytea'
+    AS 'MODULE_PATHNAME', 'privacy_decrypt_deterministic'
     LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION privacy.decrypt_deterministic_bytea(bytea, text, bytea[]) IS
     'decrypt a privacy.encrypt_deterministic ciphertext of bytea';
@@ -945,7 +945,7 @@ COMMENT ON FUNCTION privacy.subject_decrypt(text, bytea) IS
 REVOKE ALL ON FUNCTION privacy.subject_decrypt(text, bytea) FROM PUBLIC;
 
 CREATE FUNCTION privacy.subject_decrypt_bytea(subject text, value bytea) RETURNS bytea
-    AS 'MODULE_PATHNAME', 'privacy_subject_decrypt_bytea'
+    AS 'MODULE_PATHNAME', 'privacy_subject_decrypt'
     LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION privacy.subject_decrypt_bytea(text, bytea) IS
     'decrypt a privacy.subject_encrypt ciphertext of bytea';

@@ -474,25 +474,14 @@ subj_decrypt(FunctionCallInfo fcinfo, int *len)
 }
 
 PG_FUNCTION_INFO_V1(privacy_subject_decrypt);
-/* privacy.subject_decrypt(subject text, ciphertext bytea) -> text */
+/* privacy.subject_decrypt(subject text, ciphertext bytea) -> text, and subject_decrypt_bytea -> bytea */
 Datum
 privacy_subject_decrypt(PG_FUNCTION_ARGS)
 {
 	int			len;
 	uint8	   *plain = subj_decrypt(fcinfo, &len);
 
-	return privacy_plain_text(plain, len);
-}
-
-PG_FUNCTION_INFO_V1(privacy_subject_decrypt_bytea);
-/* privacy.subject_decrypt_bytea(subject text, ciphertext bytea) -> bytea */
-Datum
-privacy_subject_decrypt_bytea(PG_FUNCTION_ARGS)
-{
-	int			len;
-	uint8	   *plain = subj_decrypt(fcinfo, &len);
-
-	return privacy_plain_bytea(plain, len);
+	return privacy_plain_result(fcinfo, plain, len);
 }
 
 PG_FUNCTION_INFO_V1(privacy_shred_subject);
