@@ -7,18 +7,7 @@ set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
 
-build_install
-work=$(make_workdir)
-port=${DEMO_PORT:-5432}
-
-stop() {
-	stop_cluster "$work"
-	rm -rf "$work"
-}
-trap stop EXIT
-
-echo "== starting a scratch cluster in $work/data (private socket, a fresh master key)"
-start_cluster "$work" "$port"
+scratch_session "${DEMO_PORT:-5432}"
 
 as_pg psql -X -h "$work" -p "$port" -U postgres -d postgres -q \
 	-v ON_ERROR_STOP=1 --echo-queries -f "$work/test/demo/demo.sql"

@@ -64,3 +64,15 @@ stop_cluster() {
 		as_pg pg_ctl -D "$data" -m fast -w stop >/dev/null 2>&1 || true
 	fi
 }
+
+# scratch_session PORT: build and install, make a scratch directory, start a
+# cluster in it, and stop and remove both when the calling script exits.
+# Sets $work and $port for the caller.
+scratch_session() {
+	port=$1
+	build_install
+	work=$(make_workdir)
+	trap 'stop_cluster "$work"; rm -rf "$work"' EXIT
+	echo "== scratch cluster in $work/data (private socket, a fresh master key)"
+	start_cluster "$work" "$port"
+}

@@ -7,17 +7,7 @@ set -euo pipefail
 
 . "$(dirname "$0")/../lib.sh"
 
-build_install
-work=$(make_workdir)
-port=${BENCH_PORT:-5432}
-stop() {
-	stop_cluster "$work"
-	rm -rf "$work"
-}
-trap stop EXIT
-
-echo "== scratch cluster in $work/data"
-start_cluster "$work" "$port"
+scratch_session "${BENCH_PORT:-5432}"
 echo "== $(nproc) cores; PostgreSQL $("$PG_BINDIR/postgres" --version | awk '{print $3}'); $(openssl version 2>/dev/null || echo OpenSSL)"
 as_pg psql -X -h "$work" -p "$port" -U postgres -d postgres -q -v ON_ERROR_STOP=1 \
 	-f "$work/test/bench/bench.sql"
