@@ -14,6 +14,7 @@ OBJS = \
 	src/crypto.o \
 	src/subjects.o \
 	src/consent.o \
+	src/rights.o \
 	src/fpe.o \
 	src/masks.o
 

@@ -415,14 +415,15 @@ COMMENT ON FUNCTION privacy.fk_text(oid) IS
     'a foreign key as text: child(columns) -> parent(columns)';
 GRANT EXECUTE ON FUNCTION privacy.fk_text(oid) TO PUBLIC;
 
-CREATE VIEW privacy.subject_path AS
+-- every chain of foreign keys that leads from a table to a table with SUBJECT columns
+CREATE FUNCTION privacy.subject_walk()
+    RETURNS TABLE (relid oid, root oid, hops integer, path oid[])
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
     WITH RECURSIVE
     subject_table AS (
-        SELECT l.relation::oid AS relid,
-               pg_catalog.array_agg(l.column_name ORDER BY l.column_name) AS columns
-          FROM privacy.labels l
-         WHERE l.subject
-         GROUP BY l.relation
+        SELECT DISTINCT l.relation::oid AS relid FROM privacy.labels l WHERE l.subject
     ),
     walk (relid, root, hops, path, visited) AS (
         SELECT s.relid, s.relid, 0, ARRAY[]::oid[], ARRAY[s.relid]
@@ -444,22 +445,113 @@ CREATE VIEW privacy.subject_path AS
            AND NOT EXISTS (SELECT 1 FROM subject_table s WHERE s.relid OPERATOR(pg_catalog.=) c.conrelid)
            AND w.hops OPERATOR(pg_catalog.<) 32
     )
+    SELECT w.relid, w.root, w.hops, w.path FROM walk w
+$$;
+COMMENT ON FUNCTION privacy.subject_walk() IS
+    'every table that holds a subject''s data with every chain of foreign keys (child first) that leads to a table with SUBJECT columns; hops 0 for that table itself';
+GRANT EXECUTE ON FUNCTION privacy.subject_walk() TO PUBLIC;
+
+CREATE VIEW privacy.subject_path AS
     SELECT DISTINCT ON (w.relid)
            w.relid::pg_catalog.regclass AS relation,
            w.root::pg_catalog.regclass  AS subject_relation,
-           s.columns                    AS subject_columns,
+           (SELECT pg_catalog.array_agg(l.column_name ORDER BY l.column_name)
+              FROM privacy.labels l
+             WHERE l.relation OPERATOR(pg_catalog.=) w.root::pg_catalog.regclass AND l.subject) AS subject_columns,
            w.hops,
            w.path                       AS constraints,
            CASE WHEN w.hops OPERATOR(pg_catalog.=) 0 THEN 'direct'
                 ELSE (SELECT pg_catalog.string_agg(privacy.fk_text(p.c), '; ' ORDER BY p.i)
                         FROM pg_catalog.unnest(w.path) WITH ORDINALITY p(c, i))
            END AS path
-      FROM walk w
-      JOIN subject_table s ON s.relid OPERATOR(pg_catalog.=) w.root
+      FROM privacy.subject_walk() w
      ORDER BY w.relid, w.hops, w.path::text;
 COMMENT ON VIEW privacy.subject_path IS
     'for each table that holds a subject''s data: the table with the SUBJECT columns and the shortest chain of foreign keys that leads there (direct when the table has its own SUBJECT column)';
 GRANT SELECT ON privacy.subject_path TO PUBLIC;
+
+-- the condition, on alias t, that a row reaches through the foreign keys of
+-- path (child first) a row of the subject table that satisfies
+-- root_condition, which is written on alias a<n> (n: the path's length; t
+-- when the path is empty)
+CREATE FUNCTION privacy.path_condition(path oid[], root_condition text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    filter text := root_condition;
+    con record;
+    joins text;
+    alias text;
+    prev text;
+BEGIN
+    FOR i IN REVERSE COALESCE(pg_catalog.cardinality(path), 0)..1 LOOP
+        SELECT c.conrelid, c.confrelid, c.conkey, c.confkey INTO con
+          FROM pg_catalog.pg_constraint c WHERE c.oid OPERATOR(pg_catalog.=) path[i];
+        alias := 'a' OPERATOR(pg_catalog.||) i;
+        prev := CASE WHEN i OPERATOR(pg_catalog.=) 1 THEN 't' ELSE 'a' OPERATOR(pg_catalog.||) (i OPERATOR(pg_catalog.-) 1) END;
+        SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I OPERATOR(pg_catalog.=) %I.%I', alias, pa.attname, prev, ca.attname), ' AND ')
+          INTO joins
+          FROM ROWS FROM (pg_catalog.unnest(con.conkey), pg_catalog.unnest(con.confkey)) AS u(ck, pk)
+          JOIN pg_catalog.pg_attribute ca ON ca.attrelid OPERATOR(pg_catalog.=) con.conrelid AND ca.attnum OPERATOR(pg_catalog.=) u.ck
+          JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) con.confrelid AND pa.attnum OPERATOR(pg_catalog.=) u.pk;
+        filter := pg_catalog.format('EXISTS (SELECT 1 FROM %s %I WHERE %s AND %s)',
+                                    con.confrelid::pg_catalog.regclass, alias, joins, filter);
+    END LOOP;
+    RETURN filter;
+END
+$$;
+COMMENT ON FUNCTION privacy.path_condition(oid[], text) IS
+    'internal: the SQL condition that a row of a table reaches, through a chain of foreign keys, a subject row satisfying a condition';
+GRANT EXECUTE ON FUNCTION privacy.path_condition(oid[], text) TO PUBLIC;
+
+-- the condition, on alias, that a row of the subject table rel belongs to
+-- the subject passed as parameter param: one of its SUBJECT columns holds it
+-- (exclusive: and no other SUBJECT column names somebody else).  NULL when no
+-- SUBJECT column can hold the subject (it is not a value of the column's type).
+CREATE FUNCTION privacy.subject_condition(rel oid, alias text, subject text, param text, exclusive boolean)
+    RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    c record;
+    matches text[] := ARRAY[]::text[];
+    alone text[] := ARRAY[]::text[];
+    m text;
+BEGIN
+    FOR c IN
+        SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ
+          FROM privacy.labels l
+          JOIN pg_catalog.pg_attribute a
+            ON a.attrelid OPERATOR(pg_catalog.=) rel AND a.attname OPERATOR(pg_catalog.=) l.column_name
+         WHERE l.relation OPERATOR(pg_catalog.=) rel::pg_catalog.regclass AND l.subject
+         ORDER BY a.attnum
+    LOOP
+        BEGIN
+            -- can the subject be a value of the column? (the error, which
+            -- would name the value, is swallowed here)
+            EXECUTE pg_catalog.format('SELECT $1::%s', c.typ) USING subject;
+            m := pg_catalog.format('%I.%I OPERATOR(pg_catalog.=) %s::%s', alias, c.attname, param, c.typ);
+            matches := matches OPERATOR(pg_catalog.||) m;
+            alone := alone OPERATOR(pg_catalog.||) pg_catalog.format('(%I.%I IS NULL OR %s)', alias, c.attname, m);
+        EXCEPTION WHEN data_exception THEN
+            alone := alone OPERATOR(pg_catalog.||) pg_catalog.format('%I.%I IS NULL', alias, c.attname);
+        END;
+    END LOOP;
+    IF pg_catalog.cardinality(matches) OPERATOR(pg_catalog.=) 0 THEN
+        RETURN NULL;
+    END IF;
+    m := '(' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(matches, ' OR ') OPERATOR(pg_catalog.||) ')';
+    IF exclusive AND pg_catalog.cardinality(alone) OPERATOR(pg_catalog.>) 1 THEN
+        m := m OPERATOR(pg_catalog.||) ' AND ' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(alone, ' AND ');
+    END IF;
+    RETURN m;
+END
+$$;
+COMMENT ON FUNCTION privacy.subject_condition(oid, text, text, text, boolean) IS
+    'internal: the SQL condition that a row of a subject table belongs to a subject (exclusive: to that subject alone)';
+REVOKE ALL ON FUNCTION privacy.subject_condition(oid, text, text, text, boolean) FROM PUBLIC;
 
 -------------------------------------------------------------------------------
 -- Inventory: the record of processing
@@ -1333,8 +1425,7 @@ COMMENT ON TABLE privacy.consent_event IS
     'consent ledger: every grant (granted) and withdrawal, append-only; has_consent reads it at any moment';
 -- The ledger is personal data: its owner and granted auditors only.
 REVOKE ALL ON privacy.consent_event FROM PUBLIC;
-CREATE TRIGGER consent_event_append_only BEFORE UPDATE OR DELETE ON privacy.consent_event
-    FOR EACH ROW EXECUTE FUNCTION privacy.audit_log_refuse();
+-- (its trigger function, which lets cancellation pseudonymize, comes with cancellation)
 CREATE TRIGGER consent_event_no_truncate BEFORE TRUNCATE ON privacy.consent_event
     FOR EACH STATEMENT EXECUTE FUNCTION privacy.audit_log_refuse();
 
@@ -1641,13 +1732,7 @@ DECLARE
     expr text;
     m text;
     filter text;
-    k oid;
     hops integer;
-    i integer;
-    con record;
-    joins text;
-    alias text;
-    prev text;
     birth name;
     ints name[];
 BEGIN
@@ -1705,26 +1790,10 @@ BEGIN
                                                             'pg_catalog.int8'::pg_catalog.regtype]::oid[]);
         ints := COALESCE(ints, '{}');
         hops := pg_catalog.cardinality(sp.constraints);
-        IF hops OPERATOR(pg_catalog.=) 0 THEN
-            filter := privacy.consent_condition('t', sp.subject_columns, birth, purpose, ints);
-        ELSE
-            -- follow the foreign keys, child first: t -> a1 -> a2 ... -> the subject table
-            filter := privacy.consent_condition('a' OPERATOR(pg_catalog.||) hops, sp.subject_columns, birth, purpose, ints);
-            FOR i IN REVERSE hops..1 LOOP
-                k := sp.constraints[i];
-                SELECT c.conrelid, c.confrelid, c.conkey, c.confkey INTO con
-                  FROM pg_catalog.pg_constraint c WHERE c.oid OPERATOR(pg_catalog.=) k;
-                alias := 'a' OPERATOR(pg_catalog.||) i;
-                prev := CASE WHEN i OPERATOR(pg_catalog.=) 1 THEN 't' ELSE 'a' OPERATOR(pg_catalog.||) (i OPERATOR(pg_catalog.-) 1) END;
-                SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I OPERATOR(pg_catalog.=) %I.%I', alias, pa.attname, prev, ca.attname), ' AND ')
-                  INTO joins
-                  FROM unnest(con.conkey, con.confkey) AS u(ck, pk)
-                  JOIN pg_catalog.pg_attribute ca ON ca.attrelid OPERATOR(pg_catalog.=) con.conrelid AND ca.attnum OPERATOR(pg_catalog.=) u.ck
-                  JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) con.confrelid AND pa.attnum OPERATOR(pg_catalog.=) u.pk;
-                filter := pg_catalog.format('EXISTS (SELECT 1 FROM %s %I WHERE %s AND %s)',
-                                            con.confrelid::regclass, alias, joins, filter);
-            END LOOP;
-        END IF;
+        -- through the foreign keys, child first: t -> a1 -> a2 ... -> the subject table
+        filter := privacy.path_condition(sp.constraints,
+                      privacy.consent_condition(CASE WHEN hops OPERATOR(pg_catalog.=) 0 THEN 't' ELSE 'a' OPERATOR(pg_catalog.||) hops END,
+                                                sp.subject_columns, birth, purpose, ints));
     END IF;
     RETURN pg_catalog.format('SELECT %s FROM %s t WHERE %s',
                              pg_catalog.array_to_string(cols, ', '), source, filter);
@@ -1940,8 +2009,962 @@ CREATE EVENT TRIGGER privacy_purpose_views ON ddl_command_end
     EXECUTE FUNCTION privacy.purpose_views_ddl();
 
 -------------------------------------------------------------------------------
+-- Subject rights: cancellation, the request register, export
+-------------------------------------------------------------------------------
+CREATE FUNCTION privacy.owner_exec(rel pg_catalog.regclass, statement text, tids pg_catalog.tid[], subject text)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'privacy_owner_exec'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION privacy.owner_exec(pg_catalog.regclass, text, pg_catalog.tid[], text) IS
+    'internal: run one statement ($1 the rows'' ctids, $2 the subject) as the owner of the table, so that its triggers and defaults never run with the extension owner''s rights';
+-- Runs SQL as another role: only the extension's own functions (it checks).
+REVOKE ALL ON FUNCTION privacy.owner_exec(pg_catalog.regclass, text, pg_catalog.tid[], text) FROM PUBLIC;
+
+-- a tombstone per cancelled subject, by pseudonym
+CREATE TABLE privacy.cancelled_subject (
+    subject_id   text        PRIMARY KEY,
+    cancelled_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    request_id   bigint
+);
+COMMENT ON TABLE privacy.cancelled_subject IS
+    'tombstones: subjects whose account was cancelled, by subject_id = privacy.subject_pseudonym(subject); holds no personal data';
+REVOKE ALL ON privacy.cancelled_subject FROM PUBLIC;
+
+-- The ledger's only permitted change: cancellation replaces the subject by
+-- its pseudonym, so that the history stays provable and names nobody.
+CREATE FUNCTION privacy.consent_event_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
+       AND NEW.subject OPERATOR(pg_catalog.=) ('cancelled:' OPERATOR(pg_catalog.||) privacy.subject_pseudonym(OLD.subject))
+       AND (NEW.seq, NEW.purpose, NEW.granted, NEW.at, NEW.policy_version, NEW.by_guardian, NEW.actor)
+           IS NOT DISTINCT FROM (OLD.seq, OLD.purpose, OLD.granted, OLD.at, OLD.policy_version, OLD.by_guardian, OLD.actor)
+       AND NEW.evidence IS NOT DISTINCT FROM OLD.evidence THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION '% is append-only', TG_TABLE_SCHEMA OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = pg_catalog.format('%s is not allowed on this table, for any role; cancellation only replaces a subject by its pseudonym.', TG_OP);
+END
+$$;
+COMMENT ON FUNCTION privacy.consent_event_guard() IS
+    'trigger: keeps the consent ledger append-only, except that cancellation replaces a subject by its pseudonym';
+CREATE TRIGGER consent_event_append_only BEFORE UPDATE OR DELETE ON privacy.consent_event
+    FOR EACH ROW EXECUTE FUNCTION privacy.consent_event_guard();
+
+
+-- the value that replaces a NOT NULL labelled column when its row is anonymized
+CREATE FUNCTION privacy.anonymous_value(value anyelement, category text, is_unique boolean DEFAULT false)
+    RETURNS anyelement
+    LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    typ regtype := pg_catalog.pg_typeof(value);
+    tc "char";
+    v text;
+    token text;
+BEGIN
+    IF value IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT t.typcategory INTO tc FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) typ;
+    token := pg_catalog.encode(pg_catalog.uuid_send(pg_catalog.gen_random_uuid()), 'hex');
+    IF tc OPERATOR(pg_catalog.=) 'S' THEN
+        v := value::text;
+        IF category OPERATOR(pg_catalog.~) '^contact\.email' OR v OPERATOR(pg_catalog.~) '@' THEN
+            RETURN CASE WHEN is_unique THEN 'anonymized-' OPERATOR(pg_catalog.||) token OPERATOR(pg_catalog.||) '@anonymized.invalid'
+                        ELSE 'anonymized@anonymized.invalid' END;
+        ELSIF v OPERATOR(pg_catalog.~) '^[0-9]+$' THEN
+            -- digits stay digits (check constraints), none of them the original's
+            IF is_unique THEN
+                RETURN (SELECT pg_catalog.string_agg((pg_catalog.random() OPERATOR(pg_catalog.*) 9.999)::integer::text, '')
+                          FROM pg_catalog.generate_series(1, pg_catalog.length(v)));
+            END IF;
+            RETURN pg_catalog.repeat('0', pg_catalog.length(v));
+        END IF;
+        RETURN CASE WHEN is_unique THEN 'anonymized-' OPERATOR(pg_catalog.||) token ELSE 'anonymized' END;
+    ELSIF tc OPERATOR(pg_catalog.=) 'N' THEN
+        IF is_unique THEN
+            RETURN (pg_catalog.random() OPERATOR(pg_catalog.*) (CASE WHEN typ OPERATOR(pg_catalog.=) 'pg_catalog.int2'::regtype THEN 32767 ELSE 2147483647 END))::integer;
+        END IF;
+        RETURN 0;
+    ELSIF tc OPERATOR(pg_catalog.=) 'D' THEN
+        RETURN CASE WHEN typ OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.time'::regtype, 'pg_catalog.timetz'::regtype])
+                    THEN '00:00' ELSE '1970-01-01' END;
+    ELSIF tc OPERATOR(pg_catalog.=) 'T' THEN
+        RETURN '0';
+    ELSIF tc OPERATOR(pg_catalog.=) 'B' THEN
+        RETURN false;
+    ELSIF tc OPERATOR(pg_catalog.=) 'A' THEN
+        RETURN '{}';
+    ELSIF tc OPERATOR(pg_catalog.=) 'I' THEN
+        RETURN CASE WHEN pg_catalog.family(value::text::inet) OPERATOR(pg_catalog.=) 6 THEN '::' ELSE '0.0.0.0' END;
+    ELSIF typ OPERATOR(pg_catalog.=) 'pg_catalog.uuid'::regtype THEN
+        RETURN CASE WHEN is_unique THEN pg_catalog.gen_random_uuid() ELSE '00000000-0000-0000-0000-000000000000'::uuid END;
+    ELSIF typ OPERATOR(pg_catalog.=) 'pg_catalog.bytea'::regtype THEN
+        RETURN CASE WHEN is_unique THEN pg_catalog.decode(token, 'hex') ELSE ''::bytea END;
+    ELSIF typ OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.json'::regtype, 'pg_catalog.jsonb'::regtype]) THEN
+        RETURN '{}';
+    END IF;
+    RAISE EXCEPTION 'no anonymous value for a NOT NULL column of type %', typ
+        USING ERRCODE = 'feature_not_supported',
+              HINT = 'Make the column nullable (it is then set to NULL), or use ON CANCEL DELETE for its table.';
+END
+$$;
+COMMENT ON FUNCTION privacy.anonymous_value(anyelement, text, boolean) IS
+    'a value that identifies nobody and keeps nothing of the original, of the same type: a placeholder chosen by category (e-mail form for contact.email, zeros for digit strings, zero, the epoch, ...), random when the column is unique';
+GRANT EXECUTE ON FUNCTION privacy.anonymous_value(anyelement, text, boolean) TO PUBLIC;
+
+-- what cancellation does to a table's rows
+CREATE FUNCTION privacy.cancel_action(rel pg_catalog.regclass) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT COALESCE(
+            (SELECT l.on_cancel FROM privacy.labels l
+              WHERE l.relation OPERATOR(pg_catalog.=) rel AND l.column_name IS NULL),
+            (SELECT CASE WHEN pg_catalog.bool_or(c.on_cancel OPERATOR(pg_catalog.=) 'keep until retention') THEN 'keep until retention'
+                         WHEN pg_catalog.bool_or(c.on_cancel OPERATOR(pg_catalog.=) 'anonymize') THEN 'anonymize'
+                         WHEN pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 THEN 'delete' END
+               FROM privacy.labels l
+               LEFT JOIN privacy.category c ON c.name OPERATOR(pg_catalog.=) l.category
+              WHERE l.relation OPERATOR(pg_catalog.=) rel AND l.column_name IS NOT NULL))
+    $$;
+COMMENT ON FUNCTION privacy.cancel_action(pg_catalog.regclass) IS
+    'what cancellation does to the subject''s rows of a table: its ON CANCEL label, else what its columns'' categories need (keep until retention over anonymize over delete); NULL for a table without labels';
+GRANT EXECUTE ON FUNCTION privacy.cancel_action(pg_catalog.regclass) TO PUBLIC;
+
+-- the SET list that anonymizes rows of rel: labelled columns replaced and
+-- the subject's own SUBJECT columns cleared (skip_columns aside); side_only:
+-- only the subject's SUBJECT columns, the row being somebody else's too
+CREATE FUNCTION privacy.anonymize_set_list(rel oid, subject text, skip_columns name[], side_only boolean)
+    RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    c record;
+    sets text[] := ARRAY[]::text[];
+    cleared text;
+    ok boolean;
+BEGIN
+    FOR c IN
+        SELECT a.attname, a.attnotnull, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ,
+               l.subject, l.category,
+               EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                        WHERE i.indrelid OPERATOR(pg_catalog.=) rel AND i.indisunique
+                          AND a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::smallint[])) AS is_unique,
+               EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
+                        WHERE k.conrelid OPERATOR(pg_catalog.=) rel AND k.contype OPERATOR(pg_catalog.=) 'f'
+                          AND a.attnum OPERATOR(pg_catalog.=) ANY (k.conkey)) AS in_fk,
+               EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
+                        WHERE k.confrelid OPERATOR(pg_catalog.=) rel AND k.contype OPERATOR(pg_catalog.=) 'f'
+                          AND a.attnum OPERATOR(pg_catalog.=) ANY (k.confkey)) AS referenced
+          FROM pg_catalog.pg_attribute a
+          LEFT JOIN privacy.labels l
+            ON l.relation OPERATOR(pg_catalog.=) rel::pg_catalog.regclass AND l.column_name OPERATOR(pg_catalog.=) a.attname
+         WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+           AND a.attgenerated OPERATOR(pg_catalog.=) '' AND a.attidentity OPERATOR(pg_catalog.=) ''
+           AND l.relation IS NOT NULL
+           AND NOT a.attname OPERATOR(pg_catalog.=) ANY (skip_columns)
+         ORDER BY a.attnum
+    LOOP
+        -- what clears the column: NULL, else (outside foreign keys) an anonymous value
+        IF c.referenced THEN
+            cleared := NULL;    -- a key other rows point to: the row stays as an anonymous stub
+        ELSIF NOT c.attnotnull THEN
+            cleared := pg_catalog.format('NULL::%s', c.typ);
+        ELSIF c.in_fk THEN
+            cleared := NULL;    -- cannot be cleared; the parent row decides
+        ELSE
+            cleared := pg_catalog.format('privacy.anonymous_value(t.%I, %L, %L)::%s', c.attname, c.category, c.is_unique, c.typ);
+        END IF;
+        CONTINUE WHEN cleared IS NULL;
+        IF COALESCE(c.subject, false) THEN
+            -- only the cancelled subject's side
+            BEGIN
+                EXECUTE pg_catalog.format('SELECT $1::%s', c.typ) USING subject;
+                ok := true;
+            EXCEPTION WHEN data_exception THEN
+                ok := false;
+            END;
+            CONTINUE WHEN NOT ok;
+            sets := sets OPERATOR(pg_catalog.||) pg_catalog.format('%I = CASE WHEN t.%I OPERATOR(pg_catalog.=) $2::%s THEN %s ELSE t.%I END',
+                                                                   c.attname, c.attname, c.typ, cleared, c.attname);
+        ELSIF side_only THEN
+            CONTINUE;
+        ELSE
+            sets := sets OPERATOR(pg_catalog.||) pg_catalog.format('%I = %s', c.attname, cleared);
+        END IF;
+    END LOOP;
+    RETURN pg_catalog.array_to_string(sets, ', ');
+END
+$$;
+COMMENT ON FUNCTION privacy.anonymize_set_list(oid, text, name[], boolean) IS
+    'internal: the SET list of the UPDATE that anonymizes a table''s rows on cancellation';
+REVOKE ALL ON FUNCTION privacy.anonymize_set_list(oid, text, name[], boolean) FROM PUBLIC;
+
+-- the rows cancellation chose in one table, through one chain of foreign keys
+CREATE TYPE privacy.cancel_target AS (
+    relid   oid,
+    root    oid,
+    hops    integer,
+    path    oid[],
+    parts   oid[],
+    tids    pg_catalog.tid[]
+);
+COMMENT ON TYPE privacy.cancel_target IS
+    'internal: the rows (partition and ctid) of one table that cancellation chose and locked, with the chain of foreign keys that reached them';
+
+-- the subject's rows of a table reached through one chain, locked; NULL when none
+CREATE FUNCTION privacy.cancel_rows(relid oid, root oid, hops integer, path oid[], subject text)
+    RETURNS privacy.cancel_target
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cond text;
+    v_parts oid[];
+    v_tids pg_catalog.tid[];
+BEGIN
+    -- through a table that two subjects share, only rows that are this subject's alone
+    cond := privacy.subject_condition(root, CASE WHEN hops OPERATOR(pg_catalog.=) 0 THEN 't' ELSE 'a' OPERATOR(pg_catalog.||) hops END,
+                                      subject, '$1', hops OPERATOR(pg_catalog.>) 0);
+    IF cond IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(x.o), pg_catalog.array_agg(x.c)'
+                              ' FROM (SELECT t.tableoid AS o, t.ctid AS c FROM %s t WHERE %s FOR UPDATE OF t) x',
+                              relid::pg_catalog.regclass, privacy.path_condition(path, cond))
+       INTO v_parts, v_tids USING subject;
+    IF v_tids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN ROW(relid, root, hops, path, v_parts, v_tids)::privacy.cancel_target;
+END
+$$;
+COMMENT ON FUNCTION privacy.cancel_rows(oid, oid, integer, oid[], text) IS
+    'internal: the subject''s rows of a table reached through one chain of foreign keys, locked FOR UPDATE';
+REVOKE ALL ON FUNCTION privacy.cancel_rows(oid, oid, integer, oid[], text) FROM PUBLIC;
+
+-- how many rows of the constraint's referencing table point to the given rows of part
+CREATE FUNCTION privacy.referencing_rows(con oid, part pg_catalog.regclass, tids pg_catalog.tid[]) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    k record;
+    joins text;
+    n bigint;
+BEGIN
+    SELECT c.conrelid, c.conkey, c.confkey INTO k FROM pg_catalog.pg_constraint c WHERE c.oid OPERATOR(pg_catalog.=) con;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.format('p.%I OPERATOR(pg_catalog.=) c.%I', pa.attname, ca.attname), ' AND ')
+      INTO joins
+      FROM ROWS FROM (pg_catalog.unnest(k.conkey), pg_catalog.unnest(k.confkey)) AS u(ck, pk)
+      JOIN pg_catalog.pg_attribute ca ON ca.attrelid OPERATOR(pg_catalog.=) k.conrelid AND ca.attnum OPERATOR(pg_catalog.=) u.ck
+      JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) part AND pa.attname OPERATOR(pg_catalog.=)
+           (SELECT x.attname FROM pg_catalog.pg_constraint y JOIN pg_catalog.pg_attribute x
+               ON x.attrelid OPERATOR(pg_catalog.=) y.confrelid AND x.attnum OPERATOR(pg_catalog.=) u.pk
+             WHERE y.oid OPERATOR(pg_catalog.=) con);
+    EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s c WHERE EXISTS (SELECT 1 FROM ONLY %s p WHERE p.ctid OPERATOR(pg_catalog.=) ANY ($1) AND %s)',
+                              k.conrelid::pg_catalog.regclass, part, joins)
+       INTO n USING tids;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION privacy.referencing_rows(oid, pg_catalog.regclass, pg_catalog.tid[]) IS
+    'internal: how many rows of a foreign key''s table reference the given rows';
+REVOKE ALL ON FUNCTION privacy.referencing_rows(oid, pg_catalog.regclass, pg_catalog.tid[]) FROM PUBLIC;
+
+-- The request register: access, correction, cancellation and consent withdrawal.
+CREATE TABLE privacy.request (
+    id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind        text        NOT NULL
+                            CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['access', 'correction', 'cancellation', 'withdrawal'])),
+    subject     text,
+    subject_id  text        NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    not_before  timestamptz,
+    due_at      timestamptz NOT NULL,
+    status      text        NOT NULL DEFAULT 'open'
+                            CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['open', 'completed', 'revoked'])),
+    closed_at   timestamptz,
+    note        text,
+    CHECK ((status OPERATOR(pg_catalog.=) 'open') OPERATOR(pg_catalog.=) (closed_at IS NULL)),
+    CHECK (status OPERATOR(pg_catalog.=) 'open' OR subject IS NULL)
+);
+CREATE INDEX request_open ON privacy.request (kind, not_before) WHERE status OPERATOR(pg_catalog.=) 'open';
+CREATE INDEX request_subject ON privacy.request (subject_id);
+COMMENT ON TABLE privacy.request IS
+    'the register of subject requests (access, correction, cancellation, withdrawal) with received and due dates and status; the subject is kept in clear only while the request is open';
+COMMENT ON COLUMN privacy.request.subject IS 'the subject, while the request is open (a cancellation needs it to be carried out); NULL once closed';
+COMMENT ON COLUMN privacy.request.subject_id IS 'the subject''s pseudonym, privacy.subject_pseudonym(subject)';
+COMMENT ON COLUMN privacy.request.not_before IS 'cancellation: the end of the cooling-off period, before which it is not carried out';
+COMMENT ON COLUMN privacy.request.due_at IS 'the answer is due: received_at plus privacy.response_days, or the end of the cooling-off period if later';
+-- Names subjects: administrators and the DPO, granted explicitly.
+REVOKE ALL ON privacy.request FROM PUBLIC;
+
+CREATE VIEW privacy.overdue_requests AS
+    SELECT r.id, r.kind, r.subject_id, r.received_at, r.due_at,
+           pg_catalog.now() OPERATOR(pg_catalog.-) r.due_at AS overdue_by, r.note
+      FROM privacy.request r
+     WHERE r.status OPERATOR(pg_catalog.=) 'open'
+       AND r.due_at OPERATOR(pg_catalog.<) pg_catalog.now()
+     ORDER BY r.due_at;
+COMMENT ON VIEW privacy.overdue_requests IS
+    'open requests past their due date, the most overdue first; subjects by pseudonym';
+REVOKE ALL ON privacy.overdue_requests FROM PUBLIC;
+
+-- the work of a cancellation (cancel_subject and run_due_requests)
+CREATE FUNCTION privacy.cancel_work(subject text, dry_run boolean, request_id bigint)
+    RETURNS TABLE (relation pg_catalog.regclass, action text, rows bigint, detail text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    pseud text;
+    done_at timestamptz;
+    w record;
+    r record;
+    p record;
+    x record;
+    tg privacy.cancel_target;
+    targets privacy.cancel_target[] := '{}';
+    cur privacy.cancel_target[];
+    out_rel regclass[] := '{}';
+    out_act text[] := '{}';
+    out_rows bigint[] := '{}';
+    out_detail text[] := '{}';
+    act text;
+    multi boolean;
+    excl text;
+    sets text;
+    side text;
+    sever text[];
+    sever_cols name[];
+    stmt text;
+    n_main bigint;
+    n_side bigint;
+    n_events bigint;
+    key_destroyed boolean;
+    req bigint := request_id;
+    e_state text;
+    e_con text;
+    e_schema text;
+    e_table text;
+    blocker regclass;
+    blocked_rows bigint;
+    msg text;
+BEGIN
+    IF subject IS NULL THEN
+        RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    pseud := privacy.subject_pseudonym(subject);
+    -- one cancellation of a subject at a time; different subjects never wait for each other
+    PERFORM pg_catalog.pg_advisory_xact_lock(('x' OPERATOR(pg_catalog.||) pg_catalog.substr(pseud, 1, 16))::bit(64)::bigint);
+    SELECT c.cancelled_at INTO done_at FROM privacy.cancelled_subject c WHERE c.subject_id OPERATOR(pg_catalog.=) pseud;
+    IF FOUND THEN
+        RETURN QUERY SELECT NULL::regclass, 'already cancelled'::text, 0::bigint,
+                            pg_catalog.format('cancelled at %s; nothing was changed', done_at);
+        RETURN;
+    END IF;
+    -- a blocking reference must surface here, where it is reported without the key's value
+    SET CONSTRAINTS ALL IMMEDIATE;
+
+    BEGIN
+        -- 1. choose and lock the subject's rows: subject tables first, so that
+        --    inserts that reference them wait for us
+        FOR w IN
+            SELECT s.relid, s.root, s.hops, s.path
+              FROM privacy.subject_walk() s
+             WHERE privacy.cancel_action(s.relid::regclass) IS NOT NULL
+             ORDER BY s.hops, s.relid::regclass::text, s.path::text
+        LOOP
+            tg := privacy.cancel_rows(w.relid, w.root, w.hops, w.path, subject);
+            IF tg IS NOT NULL THEN
+                targets := targets OPERATOR(pg_catalog.||) tg;
+            END IF;
+        END LOOP;
+
+        SELECT pg_catalog.count(*) INTO n_events FROM privacy.consent_event e WHERE e.subject OPERATOR(pg_catalog.=) cancel_work.subject;
+        IF pg_catalog.cardinality(targets) OPERATOR(pg_catalog.=) 0 AND n_events OPERATOR(pg_catalog.=) 0
+           AND NOT EXISTS (SELECT 1 FROM privacy.subject_minor m WHERE m.subject OPERATOR(pg_catalog.=) cancel_work.subject) THEN
+            RETURN QUERY SELECT NULL::regclass, 'not found'::text, 0::bigint, 'no labelled table holds the subject; nothing was changed'::text;
+            RETURN;
+        END IF;
+
+        -- 2. act, children before parents
+        FOR r IN
+            SELECT y.relid, pg_catalog.max(y.hops) AS hops
+              FROM pg_catalog.unnest(targets) y
+             GROUP BY y.relid
+             ORDER BY pg_catalog.max(y.hops) DESC, y.relid::regclass::text
+        LOOP
+            act := privacy.cancel_action(r.relid::regclass);
+            -- the rows again, as they are now: a foreign key action or a
+            -- trigger of an earlier step may have updated some
+            cur := '{}';
+            FOR w IN SELECT y.root, y.hops, y.path FROM pg_catalog.unnest(targets) y WHERE y.relid OPERATOR(pg_catalog.=) r.relid LOOP
+                tg := privacy.cancel_rows(r.relid, w.root, w.hops, w.path, subject);
+                IF tg IS NOT NULL THEN
+                    cur := cur OPERATOR(pg_catalog.||) tg;
+                END IF;
+            END LOOP;
+            multi := r.hops OPERATOR(pg_catalog.=) 0 AND
+                     (SELECT pg_catalog.count(*) FROM privacy.labels l
+                       WHERE l.relation OPERATOR(pg_catalog.=) r.relid::regclass AND l.subject) OPERATOR(pg_catalog.>) 1;
+            excl := CASE WHEN multi THEN privacy.subject_condition(r.relid, 't', subject, '$2', true) END;
+            n_main := 0;
+            n_side := 0;
+            FOR p IN
+                SELECT u.o AS part, pg_catalog.array_agg(DISTINCT u.c) AS tids
+                  FROM pg_catalog.unnest(cur) y, ROWS FROM (pg_catalog.unnest(y.parts), pg_catalog.unnest(y.tids)) AS u(o, c)
+                 WHERE y.relid OPERATOR(pg_catalog.=) r.relid
+                 GROUP BY u.o
+                 ORDER BY u.o
+            LOOP
+                BEGIN
+                    IF act OPERATOR(pg_catalog.=) 'keep until retention' THEN
+                        n_main := n_main OPERATOR(pg_catalog.+) pg_catalog.cardinality(p.tids);
+                    ELSIF act OPERATOR(pg_catalog.=) 'delete' THEN
+                        stmt := pg_catalog.format('DELETE FROM ONLY %s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)', p.part::regclass);
+                        IF multi THEN
+                            stmt := stmt OPERATOR(pg_catalog.||) ' AND ' OPERATOR(pg_catalog.||) excl;
+                        END IF;
+                        n_main := n_main OPERATOR(pg_catalog.+) privacy.owner_exec(p.part, stmt, p.tids, subject);
+                    ELSE
+                        -- sever the foreign keys through which the rows were reached (nullable ones)
+                        sever := ARRAY[]::text[];
+                        sever_cols := ARRAY[]::name[];
+                        FOR x IN
+                            SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ,
+                                   pg_catalog.array_agg(DISTINCT u.c) AS tids
+                              FROM pg_catalog.unnest(cur) y
+                              CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(y.parts), pg_catalog.unnest(y.tids)) AS u(o, c)
+                              JOIN pg_catalog.pg_constraint k ON k.oid OPERATOR(pg_catalog.=) y.path[1]
+                              JOIN pg_catalog.pg_attribute a
+                                ON a.attrelid OPERATOR(pg_catalog.=) k.conrelid AND a.attnum OPERATOR(pg_catalog.=) ANY (k.conkey)
+                             WHERE y.relid OPERATOR(pg_catalog.=) r.relid AND y.hops OPERATOR(pg_catalog.>) 0
+                               AND u.o OPERATOR(pg_catalog.=) p.part AND NOT a.attnotnull
+                             GROUP BY a.attname, a.atttypid, a.atttypmod
+                        LOOP
+                            sever := sever OPERATOR(pg_catalog.||) pg_catalog.format(
+                                '%I = CASE WHEN t.ctid OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.tid[]) THEN NULL::%s ELSE t.%I END',
+                                x.attname, x.tids, x.typ, x.attname);
+                            sever_cols := sever_cols OPERATOR(pg_catalog.||) x.attname;
+                        END LOOP;
+                        sets := privacy.anonymize_set_list(r.relid, subject, sever_cols, false);
+                        sets := pg_catalog.array_to_string(ARRAY[NULLIF(sets, '')] OPERATOR(pg_catalog.||) sever, ', ');
+                        IF sets OPERATOR(pg_catalog.<>) '' THEN
+                            stmt := pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)', p.part::regclass, sets);
+                            IF multi THEN
+                                stmt := stmt OPERATOR(pg_catalog.||) ' AND ' OPERATOR(pg_catalog.||) excl;
+                            END IF;
+                            n_main := n_main OPERATOR(pg_catalog.+) privacy.owner_exec(p.part, stmt, p.tids, subject);
+                        ELSE
+                            n_main := n_main OPERATOR(pg_catalog.+) pg_catalog.cardinality(p.tids);
+                        END IF;
+                    END IF;
+                    IF multi AND act OPERATOR(pg_catalog.<>) 'keep until retention' THEN
+                        -- rows that are somebody else's too: clear the subject's side only
+                        side := privacy.anonymize_set_list(r.relid, subject, '{}', true);
+                        IF side OPERATOR(pg_catalog.<>) '' THEN
+                            stmt := pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1) AND NOT (%s)',
+                                                      p.part::regclass, side, excl);
+                            n_side := n_side OPERATOR(pg_catalog.+) privacy.owner_exec(p.part, stmt, p.tids, subject);
+                        END IF;
+                    END IF;
+                EXCEPTION WHEN integrity_constraint_violation THEN
+                    -- the server's message would show key values: report names only
+                    GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_con = CONSTRAINT_NAME,
+                                            e_schema = SCHEMA_NAME, e_table = TABLE_NAME;
+                    blocker := NULL;
+                    blocked_rows := NULL;
+                    IF e_schema OPERATOR(pg_catalog.<>) '' AND e_table OPERATOR(pg_catalog.<>) '' THEN
+                        blocker := pg_catalog.to_regclass(pg_catalog.format('%I.%I', e_schema, e_table));
+                    END IF;
+                    IF e_state OPERATOR(pg_catalog.=) '23503' AND blocker IS NOT NULL THEN
+                        blocked_rows := privacy.referencing_rows(
+                            (SELECT k.oid FROM pg_catalog.pg_constraint k
+                              WHERE k.conrelid OPERATOR(pg_catalog.=) blocker AND k.conname OPERATOR(pg_catalog.=) e_con),
+                            p.part::regclass, p.tids);
+                        blocker := COALESCE(pg_catalog.pg_partition_root(blocker), blocker);
+                        msg := pg_catalog.format('cancellation is blocked: table %s references the subject''s rows of %s through foreign key "%s"',
+                                                 blocker, r.relid::regclass, e_con);
+                    ELSE
+                        blocker := COALESCE(pg_catalog.pg_partition_root(blocker), blocker, r.relid::regclass);
+                        msg := pg_catalog.format('cancellation is blocked: %s the subject''s rows of %s violates constraint "%s" of %s',
+                                                 CASE act WHEN 'delete' THEN 'deleting' ELSE 'anonymizing' END,
+                                                 r.relid::regclass, e_con, blocker);
+                    END IF;
+                    IF NOT dry_run THEN
+                        RAISE EXCEPTION '%', msg
+                            USING ERRCODE = e_state,
+                                  DETAIL = 'Nothing was changed: the whole cancellation was rolled back.',
+                                  HINT = 'privacy.cancel_subject(subject, dry_run => true) shows the plan. Label the referencing table with ON CANCEL, give the foreign key ON DELETE CASCADE or SET NULL, or make the column nullable.';
+                    END IF;
+                    -- the plan counts the rows the step would have changed
+                    n_main := n_main OPERATOR(pg_catalog.+) pg_catalog.cardinality(p.tids);
+                    out_rel := out_rel OPERATOR(pg_catalog.||) blocker;
+                    out_act := out_act OPERATOR(pg_catalog.||) 'blocked'::text;
+                    out_rows := out_rows OPERATOR(pg_catalog.||) blocked_rows;
+                    out_detail := out_detail OPERATOR(pg_catalog.||) msg;
+                    CONTINUE;
+                END;
+            END LOOP;
+            out_rel := out_rel OPERATOR(pg_catalog.||) r.relid::regclass;
+            out_act := out_act OPERATOR(pg_catalog.||) CASE act WHEN 'delete' THEN 'deleted' WHEN 'anonymize' THEN 'anonymized'
+                                                                 ELSE 'kept until retention' END;
+            out_rows := out_rows OPERATOR(pg_catalog.||) n_main;
+            out_detail := out_detail OPERATOR(pg_catalog.||) CASE WHEN r.hops OPERATOR(pg_catalog.>) 0 THEN 'through foreign keys' END;
+            IF n_side OPERATOR(pg_catalog.>) 0 THEN
+                out_rel := out_rel OPERATOR(pg_catalog.||) r.relid::regclass;
+                out_act := out_act OPERATOR(pg_catalog.||) 'anonymized'::text;
+                out_rows := out_rows OPERATOR(pg_catalog.||) n_side;
+                out_detail := out_detail OPERATOR(pg_catalog.||) 'rows shared with another subject: only this subject''s side cleared'::text;
+            END IF;
+        END LOOP;
+
+        -- 3. the consent ledger keeps its history under the subject's pseudonym
+        UPDATE privacy.consent_event e SET subject = 'cancelled:' OPERATOR(pg_catalog.||) pseud
+         WHERE e.subject OPERATOR(pg_catalog.=) cancel_work.subject;
+        GET DIAGNOSTICS n_events = ROW_COUNT;
+        DELETE FROM privacy.consent c WHERE c.subject OPERATOR(pg_catalog.=) cancel_work.subject;
+        DELETE FROM privacy.subject_minor m WHERE m.subject OPERATOR(pg_catalog.=) cancel_work.subject;
+        IF n_events OPERATOR(pg_catalog.>) 0 THEN
+            out_rel := out_rel OPERATOR(pg_catalog.||) 'privacy.consent_event'::regclass;
+            out_act := out_act OPERATOR(pg_catalog.||) 'pseudonymized'::text;
+            out_rows := out_rows OPERATOR(pg_catalog.||) n_events;
+            out_detail := out_detail OPERATOR(pg_catalog.||) 'consent history kept under the subject''s pseudonym'::text;
+        END IF;
+
+        -- 4. the subject's data key, the tombstone, the request and the receipt
+        key_destroyed := privacy.shred_subject(subject);
+        IF req IS NULL THEN
+            INSERT INTO privacy.request (kind, subject, subject_id, due_at, status, closed_at)
+            VALUES ('cancellation', NULL, pseud, pg_catalog.now(), 'completed', pg_catalog.now())
+            RETURNING privacy.request.id INTO req;
+        ELSE
+            UPDATE privacy.request q SET status = 'completed', subject = NULL, closed_at = pg_catalog.now(), note = NULL
+             WHERE q.id OPERATOR(pg_catalog.=) req;
+        END IF;
+        INSERT INTO privacy.cancelled_subject (subject_id, request_id) VALUES (pseud, req);
+        PERFORM privacy.audit_append('cancellation', pg_catalog.format('subject %s', pseud),
+            pg_catalog.jsonb_build_object(
+                'request', req,
+                'tables', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('relation', o.rel::text, 'action', o.act, 'rows', o.n) ORDER BY o.i)
+                             FROM ROWS FROM (pg_catalog.unnest(out_rel), pg_catalog.unnest(out_act), pg_catalog.unnest(out_rows)) WITH ORDINALITY AS o(rel, act, n, i)),
+                'key_destroyed', key_destroyed,
+                'erasure', 'logical: deleted and overwritten values stay in dead tuples until VACUUM, in WAL until it is recycled and in backups until they expire; values encrypted with the subject''s key are unreadable everywhere'));
+
+        IF dry_run THEN
+            -- undo everything; the plan stays in the variables
+            RAISE EXCEPTION USING ERRCODE = 'PVDRY';
+        END IF;
+    EXCEPTION WHEN SQLSTATE 'PVDRY' THEN
+        NULL;
+    END;
+    RETURN QUERY SELECT * FROM ROWS FROM (pg_catalog.unnest(out_rel), pg_catalog.unnest(out_act), pg_catalog.unnest(out_rows), pg_catalog.unnest(out_detail));
+END
+$$;
+COMMENT ON FUNCTION privacy.cancel_work(text, boolean, bigint) IS
+    'internal: carry out (or, dry_run, plan) the cancellation of a subject for cancel_subject and run_due_requests';
+REVOKE ALL ON FUNCTION privacy.cancel_work(text, boolean, bigint) FROM PUBLIC;
+
+CREATE FUNCTION privacy.cancel_subject(subject text, dry_run boolean DEFAULT false)
+    RETURNS TABLE (relation pg_catalog.regclass, action text, rows bigint, detail text)
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT * FROM privacy.cancel_work(subject, dry_run, NULL) $$;
+COMMENT ON FUNCTION privacy.cancel_subject(text, boolean) IS
+    'cancel a subject''s account: delete, anonymize or keep (per ON CANCEL) its rows in every labelled table, through foreign keys, shred its data key, pseudonymize its consent history and write a receipt, in one transaction; dry_run shows the same plan and changes nothing';
+-- Destroys data: administrators, granted explicitly.
+REVOKE ALL ON FUNCTION privacy.cancel_subject(text, boolean) FROM PUBLIC;
+
+-- The request register's functions
+CREATE FUNCTION privacy.register_request(subject text, kind text, note text DEFAULT NULL) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    rid bigint;
+BEGIN
+    IF subject IS NULL OR kind IS NULL THEN
+        RAISE EXCEPTION 'subject and kind must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF kind OPERATOR(pg_catalog.=) 'cancellation' THEN
+        RAISE EXCEPTION 'cancellation requests are made with privacy.request_cancellation'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'privacy.request_cancellation(subject, cooling_off) registers the request and schedules the cancellation.';
+    END IF;
+    IF NOT kind OPERATOR(pg_catalog.=) ANY (ARRAY['access', 'correction', 'withdrawal']) THEN
+        RAISE EXCEPTION 'unknown request kind "%"', kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The kinds are access, correction, cancellation and withdrawal.';
+    END IF;
+    INSERT INTO privacy.request (kind, subject, subject_id, due_at, note)
+    VALUES (kind, subject, privacy.subject_pseudonym(subject),
+            pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(days => pg_catalog.current_setting('privacy.response_days')::integer),
+            note)
+    RETURNING privacy.request.id INTO rid;
+    PERFORM privacy.audit_append('request', pg_catalog.format('request %s', rid),
+        pg_catalog.jsonb_build_object('operation', 'received', 'kind', kind,
+                                      'subject', privacy.subject_pseudonym(subject)));
+    RETURN rid;
+END
+$$;
+COMMENT ON FUNCTION privacy.register_request(text, text, text) IS
+    'register a subject''s request for access (a copy), correction or consent withdrawal, due in privacy.response_days; returns its id';
+-- The application's support desk: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.register_request(text, text, text) FROM PUBLIC;
+
+-- the open request with that id, checked
+CREATE FUNCTION privacy.open_request(request_id bigint, kinds text[]) RETURNS privacy.request
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    q privacy.request;
+BEGIN
+    IF request_id IS NULL THEN
+        RAISE EXCEPTION 'request id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO q FROM privacy.request r WHERE r.id OPERATOR(pg_catalog.=) request_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT q.kind OPERATOR(pg_catalog.=) ANY (kinds) THEN
+        RAISE EXCEPTION 'request % is a % request', request_id, q.kind
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = CASE WHEN q.kind OPERATOR(pg_catalog.=) 'cancellation'
+                              THEN 'A cancellation is completed by carrying it out (privacy.run_due_requests), or revoked with privacy.revoke_cancellation.'
+                              ELSE 'privacy.complete_request closes access, correction and withdrawal requests.' END;
+    END IF;
+    IF q.status OPERATOR(pg_catalog.<>) 'open' THEN
+        RAISE EXCEPTION 'request % is already %', request_id, q.status USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    RETURN q;
+END
+$$;
+COMMENT ON FUNCTION privacy.open_request(bigint, text[]) IS
+    'internal: the open request with that id and one of those kinds, locked; an error otherwise';
+REVOKE ALL ON FUNCTION privacy.open_request(bigint, text[]) FROM PUBLIC;
+
+CREATE FUNCTION privacy.complete_request(request_id bigint, note text DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    q privacy.request := privacy.open_request(request_id, ARRAY['access', 'correction', 'withdrawal']);
+BEGIN
+    UPDATE privacy.request r SET status = 'completed', subject = NULL, closed_at = pg_catalog.now(),
+                                 note = COALESCE(complete_request.note, r.note)
+     WHERE r.id OPERATOR(pg_catalog.=) q.id;
+    PERFORM privacy.audit_append('request', pg_catalog.format('request %s', q.id),
+        pg_catalog.jsonb_build_object('operation', 'completed', 'kind', q.kind, 'subject', q.subject_id,
+                                      'late', pg_catalog.now() OPERATOR(pg_catalog.>) q.due_at));
+END
+$$;
+COMMENT ON FUNCTION privacy.complete_request(bigint, text) IS
+    'close an open access, correction or withdrawal request as answered';
+-- As register_request.
+REVOKE ALL ON FUNCTION privacy.complete_request(bigint, text) FROM PUBLIC;
+
+CREATE UNIQUE INDEX request_one_open_cancellation ON privacy.request (subject_id)
+    WHERE kind OPERATOR(pg_catalog.=) 'cancellation' AND status OPERATOR(pg_catalog.=) 'open';
+
+CREATE FUNCTION privacy.request_cancellation(subject text, cooling_off interval DEFAULT '15 days') RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    pseud text;
+    rid bigint;
+    t timestamptz := pg_catalog.now();
+BEGIN
+    IF subject IS NULL OR cooling_off IS NULL THEN
+        RAISE EXCEPTION 'subject and cooling-off period must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF cooling_off OPERATOR(pg_catalog.<) '0'::interval THEN
+        RAISE EXCEPTION 'cooling-off period must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    pseud := privacy.subject_pseudonym(subject);
+    IF EXISTS (SELECT 1 FROM privacy.cancelled_subject c WHERE c.subject_id OPERATOR(pg_catalog.=) pseud) THEN
+        RAISE EXCEPTION 'the subject''s account is already cancelled' USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    INSERT INTO privacy.request AS r (kind, subject, subject_id, not_before, due_at)
+    VALUES ('cancellation', subject, pseud, t OPERATOR(pg_catalog.+) cooling_off,
+            GREATEST(t OPERATOR(pg_catalog.+) pg_catalog.make_interval(days => pg_catalog.current_setting('privacy.response_days')::integer),
+                                t OPERATOR(pg_catalog.+) cooling_off))
+    ON CONFLICT (subject_id) WHERE kind OPERATOR(pg_catalog.=) 'cancellation' AND status OPERATOR(pg_catalog.=) 'open' DO NOTHING
+    RETURNING r.id INTO rid;
+    IF rid IS NULL THEN
+        -- one open cancellation request per subject: that one
+        SELECT r.id INTO rid FROM privacy.request r
+         WHERE r.subject_id OPERATOR(pg_catalog.=) pseud AND r.kind OPERATOR(pg_catalog.=) 'cancellation'
+           AND r.status OPERATOR(pg_catalog.=) 'open';
+        RETURN rid;
+    END IF;
+    PERFORM privacy.audit_append('request', pg_catalog.format('request %s', rid),
+        pg_catalog.jsonb_build_object('operation', 'received', 'kind', 'cancellation', 'subject', pseud,
+                                      'cooling_off', cooling_off::text));
+    RETURN rid;
+END
+$$;
+COMMENT ON FUNCTION privacy.request_cancellation(text, interval) IS
+    'register a request to cancel the subject''s account, carried out by privacy.run_due_requests once the cooling-off period is over; returns its id (the open one if the subject already has one)';
+-- The application's account code: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.request_cancellation(text, interval) FROM PUBLIC;
+
+CREATE FUNCTION privacy.revoke_cancellation(request_id bigint) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    q privacy.request := privacy.open_request(request_id, ARRAY['cancellation']);
+BEGIN
+    UPDATE privacy.request r SET status = 'revoked', subject = NULL, closed_at = pg_catalog.now()
+     WHERE r.id OPERATOR(pg_catalog.=) q.id;
+    PERFORM privacy.audit_append('request', pg_catalog.format('request %s', q.id),
+        pg_catalog.jsonb_build_object('operation', 'revoked', 'kind', 'cancellation', 'subject', q.subject_id));
+END
+$$;
+COMMENT ON FUNCTION privacy.revoke_cancellation(bigint) IS
+    'withdraw an open cancellation request during its cooling-off period (the subject changed their mind)';
+-- As request_cancellation.
+REVOKE ALL ON FUNCTION privacy.revoke_cancellation(bigint) FROM PUBLIC;
+
+-- carry out one due cancellation; its id, or NULL when none is due
+CREATE FUNCTION privacy.run_next_due_request(skip bigint[]) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    q record;
+    outcome text;
+    state text;
+    msg text;
+BEGIN
+    SELECT r.id, r.subject, r.subject_id INTO q FROM privacy.request r
+     WHERE r.status OPERATOR(pg_catalog.=) 'open' AND r.kind OPERATOR(pg_catalog.=) 'cancellation'
+       AND r.not_before OPERATOR(pg_catalog.<=) pg_catalog.now()
+       AND NOT r.id OPERATOR(pg_catalog.=) ANY (COALESCE(skip, '{}'))
+     ORDER BY r.not_before, r.id
+     LIMIT 1
+     FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        SELECT pg_catalog.string_agg(c.action, ', ') INTO outcome
+          FROM privacy.cancel_work(q.subject, false, q.id) c WHERE c.relation IS NULL;
+        -- already cancelled, or nothing held: the request is answered all the same
+        UPDATE privacy.request r SET status = 'completed', subject = NULL, closed_at = pg_catalog.now(), note = outcome
+         WHERE r.id OPERATOR(pg_catalog.=) q.id AND r.status OPERATOR(pg_catalog.=) 'open';
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+        -- our own messages name tables and constraints only; others may quote data
+        IF pg_catalog.left(state, 2) OPERATOR(pg_catalog.<>) '23' THEN
+            msg := pg_catalog.format('failed with SQLSTATE %s', state);
+        END IF;
+        UPDATE privacy.request r SET note = msg WHERE r.id OPERATOR(pg_catalog.=) q.id;
+        PERFORM privacy.audit_append('request', pg_catalog.format('request %s', q.id),
+            pg_catalog.jsonb_build_object('operation', 'failed', 'kind', 'cancellation', 'subject', q.subject_id,
+                                          'sqlstate', state, 'message', msg));
+        RAISE WARNING 'cancellation request % failed: %', q.id, msg;
+    END;
+    RETURN q.id;
+END
+$$;
+COMMENT ON FUNCTION privacy.run_next_due_request(bigint[]) IS
+    'internal: carry out the next due cancellation request not in skip; a failure is noted on the request, which stays open';
+-- Destroys data: granted with run_due_requests.
+REVOKE ALL ON FUNCTION privacy.run_next_due_request(bigint[]) FROM PUBLIC;
+
+-- SECURITY INVOKER, no SET clause: it commits after each request
+CREATE PROCEDURE privacy.run_due_requests()
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    done bigint[] := '{}';
+    rid bigint;
+BEGIN
+    LOOP
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+        rid := privacy.run_next_due_request(done);
+        EXIT WHEN rid IS NULL;
+        done := done OPERATOR(pg_catalog.||) rid;
+        COMMIT;
+    END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE privacy.run_due_requests() IS
+    'carry out every cancellation request whose cooling-off period is over, each in its own transaction; a blocked one stays open with the reason in its note';
+-- Destroys data: the scheduler's role, granted explicitly (with run_next_due_request).
+REVOKE ALL ON PROCEDURE privacy.run_due_requests() FROM PUBLIC;
+
+-- Export (right of access and copy)
+CREATE FUNCTION privacy.export_value(value anyelement, category text, subject text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    b bytea;
+BEGIN
+    IF value IS NOT NULL AND pg_catalog.pg_typeof(value) OPERATOR(pg_catalog.=) 'pg_catalog.bytea'::regtype THEN
+        b := value::text::bytea;
+        IF pg_catalog.length(b) OPERATOR(pg_catalog.>) 0 AND pg_catalog.get_byte(b, 0) OPERATOR(pg_catalog.=) 3 THEN
+            -- the subject's own ciphertext: the copy holds the plain value
+            BEGIN
+                RETURN pg_catalog.jsonb_build_object('category', category, 'value', privacy.subject_decrypt(subject, b),
+                                                     'decrypted', true);
+            EXCEPTION WHEN OTHERS THEN
+                NULL;
+            END;
+            BEGIN
+                RETURN pg_catalog.jsonb_build_object('category', category,
+                                                     'value', pg_catalog.encode(privacy.subject_decrypt_bytea(subject, b), 'base64'),
+                                                     'encoding', 'base64', 'decrypted', true);
+            EXCEPTION WHEN OTHERS THEN
+                NULL;
+            END;
+        END IF;
+        RETURN pg_catalog.jsonb_build_object('category', category, 'value', pg_catalog.encode(b, 'base64'), 'encoding', 'base64');
+    END IF;
+    RETURN pg_catalog.jsonb_build_object('category', category, 'value', pg_catalog.to_jsonb(value));
+END
+$$;
+COMMENT ON FUNCTION privacy.export_value(anyelement, text, text) IS
+    'internal: one exported value with its category; bytea as base64, the subject''s own ciphertexts decrypted';
+REVOKE ALL ON FUNCTION privacy.export_value(anyelement, text, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.export_subject_rows(subject text)
+    RETURNS TABLE (relation pg_catalog.regclass, data jsonb)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t record;
+    w record;
+    conds text[];
+    cond text;
+    cols text[];
+    objs text[];
+    col record;
+    n bigint;
+    total bigint := 0;
+    tables integer := 0;
+    pseud text;
+BEGIN
+    IF subject IS NULL THEN
+        RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    pseud := privacy.subject_pseudonym(subject);
+    FOR t IN
+        SELECT DISTINCT s.relid FROM privacy.subject_walk() s
+         WHERE privacy.cancel_action(s.relid::regclass) IS NOT NULL
+         ORDER BY 1
+    LOOP
+        conds := ARRAY[]::text[];
+        FOR w IN SELECT s.root, s.hops, s.path FROM privacy.subject_walk() s WHERE s.relid OPERATOR(pg_catalog.=) t.relid LOOP
+            cond := privacy.subject_condition(w.root, CASE WHEN w.hops OPERATOR(pg_catalog.=) 0 THEN 't' ELSE 'a' OPERATOR(pg_catalog.||) w.hops END,
+                                              subject, '$1', false);
+            IF cond IS NOT NULL THEN
+                conds := conds OPERATOR(pg_catalog.||) privacy.path_condition(w.path, cond);
+            END IF;
+        END LOOP;
+        CONTINUE WHEN pg_catalog.cardinality(conds) OPERATOR(pg_catalog.=) 0;
+        -- every column, annotated with its category; 40 to a jsonb_build_object
+        cols := ARRAY[]::text[];
+        objs := ARRAY[]::text[];
+        FOR col IN
+            SELECT a.attname, l.category
+              FROM pg_catalog.pg_attribute a
+              LEFT JOIN privacy.labels l
+                ON l.relation OPERATOR(pg_catalog.=) t.relid::pg_catalog.regclass AND l.column_name OPERATOR(pg_catalog.=) a.attname
+             WHERE a.attrelid OPERATOR(pg_catalog.=) t.relid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+             ORDER BY a.attnum
+        LOOP
+            cols := cols OPERATOR(pg_catalog.||) pg_catalog.format('%L, privacy.export_value(t.%I, %L, $1)', col.attname, col.attname, col.category);
+            IF pg_catalog.cardinality(cols) OPERATOR(pg_catalog.=) 40 THEN
+                objs := objs OPERATOR(pg_catalog.||) pg_catalog.format('pg_catalog.jsonb_build_object(%s)', pg_catalog.array_to_string(cols, ', '));
+                cols := ARRAY[]::text[];
+            END IF;
+        END LOOP;
+        IF pg_catalog.cardinality(cols) OPERATOR(pg_catalog.>) 0 THEN
+            objs := objs OPERATOR(pg_catalog.||) pg_catalog.format('pg_catalog.jsonb_build_object(%s)', pg_catalog.array_to_string(cols, ', '));
+        END IF;
+        RETURN QUERY EXECUTE pg_catalog.format('SELECT %L::pg_catalog.regclass, %s FROM %s t WHERE %s',
+                                               t.relid::pg_catalog.regclass,
+                                               pg_catalog.array_to_string(objs, ' OPERATOR(pg_catalog.||) '),
+                                               t.relid::pg_catalog.regclass,
+                                               pg_catalog.array_to_string(conds, ' OR '))
+                     USING subject;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        total := total OPERATOR(pg_catalog.+) n;
+        IF n OPERATOR(pg_catalog.>) 0 THEN
+            tables := tables OPERATOR(pg_catalog.+) 1;
+        END IF;
+    END LOOP;
+
+    -- the consent history and the subject's requests
+    RETURN QUERY
+        SELECT 'privacy.consent_event'::pg_catalog.regclass,
+               pg_catalog.jsonb_build_object('purpose', e.purpose, 'granted', e.granted, 'at', e.at,
+                                             'policy_version', e.policy_version, 'by_guardian', e.by_guardian,
+                                             'evidence', e.evidence)
+          FROM privacy.consent_event e
+         WHERE e.subject OPERATOR(pg_catalog.=) export_subject_rows.subject
+         ORDER BY e.seq;
+    RETURN QUERY
+        SELECT 'privacy.request'::pg_catalog.regclass,
+               pg_catalog.jsonb_build_object('id', q.id, 'kind', q.kind, 'received_at', q.received_at,
+                                             'due_at', q.due_at, 'status', q.status)
+          FROM privacy.request q
+         WHERE q.subject_id OPERATOR(pg_catalog.=) pseud
+         ORDER BY q.id;
+
+    PERFORM privacy.audit_append('export', pg_catalog.format('subject %s', pseud),
+        pg_catalog.jsonb_build_object('tables', tables, 'rows', total));
+END
+$$;
+COMMENT ON FUNCTION privacy.export_subject_rows(text) IS
+    'everything held about the subject, one row per table row (each column with its value and category; bytea as base64; the subject''s ciphertexts decrypted), then its consent history and requests; for subjects with very many rows';
+-- Reads personal data: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.export_subject_rows(text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.export_subject(subject text) RETURNS jsonb
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        WITH x AS MATERIALIZED (SELECT r.relation, r.data FROM privacy.export_subject_rows(subject) r)
+        SELECT pg_catalog.jsonb_build_object(
+                   'exported_at', pg_catalog.now(),
+                   'tables', COALESCE((SELECT pg_catalog.jsonb_object_agg(g.relation, g.rows)
+                                         FROM (SELECT x.relation::text AS relation,
+                                                      pg_catalog.jsonb_agg(x.data ORDER BY x.data::text) AS rows
+                                                 FROM x
+                                                WHERE x.relation::text OPERATOR(pg_catalog.<>) ALL (ARRAY['privacy.consent_event', 'privacy.request'])
+                                                GROUP BY 1) g), '{}'),
+                   'consent_history', COALESCE((SELECT pg_catalog.jsonb_agg(x.data) FROM x
+                                                 WHERE x.relation OPERATOR(pg_catalog.=) 'privacy.consent_event'::pg_catalog.regclass), '[]'),
+                   'requests', COALESCE((SELECT pg_catalog.jsonb_agg(x.data) FROM x
+                                          WHERE x.relation OPERATOR(pg_catalog.=) 'privacy.request'::pg_catalog.regclass), '[]'))
+    $$;
+COMMENT ON FUNCTION privacy.export_subject(text) IS
+    'everything held about the subject as one jsonb document: rows of every labelled table by table (values with their categories), consent history and requests; audited';
+-- As export_subject_rows.
+REVOKE ALL ON FUNCTION privacy.export_subject(text) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
 -- pg_dump keeps the configuration: custom categories, trusted schemas, audit
--- log, keys (wrapped) and shredded-subject tombstones
+-- log, keys (wrapped), shredded and cancelled subject tombstones, the request register
 -------------------------------------------------------------------------------
 SELECT pg_catalog.pg_extension_config_dump('privacy.category', 'WHERE NOT seeded');
 SELECT pg_catalog.pg_extension_config_dump('privacy.trusted_schema', '');
@@ -1958,3 +2981,6 @@ SELECT pg_catalog.pg_extension_config_dump('privacy.consent', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.subject_minor', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.purpose_view', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.purpose_grant', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.cancelled_subject', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.request', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.request_id_seq', '');

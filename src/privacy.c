@@ -30,6 +30,7 @@ PG_MODULE_MAGIC;
 
 bool		privacy_preloaded = false;
 int			privacy_minor_age = 14;
+int			privacy_response_days = 15;
 
 void		_PG_init(void);
 
@@ -44,6 +45,14 @@ _PG_init(void)
 							"PIPL Art. 28 and 31: 14. Lowering it weakens protection, so it is superuser-only.",
 							&privacy_minor_age,
 							14, 1, 25,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("privacy.response_days",
+							"Days within which a subject's request must be answered.",
+							"The seeded policies promise 15. Lengthening it weakens protection, so it is superuser-only.",
+							&privacy_response_days,
+							15, 1, 90,
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
@@ -110,28 +119,36 @@ pv_extension_owner(Oid extoid)
 }
 
 /*
+ * privacy_extension_owner: the role that owns extension "privacy" in this
+ * database, looked up once per transaction.
+ *
  * privacy_as_owner: run fn(arg) inside an SPI connection as the extension's
  * owner, in a restricted security context, the way pg_cron acts as its owner.
  * The caller's identity is restored on the way out, on error too.  This is how
  * C code reads and writes the extension's tables (keys, audit log) that the
  * calling role has no privilege on.
  */
-void
-privacy_as_owner(void (*fn) (void *arg), void *arg)
+Oid
+privacy_extension_owner(void)
 {
 	/* the extension and its owner cannot change under a running transaction */
 	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
 	static Oid	cached_owner = InvalidOid;
-	Oid			owner;
-	Oid			save_userid;
-	int			save_sec;
 
 	if (cached_lxid != MyProc->lxid || !OidIsValid(cached_owner))
 	{
 		cached_owner = pv_extension_owner(privacy_require_extension());
 		cached_lxid = MyProc->lxid;
 	}
-	owner = cached_owner;
+	return cached_owner;
+}
+
+void
+privacy_as_owner(void (*fn) (void *arg), void *arg)
+{
+	Oid			owner = privacy_extension_owner();
+	Oid			save_userid;
+	int			save_sec;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |

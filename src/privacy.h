@@ -12,10 +12,14 @@
 /* true once _PG_init ran from shared_preload_libraries */
 extern bool privacy_preloaded;
 extern int	privacy_minor_age;
+extern int	privacy_response_days;
 
 /* Entry-point guards: each raises a clear error with a hint. */
 extern void privacy_require_preload(void);
 extern Oid	privacy_require_extension(void);
+
+/* the role that owns extension "privacy" here */
+extern Oid	privacy_extension_owner(void);
 
 /* run fn(arg) in an SPI connection as the extension's owner */
 extern void privacy_as_owner(void (*fn) (void *arg), void *arg);
