@@ -14,8 +14,24 @@ SELECT privacy.audit_canonical(7, '2026-01-02 03:04:05.678+08', 'alice', 'label'
 SELECT h.seq = (SELECT max(seq) FROM privacy.audit_log) AS head_current FROM privacy.audit_head h;
 
 -- the extension's own API appends entries; bad input is refused
-SELECT privacy.audit_append('test', 'object one', '{"n": 1}') AS appended \gset
-SELECT :appended = max(seq) AS is_last FROM privacy.audit_log;
+SELECT max(seq) AS last_seq FROM privacy.audit_log \gset
+SELECT privacy.audit_append('test', 'object one', '{"n": 1}');
+SELECT seq = :last_seq + 1 AS is_next, kind, object FROM privacy.audit_log ORDER BY seq DESC LIMIT 1;
+-- entries are written when their transaction commits, and not at all when it rolls back
+BEGIN;
+SELECT privacy.audit_append('test', 'committed', '{}');
+SELECT count(*) AS written_yet FROM privacy.audit_log WHERE object = 'committed';
+SAVEPOINT s;
+SELECT privacy.audit_append('test', 'rolled back to a savepoint', '{}');
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s2;
+SELECT privacy.audit_append('test', 'released savepoint', '{}');
+RELEASE SAVEPOINT s2;
+COMMIT;
+BEGIN;
+SELECT privacy.audit_append('test', 'rolled back', '{}');
+ROLLBACK;
+SELECT seq - :last_seq AS after, object FROM privacy.audit_log WHERE seq > :last_seq + 1 ORDER BY seq;
 SELECT try($$SELECT privacy.audit_append(NULL, 'x', '{}')$$);
 SELECT try($$SELECT privacy.audit_append('test', 'x', '[1, 2]')$$);
 SELECT kind, object, detail, actor FROM privacy.audit_log ORDER BY seq DESC LIMIT 1;

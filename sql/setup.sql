@@ -6,6 +6,8 @@ DROP ROLE IF EXISTS regress_app;
 DROP ROLE IF EXISTS regress_privacy_admin;
 DROP ROLE IF EXISTS regress_marketer;
 DROP ROLE IF EXISTS regress_view_admin;
+DROP ROLE IF EXISTS regress_shop_owner;
+DROP ROLE IF EXISTS regress_dpo;
 RESET client_min_messages;
 CREATE EXTENSION privacy;
 SELECT extname, extversion, extrelocatable, nspname

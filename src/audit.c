@@ -2,28 +2,40 @@
  * audit.c
  *	  Appending to the hash-chained audit log, privacy.audit_log.
  *
- * One UPDATE of privacy.audit_head takes the next sequence number and
- * computes the new hash, SHA-256(previous hash || canonical entry), from the
- * row it locks; concurrent writers queue on that row lock, so the chain
- * never forks.  The entry is then inserted into privacy.audit_log.  Callers
- * may lack any privilege on these tables: the work runs as the extension's
- * owner, in a restricted security context (privacy_as_owner), with plans
- * prepared once per backend.
+ * An entry is recorded when its action happens, but written when its
+ * transaction commits: entries wait in a per-transaction queue (those of a
+ * rolled-back subtransaction are dropped with it), and the pre-commit
+ * callback writes them in order.  It first locks privacy.audit_head in SHARE
+ * ROW EXCLUSIVE mode, so committing writers take turns, and the chain never
+ * forks; then each UPDATE of the head, run with the latest snapshot, takes
+ * the next sequence number and computes the new hash, SHA-256(previous hash
+ * || canonical entry).  The lock is held only while the transaction commits,
+ * so a long transaction that audits something never makes other writers wait
+ * for it, and a REPEATABLE READ transaction does not fail because another
+ * one audited in the meantime.  Callers may lack any privilege on these
+ * tables: the work runs as the extension's owner, in a restricted security
+ * context (privacy_as_owner), with plans prepared once per backend.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/pg_list.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "audit.h"
 #include "privacy.h"
 
+static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr head_plan = NULL;
 static SPIPlanPtr create_head_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
@@ -31,11 +43,31 @@ static SPIPlanPtr insert_plan = NULL;
 typedef struct AuditEntry
 {
 	Datum		values[5];		/* at, actor, kind, object, detail */
-	int64		seq;			/* out */
+	SubTransactionId subid;		/* the subtransaction that recorded it */
 } AuditEntry;
 
+/* entries of the current transaction, oldest first (in TopTransactionContext) */
+static List *aud_pending = NIL;
+static bool aud_callbacks = false;
+
+/*
+ * run one statement of the writer with the latest snapshot (an error aborts
+ * the transaction, which pops the snapshot)
+ */
+static int
+aud_exec(SPIPlanPtr plan, Datum *values)
+{
+	int			rc;
+
+	PushActiveSnapshot(GetLatestSnapshot());
+	rc = SPI_execute_snapshot(plan, values, NULL, GetActiveSnapshot(),
+							  InvalidSnapshot, false, false, 0);
+	PopActiveSnapshot();
+	return rc;
+}
+
 static bool
-aud_advance_head(AuditEntry *e, Datum *prev, Datum *hash)
+aud_advance_head(AuditEntry *e, int64 *seq, Datum *prev, Datum *hash)
 {
 	Oid			types[5] = {TIMESTAMPTZOID, NAMEOID, TEXTOID, TEXTOID, JSONBOID};
 	SPIPlanPtr	plan = privacy_keep_plan(&head_plan,
@@ -48,38 +80,38 @@ aud_advance_head(AuditEntry *e, Datum *prev, Datum *hash)
 								5, types);
 	bool		isnull;
 
-	if (SPI_execute_plan(plan, e->values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+	if (aud_exec(plan, e->values) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not advance the audit log head");
 	if (SPI_processed == 0)
 		return false;
-	e->seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	*prev = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 	*hash = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
 	return true;
 }
 
 static void
-aud_append_spi(void *arg)
+aud_write_one(AuditEntry *e)
 {
-	AuditEntry *e = (AuditEntry *) arg;
+	int64		seq;
 	Datum		prev;
 	Datum		hash;
 	Oid			types[8] = {INT8OID, TIMESTAMPTZOID, NAMEOID, TEXTOID, TEXTOID, JSONBOID, BYTEAOID, BYTEAOID};
 	Datum		values[8];
 
-	if (!aud_advance_head(e, &prev, &hash))
+	if (!aud_advance_head(e, &seq, &prev, &hash))
 	{
-		/* the first entry: create the head (once, whoever comes first) */
-		if (SPI_execute_plan(privacy_keep_plan(&create_head_plan,
-									  "INSERT INTO privacy.audit_head (id, seq, hash)"
-									  " VALUES (true, 0, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'))"
-									  " ON CONFLICT (id) DO NOTHING", 0, NULL),
-							 NULL, NULL, false, 0) != SPI_OK_INSERT)
+		/* the first entry: create the head */
+		if (aud_exec(privacy_keep_plan(&create_head_plan,
+									   "INSERT INTO privacy.audit_head (id, seq, hash)"
+									   " VALUES (true, 0, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'))"
+									   " ON CONFLICT (id) DO NOTHING", 0, NULL),
+					 NULL) != SPI_OK_INSERT)
 			elog(ERROR, "could not create the audit log head");
-		if (!aud_advance_head(e, &prev, &hash))
+		if (!aud_advance_head(e, &seq, &prev, &hash))
 			elog(ERROR, "the audit log head is missing");
 	}
-	values[0] = Int64GetDatum(e->seq);
+	values[0] = Int64GetDatum(seq);
 	memcpy(&values[1], e->values, sizeof(e->values));
 	values[6] = prev;
 	values[7] = hash;
@@ -90,47 +122,127 @@ aud_append_spi(void *arg)
 		elog(ERROR, "could not append to privacy.audit_log");
 }
 
+/* write the queue, inside privacy_as_owner */
 static void
-aud_entry(AuditEntry *e, text *kind, text *object, Jsonb *detail)
+aud_flush_spi(void *arg)
 {
-	Name		actor = (Name) palloc0(NAMEDATALEN);
+	List	   *entries = (List *) arg;
+	ListCell   *lc;
+
+	/* committing writers take turns; held until this commit ends */
+	if (SPI_execute_plan(privacy_keep_plan(&lock_plan,
+								  "LOCK TABLE privacy.audit_head IN SHARE ROW EXCLUSIVE MODE", 0, NULL),
+						 NULL, NULL, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not lock privacy.audit_head");
+	foreach(lc, entries)
+		aud_write_one((AuditEntry *) lfirst(lc));
+}
+
+static void
+aud_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			/* an extension dropped in this transaction took its log along */
+			if (aud_pending != NIL && !OidIsValid(get_extension_oid("privacy", true)))
+				aud_pending = NIL;
+			if (aud_pending != NIL)
+			{
+				List	   *entries = aud_pending;
+
+				aud_pending = NIL;
+				/* commit has no active snapshot left; SPI needs one */
+				PushActiveSnapshot(GetTransactionSnapshot());
+				privacy_as_owner(aud_flush_spi, entries);
+				PopActiveSnapshot();
+			}
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+			/* the memory went with TopTransactionContext */
+			aud_pending = NIL;
+			break;
+	}
+}
+
+static void
+aud_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					 SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		foreach(lc, aud_pending)
+		{
+			AuditEntry *e = (AuditEntry *) lfirst(lc);
+
+			if (e->subid == mySubid)
+				e->subid = parentSubid;
+		}
+	}
+	else if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		foreach(lc, aud_pending)
+		{
+			AuditEntry *e = (AuditEntry *) lfirst(lc);
+
+			if (e->subid == mySubid)
+				aud_pending = foreach_delete_current(aud_pending, lc);
+		}
+	}
+}
+
+/* record an entry; it is written when the transaction commits */
+static void
+aud_record(text *kind, text *object, Jsonb *detail)
+{
+	MemoryContext old;
+	AuditEntry *e;
+	Name		actor;
 
 	if (!JB_ROOT_IS_OBJECT(detail) || JB_ROOT_IS_SCALAR(detail))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("audit entry detail must be a JSON object")));
+	if (!aud_callbacks)
+	{
+		RegisterXactCallback(aud_xact_callback, NULL);
+		RegisterSubXactCallback(aud_subxact_callback, NULL);
+		aud_callbacks = true;
+	}
+	/* the extension must be there, and its owner known, before commit */
+	(void) privacy_extension_owner();
+
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	e = (AuditEntry *) palloc0(sizeof(AuditEntry));
+	actor = (Name) palloc0(NAMEDATALEN);
 	namestrcpy(actor, GetUserNameFromId(GetSessionUserId(), false));
 	e->values[0] = TimestampTzGetDatum(GetCurrentTimestamp());
 	e->values[1] = NameGetDatum(actor);
-	e->values[2] = PointerGetDatum(kind);
-	e->values[3] = PointerGetDatum(object);
-	e->values[4] = JsonbPGetDatum(detail);
-	e->seq = 0;
-}
-
-static int64
-aud_append(text *kind, text *object, Jsonb *detail)
-{
-	AuditEntry	e;
-
-	aud_entry(&e, kind, object, detail);
-	privacy_as_owner(aud_append_spi, &e);
-	return e.seq;
+	e->values[2] = PointerGetDatum(DatumGetTextPCopy(PointerGetDatum(kind)));
+	e->values[3] = PointerGetDatum(DatumGetTextPCopy(PointerGetDatum(object)));
+	e->values[4] = PointerGetDatum(DatumGetJsonbPCopy(JsonbPGetDatum(detail)));
+	e->subid = GetCurrentSubTransactionId();
+	aud_pending = lappend(aud_pending, e);
+	MemoryContextSwitchTo(old);
 }
 
 /*
  * privacy_audit_write_spi: for C code already running as the extension owner
- * inside an SPI connection (privacy_as_owner): append in the same context.
+ * inside an SPI connection (privacy_as_owner).  Recording needs no SPI, so it
+ * is the same as privacy_audit_write.
  */
-int64
+void
 privacy_audit_write_spi(const char *kind, const char *object, const char *detail_json)
 {
-	AuditEntry	e;
-
-	aud_entry(&e, cstring_to_text(kind), cstring_to_text(object),
-			  DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(detail_json))));
-	aud_append_spi(&e);
-	return e.seq;
+	privacy_audit_write(kind, object, detail_json);
 }
 
 void
@@ -138,15 +250,15 @@ privacy_audit_write(const char *kind, const char *object, const char *detail_jso
 {
 	Jsonb	   *detail = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(detail_json)));
 
-	(void) aud_append(cstring_to_text(kind), cstring_to_text(object), detail);
+	aud_record(cstring_to_text(kind), cstring_to_text(object), detail);
 }
 
 PG_FUNCTION_INFO_V1(privacy_audit_append);
 
 /*
- * privacy.audit_append(kind text, object text, detail jsonb) -> bigint: append
- * one entry and return its sequence number.  The detail must hold no
- * personal data.
+ * privacy.audit_append(kind text, object text, detail jsonb): record one
+ * entry, written to the log when the transaction commits.  The detail must
+ * hold no personal data.
  */
 Datum
 privacy_audit_append(PG_FUNCTION_ARGS)
@@ -155,5 +267,6 @@ privacy_audit_append(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("audit entries need a kind, an object and a detail")));
-	PG_RETURN_INT64(aud_append(PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1), PG_GETARG_JSONB_P(2)));
+	aud_record(PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1), PG_GETARG_JSONB_P(2));
+	PG_RETURN_VOID();
 }

@@ -31,6 +31,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -855,7 +856,20 @@ privacy_subjects_key(void)
 				  1, TEXTOID, CStringGetTextDatum(PRIVACY_SUBJECTS_KEY),
 				  InvalidOid, 0, InvalidOid, 0, InvalidOid, 0);
 	if (kw.processed == 0)
-		keys_create(PRIVACY_SUBJECTS_KEY, "hmac-sha256", NULL, PRIVACY_KEY_BYTES);
+	{
+		/*
+		 * Two sessions may both find no key: the second waits for the first
+		 * to commit (a transaction-scoped advisory lock on the word
+		 * "privacy!"), then finds its key instead of creating another.
+		 */
+		DirectFunctionCall1(pg_advisory_xact_lock_int8,
+							Int64GetDatum(INT64CONST(0x7072697661637921)));
+		kw = keys_sql("SELECT 1 FROM privacy.key WHERE name OPERATOR(pg_catalog.=) $1",
+					  1, TEXTOID, CStringGetTextDatum(PRIVACY_SUBJECTS_KEY),
+					  InvalidOid, 0, InvalidOid, 0, InvalidOid, 0);
+		if (kw.processed == 0)
+			keys_create(PRIVACY_SUBJECTS_KEY, "hmac-sha256", NULL, PRIVACY_KEY_BYTES);
+	}
 	return privacy_key_get(PRIVACY_SUBJECTS_KEY, 1, PRIVACY_USE_HMAC);
 }
 

@@ -88,11 +88,11 @@ COMMENT ON FUNCTION privacy.audit_canonical(bigint, timestamptz, name, text, tex
     'canonical text of an audit entry, the input of its hash: a JSON array of seq, UTC time, actor, kind, object, detail';
 
 CREATE FUNCTION privacy.audit_append(kind text, object text, detail jsonb DEFAULT '{}')
-    RETURNS bigint
+    RETURNS void
     AS 'MODULE_PATHNAME', 'privacy_audit_append'
     LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION privacy.audit_append(text, text, jsonb) IS
-    'append one entry to privacy.audit_log, chained to the previous one; the detail must hold no personal data';
+    'record one entry for privacy.audit_log, written and chained to the previous one when the transaction commits (not at all if it rolls back); the detail must hold no personal data';
 -- Only the extension (and roles a superuser grants it to) write the log.
 REVOKE ALL ON FUNCTION privacy.audit_append(text, text, jsonb) FROM PUBLIC;
 
@@ -2080,7 +2080,7 @@ BEGIN
         ELSIF v OPERATOR(pg_catalog.~) '^[0-9]+$' THEN
             -- digits stay digits (check constraints), none of them the original's
             IF is_unique THEN
-                RETURN (SELECT pg_catalog.string_agg((pg_catalog.random() OPERATOR(pg_catalog.*) 9.999)::integer::text, '')
+                RETURN (SELECT pg_catalog.string_agg(pg_catalog.floor(pg_catalog.random() OPERATOR(pg_catalog.*) 10)::integer::text, '')
                           FROM pg_catalog.generate_series(1, pg_catalog.length(v)));
             END IF;
             RETURN pg_catalog.repeat('0', pg_catalog.length(v));
@@ -2498,6 +2498,7 @@ BEGIN
                         msg := pg_catalog.format('cancellation is blocked: table %s references the subject''s rows of %s through foreign key "%s"',
                                                  blocker, r.relid::regclass, e_con);
                     ELSE
+                        blocked_rows := pg_catalog.cardinality(p.tids);
                         blocker := COALESCE(pg_catalog.pg_partition_root(blocker), blocker, r.relid::regclass);
                         msg := pg_catalog.format('cancellation is blocked: %s the subject''s rows of %s violates constraint "%s" of %s',
                                                  CASE act WHEN 'delete' THEN 'deleting' ELSE 'anonymizing' END,
@@ -2507,7 +2508,9 @@ BEGIN
                         RAISE EXCEPTION '%', msg
                             USING ERRCODE = e_state,
                                   DETAIL = 'Nothing was changed: the whole cancellation was rolled back.',
-                                  HINT = 'privacy.cancel_subject(subject, dry_run => true) shows the plan. Label the referencing table with ON CANCEL, give the foreign key ON DELETE CASCADE or SET NULL, or make the column nullable.';
+                                  HINT = CASE WHEN e_state OPERATOR(pg_catalog.=) '23503'
+                                              THEN 'privacy.cancel_subject(subject, dry_run => true) shows the plan. Label the referencing table with ON CANCEL, give the foreign key ON DELETE CASCADE or SET NULL, or make its columns nullable.'
+                                              ELSE 'privacy.cancel_subject(subject, dry_run => true) shows the plan. An anonymized column gets NULL, or privacy.anonymous_value when it is NOT NULL: relax the constraint, make the column nullable, or use ON CANCEL DELETE.' END;
                     END IF;
                     -- the plan counts the rows the step would have changed
                     n_main := n_main OPERATOR(pg_catalog.+) pg_catalog.cardinality(p.tids);
