@@ -267,7 +267,7 @@ SELECT kind, object = 'subject ' || privacy.subject_pseudonym('9001') AS names_t
   FROM privacy.audit_log WHERE kind = 'cancellation';
 SELECT count(*) AS receipts_with_personal_data FROM privacy.audit_log a,
        unnest(ARRAY['Alice', '13800138001', 'alice@example.com', '9001']) v
- WHERE a.object LIKE '%' || v || '%' OR a.detail::text LIKE '%' || v || '%';
+ WHERE (a.object || ' ' || a.detail::text) ~ ('(^|[^0-9a-zA-Z])' || v || '([^0-9a-zA-Z]|$)');
 SELECT kind, status, subject IS NULL AS subject_forgotten, closed_at IS NOT NULL AS closed
   FROM privacy.request WHERE subject_id = privacy.subject_pseudonym('9001');
 SELECT count(*) FROM privacy.cancelled_subject WHERE subject_id = privacy.subject_pseudonym('9001');

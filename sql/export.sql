@@ -1,0 +1,38 @@
+-- export: everything held about a subject (right of access and copy); uses
+-- the store schema of the cancellation suite
+\set VERBOSITY terse
+CREATE TABLE store.documents (
+    user_id integer NOT NULL REFERENCES store.users,
+    kind    text NOT NULL,
+    scan    bytea
+);
+SECURITY LABEL FOR privacy ON COLUMN store.documents.scan IS 'CATEGORY identity.id_document';
+INSERT INTO store.documents VALUES (9003, 'passport', '\x89504e47'), (9005, 'passport', '\x00ff');
+INSERT INTO store.id_verification VALUES
+    (9003, '110105200103031234', privacy.subject_encrypt('9003', 'Carol face template'), true);
+INSERT INTO store.devices VALUES (9003, 'dev-c1', NULL);
+SELECT privacy.grant_consent('9003', 'marketing', '{"form": "signup"}') > 0 AS granted;
+SELECT privacy.withdraw_consent('9003', 'marketing');
+
+-- the document: rows by table (each value with its category; bytea as
+-- base64; her own ciphertext decrypted), consent history, requests
+SELECT privacy.export_subject('9003') AS e \gset
+SELECT jsonb_pretty(:'e'::jsonb -> 'tables');
+SELECT jsonb_pretty((SELECT jsonb_agg(c - 'at') FROM jsonb_array_elements(:'e'::jsonb -> 'consent_history') c));
+SELECT r->>'kind' AS kind, r->>'status' AS status FROM jsonb_array_elements(:'e'::jsonb -> 'requests') r;
+SELECT (:'e'::jsonb ->> 'exported_at')::timestamptz <= now() AS dated;
+-- the streaming form gives the same rows
+SELECT relation, count(*) FROM privacy.export_subject_rows('9003') GROUP BY 1 ORDER BY relation::text;
+-- a subject nobody holds: an empty document
+SELECT privacy.export_subject('9999') - 'exported_at';
+-- a cancelled subject: only what is kept until retention
+SELECT jsonb_object_keys(privacy.export_subject('9001') -> 'tables');
+
+-- every export is audited, without the data
+SELECT kind, object = 'subject ' || privacy.subject_pseudonym('9003') AS by_pseudonym, detail
+  FROM privacy.audit_log WHERE kind = 'export' ORDER BY seq;
+SELECT try($$SELECT privacy.export_subject(NULL)$$);
+SET ROLE regress_app;
+SELECT try($$SELECT privacy.export_subject('9003')$$);
+SELECT try($$SELECT * FROM privacy.export_subject_rows('9003')$$);
+RESET ROLE;
