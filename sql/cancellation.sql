@@ -213,6 +213,12 @@ SELECT relation, subject_relation, hops, path FROM privacy.subject_path
 SELECT c.relname, privacy.cancel_action(c.oid) FROM pg_class c
  WHERE c.relnamespace = 'store'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1;
 
+-- a purpose view on another legal basis than consent shows every subject's rows
+SELECT name, legal_basis FROM privacy.purpose WHERE name = 'security';
+SELECT privacy.create_purpose_view('store.login_log', 'security');
+SELECT user_id, count(*) FROM store.login_log_security GROUP BY 1 ORDER BY 1;
+UPDATE audit_before SET n = audit_entries();
+
 -- the dry run: the plan, and nothing changed (rows, audit log, ledger, key)
 CREATE TABLE plan AS SELECT * FROM privacy.cancel_subject('9001', dry_run => true);
 SELECT * FROM plan;
@@ -245,6 +251,9 @@ SELECT v AS alice_value, count(r.*) AS rows_holding_it, string_agg(r.tbl, ', ') 
   LEFT JOIN store_rows() r ON r.row_text LIKE '%' || v || '%' AND r.tbl <> 'login_log'
  GROUP BY v ORDER BY v;
 SELECT * FROM store.login_log WHERE user_id = 9001 ORDER BY id;
+-- ... which are stored and secured, and shown by no purpose view (PIPL Art. 47)
+SELECT user_id, count(*) FROM store.login_log_security GROUP BY 1 ORDER BY 1;
+SELECT subject, subject_key FROM privacy.restricted_subject;
 
 -- the subject key is shredded: the ciphertext is unreadable, in every backup too
 SELECT try($$SELECT privacy.subject_decrypt('9001', '\x03'::bytea)$$);

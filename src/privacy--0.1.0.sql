@@ -1665,6 +1665,37 @@ COMMENT ON TABLE privacy.purpose_grant IS
     'roles privacy.grant_purpose gave a purpose''s views to; views made later are granted to them too';
 GRANT SELECT ON privacy.purpose_grant TO PUBLIC;
 
+-- Subjects whose data is only kept (cancelled, with rows kept until
+-- retention): PIPL Art. 47 lets such data be stored and secured, nothing else.
+CREATE TABLE privacy.restricted_subject (
+    subject       text        PRIMARY KEY,
+    subject_key   bigint      GENERATED ALWAYS AS
+                  (CASE WHEN subject OPERATOR(pg_catalog.~) '^-?[0-9]{1,18}$' THEN subject::bigint END) STORED,
+    restricted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    request_id    bigint
+);
+CREATE INDEX restricted_subject_key ON privacy.restricted_subject (subject_key);
+COMMENT ON TABLE privacy.restricted_subject IS
+    'subjects whose account was cancelled but some of whose rows are kept until retention: no purpose view shows their rows (PIPL Art. 47); the subject is named as in the kept rows, and the entry goes with them';
+-- As the ledger.
+REVOKE ALL ON privacy.restricted_subject FROM PUBLIC;
+
+-- the condition that a row of the alias belongs to a restricted subject
+CREATE FUNCTION privacy.restricted_condition(alias text, subject_columns name[], integer_columns name[])
+    RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT '(' OPERATOR(pg_catalog.||) pg_catalog.string_agg(
+                   CASE WHEN c OPERATOR(pg_catalog.=) ANY (integer_columns)
+                        THEN pg_catalog.format('EXISTS (SELECT 1 FROM privacy.restricted_subject r WHERE r.subject_key OPERATOR(pg_catalog.=) %I.%I)', alias, c)
+                        ELSE pg_catalog.format('EXISTS (SELECT 1 FROM privacy.restricted_subject r WHERE r.subject OPERATOR(pg_catalog.=) %I.%I::text)', alias, c)
+                   END, ' OR ') OPERATOR(pg_catalog.||) ')'
+          FROM pg_catalog.unnest(subject_columns) c
+    $$;
+COMMENT ON FUNCTION privacy.restricted_condition(text, name[], name[]) IS
+    'internal: the SQL condition that a row names a restricted subject in one of its subject columns';
+
 -- the consent condition on subject columns of the alias, as SQL
 CREATE FUNCTION privacy.consent_condition(alias text, subject_columns name[], birth_column name, purpose text,
                                           integer_columns name[] DEFAULT '{}')
@@ -1733,6 +1764,7 @@ DECLARE
     m text;
     filter text;
     hops integer;
+    root text;
     birth name;
     ints name[];
 BEGIN
@@ -1775,25 +1807,27 @@ BEGIN
         cols := cols OPERATOR(pg_catalog.||) pg_catalog.format('%s AS %I', expr, col.attname);
     END LOOP;
 
+    SELECT pg_catalog.array_agg(a.attname) INTO ints
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) sp.subject_relation
+       AND a.attname OPERATOR(pg_catalog.=) ANY (sp.subject_columns)
+       AND a.atttypid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.int2'::pg_catalog.regtype,
+                                                        'pg_catalog.int4'::pg_catalog.regtype,
+                                                        'pg_catalog.int8'::pg_catalog.regtype]::oid[]);
+    ints := COALESCE(ints, '{}');
+    hops := pg_catalog.cardinality(sp.constraints);
+    root := CASE WHEN hops OPERATOR(pg_catalog.=) 0 THEN 't' ELSE 'a' OPERATOR(pg_catalog.||) hops END;
     IF p.legal_basis OPERATOR(pg_catalog.<>) 'consent' THEN
-        filter := 'true';
+        -- every subject, except those whose data is only kept (PIPL Art. 47)
+        filter := 'NOT ' OPERATOR(pg_catalog.||)
+                  privacy.path_condition(sp.constraints, privacy.restricted_condition(root, sp.subject_columns, ints));
     ELSE
         SELECT l.column_name INTO birth FROM privacy.labels l
          WHERE l.relation OPERATOR(pg_catalog.=) sp.subject_relation
            AND l.category OPERATOR(pg_catalog.=) 'identity.birth_date' LIMIT 1;
-        SELECT pg_catalog.array_agg(a.attname) INTO ints
-          FROM pg_catalog.pg_attribute a
-         WHERE a.attrelid OPERATOR(pg_catalog.=) sp.subject_relation
-           AND a.attname OPERATOR(pg_catalog.=) ANY (sp.subject_columns)
-           AND a.atttypid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.int2'::pg_catalog.regtype,
-                                                            'pg_catalog.int4'::pg_catalog.regtype,
-                                                            'pg_catalog.int8'::pg_catalog.regtype]::oid[]);
-        ints := COALESCE(ints, '{}');
-        hops := pg_catalog.cardinality(sp.constraints);
         -- through the foreign keys, child first: t -> a1 -> a2 ... -> the subject table
         filter := privacy.path_condition(sp.constraints,
-                      privacy.consent_condition(CASE WHEN hops OPERATOR(pg_catalog.=) 0 THEN 't' ELSE 'a' OPERATOR(pg_catalog.||) hops END,
-                                                sp.subject_columns, birth, purpose, ints));
+                      privacy.consent_condition(root, sp.subject_columns, birth, purpose, ints));
     END IF;
     RETURN pg_catalog.format('SELECT %s FROM %s t WHERE %s',
                              pg_catalog.array_to_string(cols, ', '), source, filter);
@@ -2299,6 +2333,7 @@ CREATE TABLE privacy.request (
     CHECK ((status OPERATOR(pg_catalog.=) 'open') OPERATOR(pg_catalog.=) (closed_at IS NULL)),
     CHECK (status OPERATOR(pg_catalog.=) 'open' OR subject IS NULL)
 );
+COMMENT ON SEQUENCE privacy.request_id_seq IS 'numbers the requests of privacy.request';
 CREATE INDEX request_open ON privacy.request (kind, not_before) WHERE status OPERATOR(pg_catalog.=) 'open';
 CREATE INDEX request_subject ON privacy.request (subject_id);
 COMMENT ON TABLE privacy.request IS
@@ -2558,6 +2593,11 @@ BEGIN
              WHERE q.id OPERATOR(pg_catalog.=) req;
         END IF;
         INSERT INTO privacy.cancelled_subject (subject_id, request_id) VALUES (pseud, req);
+        -- rows kept until retention are stored and secured, and shown by no purpose view
+        IF 'kept until retention' OPERATOR(pg_catalog.=) ANY (out_act) THEN
+            INSERT INTO privacy.restricted_subject (subject, request_id) VALUES (subject, req)
+            ON CONFLICT ON CONSTRAINT restricted_subject_pkey DO NOTHING;
+        END IF;
         PERFORM privacy.audit_append('cancellation', pg_catalog.format('subject %s', pseud),
             pg_catalog.jsonb_build_object(
                 'request', req,
@@ -2987,3 +3027,4 @@ SELECT pg_catalog.pg_extension_config_dump('privacy.purpose_grant', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.cancelled_subject', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.request', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.request_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.restricted_subject', '');

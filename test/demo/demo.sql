@@ -197,7 +197,52 @@ RESET ROLE;
 SELECT seq, kind, object, detail FROM privacy.audit_log WHERE kind IN ('key', 'shred', 'consent', 'policy') ORDER BY seq;
 
 \echo
-\echo '== 23. Tampering with the audit log is detected (a superuser bypassing the append-only triggers)'
+\echo '== 23. Cancelling an account: first the plan (a dry run changes nothing)'
+INSERT INTO devices VALUES (21, 2, 'ios-8842', '08:00:2b:01:02:03'), (31, 3, 'android-77', NULL);
+INSERT INTO login_log VALUES (21, '203.0.113.9', now() - interval '2 days'), (31, '198.51.100.7', now());
+INSERT INTO orders VALUES (201, 2, 'No. 8 Lane 3, Shanghai', '2026-10-01'), (301, 3, '1 Main St', '2026-10-02');
+INSERT INTO order_items VALUES (201, 1, 'SKU-TEA'), (201, 2, 'SKU-CUP'), (301, 1, 'SKU-PEN');
+SELECT * FROM privacy.cancel_subject('2', dry_run => true);
+\echo 'Blocked by the schema: the login rows to keep still point at the device to delete, so'
+\echo 'the device cannot go, and the user cannot go while the device points at it.'
+
+\echo
+\echo '== 24. Fix the schema step by step: each dry run shows the next block, or the plan'
+ALTER TABLE login_log DROP CONSTRAINT login_log_device_id_fkey,
+    ADD FOREIGN KEY (device_id) REFERENCES devices ON DELETE SET NULL;
+SELECT relation, action, rows, detail FROM privacy.cancel_subject('2', dry_run => true) WHERE action = 'blocked';
+\echo 'orders.user_id is NOT NULL, so anonymizing an order cannot cut its link to the user.'
+ALTER TABLE orders ALTER COLUMN user_id DROP NOT NULL;
+SELECT * FROM privacy.cancel_subject('2', dry_run => true);
+
+\echo
+\echo '== 25. Cancel: one transaction; the order is kept for accounting, without the person'
+SELECT * FROM privacy.cancel_subject('2');
+SELECT * FROM users ORDER BY id;
+SELECT * FROM orders ORDER BY id;
+SELECT * FROM login_log ORDER BY logged_at;
+SELECT privacy.has_consent('2', 'marketing') AS consent_after;
+SELECT * FROM privacy.cancel_subject('2');
+\echo 'The receipt: per-table counts and the subject''s pseudonym, no personal data'
+SELECT kind, left(object, 24) || '...' AS object, jsonb_pretty(detail) AS receipt
+  FROM privacy.audit_log WHERE kind = 'cancellation';
+
+\echo
+\echo '== 26. Requests with deadlines: cancellation after a cooling-off period, and a copy of the data'
+SELECT privacy.request_cancellation('3', '15 days') AS cancellation_request;
+SELECT privacy.register_request('3', 'access') AS access_request;
+SELECT id, kind, status, not_before - received_at AS cooling_off, due_at - received_at AS due_in FROM privacy.request ORDER BY id;
+CALL privacy.run_due_requests();
+\echo 'Nothing was due yet: the cancellation waits for its cooling-off period (the subject may revoke it).'
+SELECT count(*) AS users_left FROM users;
+SELECT count(*) AS overdue FROM privacy.overdue_requests;
+
+\echo
+\echo '== 27. The right of access: everything held about a person, each value with its category'
+SELECT jsonb_pretty(privacy.export_subject('3') -> 'tables');
+
+\echo
+\echo '== 28. Tampering with the audit log is detected (a superuser bypassing the append-only triggers)'
 SET session_replication_role = replica;
 UPDATE privacy.audit_log SET detail = '{"label": "CATEGORY log.access"}' WHERE seq = 2;
 SET session_replication_role = DEFAULT;
