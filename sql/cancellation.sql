@@ -315,6 +315,15 @@ SELECT try($$SELECT * FROM privacy.cancel_subject('9003')$$);
 SELECT relation, action, rows, detail FROM privacy.cancel_subject('9003', true) WHERE action = 'blocked';
 SELECT * FROM store.invoices;
 
+-- privacy.check() names the subject columns and foreign keys that cancellation
+-- and export would read whole tables for
+CREATE TABLE store.newsletter (user_id integer, topic text);
+SECURITY LABEL FOR privacy ON COLUMN store.newsletter.user_id IS 'SUBJECT';
+SELECT * FROM privacy.check() WHERE object LIKE 'store.%';
+DROP TABLE store.newsletter;
+CREATE INDEX ON store.carts (user_id);
+SELECT count(*) FROM privacy.check() WHERE object LIKE 'store.carts%';
+
 -- anonymous values: same type, nothing of the original, random where unique
 SELECT privacy.anonymous_value('13800138000'::text, 'contact.phone'),
        privacy.anonymous_value('x@y.cn'::varchar, 'contact.email'),

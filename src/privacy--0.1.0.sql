@@ -3006,6 +3006,59 @@ COMMENT ON FUNCTION privacy.export_subject(text) IS
 REVOKE ALL ON FUNCTION privacy.export_subject(text) FROM PUBLIC;
 
 -------------------------------------------------------------------------------
+-- privacy.check(): findings about the setup
+-------------------------------------------------------------------------------
+CREATE FUNCTION privacy.check()
+    RETURNS TABLE (severity text, object text, message text, hint text)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH
+    needs AS (
+        -- the subject columns, by which cancellation and export find a subject's rows
+        SELECT a.attrelid AS relid, ARRAY[a.attnum]::smallint[] AS cols, NULL::name AS conname
+          FROM privacy.labels l
+          JOIN pg_catalog.pg_attribute a
+            ON a.attrelid OPERATOR(pg_catalog.=) l.relation::oid AND a.attname OPERATOR(pg_catalog.=) l.column_name
+         WHERE l.subject
+        UNION
+        -- the referencing side of every foreign key on a subject path
+        SELECT c.conrelid, c.conkey, c.conname
+          FROM (SELECT DISTINCT pg_catalog.unnest(w.path) AS con FROM privacy.subject_walk() w) p
+          JOIN pg_catalog.pg_constraint c ON c.oid OPERATOR(pg_catalog.=) p.con
+    ),
+    missing AS (
+        SELECT n.*,
+               (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.i)
+                  FROM pg_catalog.unnest(n.cols) WITH ORDINALITY k(attnum, i)
+                  JOIN pg_catalog.pg_attribute a
+                    ON a.attrelid OPERATOR(pg_catalog.=) n.relid AND a.attnum OPERATOR(pg_catalog.=) k.attnum) AS col_list
+          FROM needs n
+         WHERE NOT EXISTS (
+                   -- an index whose leading columns are these columns, in any order
+                   SELECT 1 FROM pg_catalog.pg_index i
+                    WHERE i.indrelid OPERATOR(pg_catalog.=) n.relid
+                      AND i.indpred IS NULL
+                      AND (SELECT pg_catalog.array_agg(x ORDER BY x)
+                             FROM pg_catalog.unnest((i.indkey::smallint[])[0:pg_catalog.cardinality(n.cols) OPERATOR(pg_catalog.-) 1]) x)
+                          OPERATOR(pg_catalog.=)
+                          (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(n.cols) x))
+    )
+    SELECT 'warning'::text,
+           CASE WHEN m.conname IS NULL THEN pg_catalog.format('%s.%s', m.relid::pg_catalog.regclass, m.col_list)
+                ELSE pg_catalog.format('%s (foreign key %I)', m.relid::pg_catalog.regclass, m.conname) END,
+           CASE WHEN m.conname IS NULL
+                THEN pg_catalog.format('subject column %s of %s has no index: cancellation and export read the whole table', m.col_list, m.relid::pg_catalog.regclass)
+                ELSE pg_catalog.format('foreign key %I of %s on a subject path has no index on (%s): cancellation and export read the whole table', m.conname, m.relid::pg_catalog.regclass, m.col_list) END,
+           pg_catalog.format('CREATE INDEX ON %s (%s);', m.relid::pg_catalog.regclass, m.col_list)
+      FROM missing m
+     ORDER BY 2
+    $$;
+COMMENT ON FUNCTION privacy.check() IS
+    'findings about the setup (severity, object, message, hint): subject columns and foreign keys on subject paths without an index';
+GRANT EXECUTE ON FUNCTION privacy.check() TO PUBLIC;
+
+-------------------------------------------------------------------------------
 -- pg_dump keeps the configuration: custom categories, trusted schemas, audit
 -- log, keys (wrapped), shredded and cancelled subject tombstones, the request register
 -------------------------------------------------------------------------------
