@@ -39,6 +39,7 @@
 #include "miscadmin.h"
 #include "parser/parse_coerce.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/catcache.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -285,6 +286,9 @@ lbl_object_relabel(const ObjectAddress *object, const char *seclabel)
 		if (label.has_retain)
 			lbl_check_retain_column(object->objectId, label.retain_after);
 	}
+
+	/* every backend's cancellation plan depends on the labels */
+	CacheInvalidateRelcacheByRelid(object->objectId);
 
 	if (restoring)
 		return;

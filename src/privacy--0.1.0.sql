@@ -521,7 +521,9 @@ DECLARE
     m text;
 BEGIN
     FOR c IN
-        SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ
+        -- the type without its modifier: a cast to varchar(5) or numeric(4,1)
+        -- would cut or round the subject into somebody else's value
+        SELECT a.attname, pg_catalog.format_type(a.atttypid, NULL) AS typ
           FROM privacy.labels l
           JOIN pg_catalog.pg_attribute a
             ON a.attrelid OPERATOR(pg_catalog.=) rel AND a.attname OPERATOR(pg_catalog.=) l.column_name
@@ -530,8 +532,11 @@ BEGIN
     LOOP
         BEGIN
             -- can the subject be a value of the column? (the error, which
-            -- would name the value, is swallowed here)
-            EXECUTE pg_catalog.format('SELECT $1::%s', c.typ) USING subject;
+            -- would name the value, is swallowed here; NULL: compiling a
+            -- plan, assume it can)
+            IF subject IS NOT NULL THEN
+                EXECUTE pg_catalog.format('SELECT $1::%s', c.typ) USING subject;
+            END IF;
             m := pg_catalog.format('%I.%I OPERATOR(pg_catalog.=) %s::%s', alias, c.attname, param, c.typ);
             matches := matches OPERATOR(pg_catalog.||) m;
             alone := alone OPERATOR(pg_catalog.||) pg_catalog.format('(%I.%I IS NULL OR %s)', alias, c.attname, m);
@@ -550,7 +555,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION privacy.subject_condition(oid, text, text, text, boolean) IS
-    'internal: the SQL condition that a row of a subject table belongs to a subject (exclusive: to that subject alone)';
+    'internal: the SQL condition that a row of a subject table belongs to a subject (exclusive: to that subject alone); subject NULL: for any subject';
 REVOKE ALL ON FUNCTION privacy.subject_condition(oid, text, text, text, boolean) FROM PUBLIC;
 
 -------------------------------------------------------------------------------
@@ -655,11 +660,19 @@ COMMENT ON FUNCTION privacy.category_guard() IS
 CREATE TRIGGER category_guard BEFORE INSERT OR UPDATE OR DELETE ON privacy.category
     FOR EACH ROW EXECUTE FUNCTION privacy.category_guard();
 
+CREATE FUNCTION privacy.invalidate_cancel_plans(rel pg_catalog.regclass) RETURNS void
+    AS 'MODULE_PATHNAME', 'privacy_invalidate_cancel_plans'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION privacy.invalidate_cancel_plans(pg_catalog.regclass) IS
+    'internal: make every backend compile its cancellation plan again, at commit (a category''s action on cancellation changed)';
+REVOKE ALL ON FUNCTION privacy.invalidate_cancel_plans(pg_catalog.regclass) FROM PUBLIC;
+
 CREATE FUNCTION privacy.category_audit() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
+    PERFORM privacy.invalidate_cancel_plans(TG_RELID);
     IF NOT privacy.restoring() THEN
         PERFORM privacy.audit_append('category',
                     pg_catalog.format('category %s', COALESCE(NEW.name, OLD.name)),
@@ -2054,6 +2067,14 @@ COMMENT ON FUNCTION privacy.owner_exec(pg_catalog.regclass, text, pg_catalog.tid
 -- Runs SQL as another role: only the extension's own functions (it checks).
 REVOKE ALL ON FUNCTION privacy.owner_exec(pg_catalog.regclass, text, pg_catalog.tid[], text) FROM PUBLIC;
 
+CREATE FUNCTION privacy.locate_rows(statement text, subject text, OUT parts oid[], OUT tids pg_catalog.tid[])
+    AS 'MODULE_PATHNAME', 'privacy_locate_rows'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION privacy.locate_rows(text, text) IS
+    'internal: run a statement ($1 the subject) that returns (tableoid, ctid) rows, with a plan kept per backend; the rows as two arrays';
+-- Runs SQL: only the extension's own functions (it checks).
+REVOKE ALL ON FUNCTION privacy.locate_rows(text, text) FROM PUBLIC;
+
 -- a tombstone per cancelled subject, by pseudonym
 CREATE TABLE privacy.cancelled_subject (
     subject_id   text        PRIMARY KEY,
@@ -2187,6 +2208,7 @@ DECLARE
 BEGIN
     FOR c IN
         SELECT a.attname, a.attnotnull, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ,
+               pg_catalog.format_type(a.atttypid, NULL) AS btyp,
                l.subject, l.category,
                EXISTS (SELECT 1 FROM pg_catalog.pg_index i
                         WHERE i.indrelid OPERATOR(pg_catalog.=) rel AND i.indisunique
@@ -2220,14 +2242,16 @@ BEGIN
         IF COALESCE(c.subject, false) THEN
             -- only the cancelled subject's side
             BEGIN
-                EXECUTE pg_catalog.format('SELECT $1::%s', c.typ) USING subject;
+                IF subject IS NOT NULL THEN
+                    EXECUTE pg_catalog.format('SELECT $1::%s', c.btyp) USING subject;
+                END IF;
                 ok := true;
             EXCEPTION WHEN data_exception THEN
                 ok := false;
             END;
             CONTINUE WHEN NOT ok;
             sets := sets OPERATOR(pg_catalog.||) pg_catalog.format('%I = CASE WHEN t.%I OPERATOR(pg_catalog.=) $2::%s THEN %s ELSE t.%I END',
-                                                                   c.attname, c.attname, c.typ, cleared, c.attname);
+                                                                   c.attname, c.attname, c.btyp, cleared, c.attname);
         ELSIF side_only THEN
             CONTINUE;
         ELSE
@@ -2270,10 +2294,10 @@ BEGIN
     IF cond IS NULL THEN
         RETURN NULL;
     END IF;
-    EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(x.o), pg_catalog.array_agg(x.c)'
-                              ' FROM (SELECT t.tableoid AS o, t.ctid AS c FROM %s t WHERE %s FOR UPDATE OF t) x',
-                              relid::pg_catalog.regclass, privacy.path_condition(path, cond))
-       INTO v_parts, v_tids USING subject;
+    SELECT l.parts, l.tids INTO v_parts, v_tids
+      FROM privacy.locate_rows(pg_catalog.format('SELECT t.tableoid, t.ctid FROM %s t WHERE %s FOR UPDATE OF t',
+                                                 relid::pg_catalog.regclass, privacy.path_condition(path, cond)),
+                               subject) l;
     IF v_tids IS NULL THEN
         RETURN NULL;
     END IF;
@@ -2316,6 +2340,153 @@ COMMENT ON FUNCTION privacy.referencing_rows(oid, pg_catalog.regclass, pg_catalo
     'internal: how many rows of a foreign key''s table reference the given rows';
 REVOKE ALL ON FUNCTION privacy.referencing_rows(oid, pg_catalog.regclass, pg_catalog.tid[]) FROM PUBLIC;
 
+-- The cancellation plan: what cancel_subject runs, derived from the labels
+-- and the catalogs only (any subject), compiled once and kept per backend by
+-- privacy.cancel_plan() until a relation or label changes.
+CREATE FUNCTION privacy.compile_cancel_plan() RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    w record;
+    t record;
+    paths jsonb := '[]';
+    tables jsonb := '[]';
+    rels oid[] := '{}';
+    multi boolean;
+    excl text;
+    sets text;
+    side text;
+    sever text[];
+    sever_cols name[];
+    dynamic boolean;
+    x record;
+BEGIN
+    -- 1. the chains, subject tables first (the order rows are locked in)
+    FOR w IN
+        SELECT s.relid, s.root, s.hops, s.path
+          FROM privacy.subject_walk() s
+         WHERE privacy.cancel_action(s.relid::regclass) IS NOT NULL
+         ORDER BY s.hops, s.relid::regclass::text, s.path::text
+    LOOP
+        paths := paths OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            'relid', w.relid, 'root', w.root, 'hops', w.hops, 'path', pg_catalog.to_jsonb(w.path),
+            'types', (SELECT COALESCE(pg_catalog.jsonb_agg(DISTINCT pg_catalog.format_type(a.atttypid, NULL)), '[]')
+                        FROM privacy.labels l
+                        JOIN pg_catalog.pg_attribute a
+                          ON a.attrelid OPERATOR(pg_catalog.=) w.root AND a.attname OPERATOR(pg_catalog.=) l.column_name
+                       WHERE l.relation OPERATOR(pg_catalog.=) w.root::regclass AND l.subject),
+            'locate', pg_catalog.format('SELECT t.tableoid, t.ctid FROM %s t WHERE %s FOR UPDATE OF t', w.relid::regclass,
+                          privacy.path_condition(w.path,
+                              privacy.subject_condition(w.root, CASE WHEN w.hops OPERATOR(pg_catalog.=) 0 THEN 't' ELSE 'a' OPERATOR(pg_catalog.||) w.hops END,
+                                                        NULL, '$1', w.hops OPERATOR(pg_catalog.>) 0)))));
+        rels := rels OPERATOR(pg_catalog.||) w.relid;
+    END LOOP;
+
+    -- 2. the tables, deepest chain first (children before parents)
+    FOR t IN
+        SELECT (p->>'relid')::oid AS relid, pg_catalog.max((p->>'hops')::integer) AS hops,
+               pg_catalog.count(*) FILTER (WHERE (p->>'hops')::integer OPERATOR(pg_catalog.>) 0) AS chains
+          FROM pg_catalog.jsonb_array_elements(paths) p
+         GROUP BY 1
+         ORDER BY 2 DESC, (p->>'relid')::oid::regclass::text
+    LOOP
+        multi := t.hops OPERATOR(pg_catalog.=) 0 AND
+                 (SELECT pg_catalog.count(*) FROM privacy.labels l
+                   WHERE l.relation OPERATOR(pg_catalog.=) t.relid::regclass AND l.subject) OPERATOR(pg_catalog.>) 1;
+        excl := CASE WHEN multi THEN privacy.subject_condition(t.relid, 't', NULL, '$2', true) END;
+        -- the nullable foreign key columns through which rows were reached: one
+        -- chain, cleared outright; several, decided per row at run time
+        sever := ARRAY[]::text[];
+        sever_cols := ARRAY[]::name[];
+        FOR x IN
+            SELECT DISTINCT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ
+              FROM pg_catalog.jsonb_array_elements(paths) p
+              JOIN pg_catalog.pg_constraint k ON k.oid OPERATOR(pg_catalog.=) (p->'path'->>0)::oid
+              JOIN pg_catalog.pg_attribute a
+                ON a.attrelid OPERATOR(pg_catalog.=) k.conrelid AND a.attnum OPERATOR(pg_catalog.=) ANY (k.conkey)
+             WHERE (p->>'relid')::oid OPERATOR(pg_catalog.=) t.relid AND (p->>'hops')::integer OPERATOR(pg_catalog.>) 0
+               AND NOT a.attnotnull
+        LOOP
+            sever := sever OPERATOR(pg_catalog.||) pg_catalog.format('%I = NULL::%s', x.attname, x.typ);
+            sever_cols := sever_cols OPERATOR(pg_catalog.||) x.attname;
+        END LOOP;
+        dynamic := t.chains OPERATOR(pg_catalog.>) 1 AND pg_catalog.cardinality(sever) OPERATOR(pg_catalog.>) 0;
+        sets := privacy.anonymize_set_list(t.relid, NULL, sever_cols, false);
+        sets := pg_catalog.array_to_string(ARRAY[NULLIF(sets, '')] OPERATOR(pg_catalog.||) sever, ', ');
+        side := CASE WHEN multi THEN NULLIF(privacy.anonymize_set_list(t.relid, NULL, '{}', true), '') END;
+        tables := tables OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            'relid', t.relid, 'hops', t.hops, 'action', privacy.cancel_action(t.relid::regclass),
+            'multi', multi, 'excl', excl, 'sets', NULLIF(sets, ''), 'side', side, 'dynamic', dynamic,
+            'types', (SELECT COALESCE(pg_catalog.jsonb_agg(DISTINCT pg_catalog.format_type(a.atttypid, NULL)), '[]')
+                        FROM privacy.labels l
+                        JOIN pg_catalog.pg_attribute a
+                          ON a.attrelid OPERATOR(pg_catalog.=) t.relid AND a.attname OPERATOR(pg_catalog.=) l.column_name
+                       WHERE l.relation OPERATOR(pg_catalog.=) t.relid::regclass AND l.subject)));
+    END LOOP;
+
+    -- 3. whether a step can change rows of a later step (a trigger, or a
+    --    foreign key action): then each step reads its rows again
+    RETURN pg_catalog.jsonb_build_object(
+        'paths', paths, 'tables', tables,
+        'recollect',
+            EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                     WHERE NOT g.tgisinternal
+                       AND g.tgrelid OPERATOR(pg_catalog.=) ANY (
+                           SELECT pt.relid FROM pg_catalog.unnest(rels) r, pg_catalog.pg_partition_tree(r) pt))
+            OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
+                        WHERE c.contype OPERATOR(pg_catalog.=) 'f'
+                          AND (c.conrelid OPERATOR(pg_catalog.=) ANY (rels) OR c.confrelid OPERATOR(pg_catalog.=) ANY (rels))
+                          AND (c.confdeltype OPERATOR(pg_catalog.<>) ALL (ARRAY['a', 'r']::"char"[])
+                               OR c.confupdtype OPERATOR(pg_catalog.<>) ALL (ARRAY['a', 'r']::"char"[]))));
+END
+$$;
+COMMENT ON FUNCTION privacy.compile_cancel_plan() IS
+    'internal: the cancellation plan for any subject, from the labels and the catalogs: chains with their locating statements, tables in order with their actions and SET lists';
+REVOKE ALL ON FUNCTION privacy.compile_cancel_plan() FROM PUBLIC;
+
+CREATE FUNCTION privacy.cancel_plan() RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'privacy_cancel_plan'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION privacy.cancel_plan() IS
+    'the cancellation plan (privacy.compile_cancel_plan), kept per backend until a relation or a label changes';
+REVOKE ALL ON FUNCTION privacy.cancel_plan() FROM PUBLIC;
+
+-- the subject's rows of one chain of the plan, locked: the compiled statement
+-- when the subject is a value of every subject column of the chain's end, a
+-- statement made for this subject when of some, NULL when of none
+CREATE FUNCTION privacy.cancel_locate(step jsonb, subject text, fits text[]) RETURNS privacy.cancel_target
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    all_fit boolean;
+    any_fit boolean;
+    v_path oid[];
+    v_parts oid[];
+    v_tids pg_catalog.tid[];
+BEGIN
+    SELECT pg_catalog.bool_and(y OPERATOR(pg_catalog.=) ANY (fits)), pg_catalog.bool_or(y OPERATOR(pg_catalog.=) ANY (fits))
+      INTO all_fit, any_fit
+      FROM pg_catalog.jsonb_array_elements_text(step->'types') y;
+    IF NOT COALESCE(any_fit, false) THEN
+        RETURN NULL;
+    END IF;
+    v_path := ARRAY(SELECT e.v::oid FROM pg_catalog.jsonb_array_elements_text(step->'path') WITH ORDINALITY e(v, i) ORDER BY e.i);
+    IF NOT all_fit THEN
+        RETURN privacy.cancel_rows((step->>'relid')::oid, (step->>'root')::oid, (step->>'hops')::integer, v_path, subject);
+    END IF;
+    SELECT l.parts, l.tids INTO v_parts, v_tids FROM privacy.locate_rows(step->>'locate', subject) l;
+    IF v_tids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN ROW((step->>'relid')::oid, (step->>'root')::oid, (step->>'hops')::integer, v_path, v_parts, v_tids)::privacy.cancel_target;
+END
+$$;
+COMMENT ON FUNCTION privacy.cancel_locate(jsonb, text, text[]) IS
+    'internal: the subject''s rows of one chain of the cancellation plan, locked FOR UPDATE';
+REVOKE ALL ON FUNCTION privacy.cancel_locate(jsonb, text, text[]) FROM PUBLIC;
+
 -- The request register: access, correction, cancellation and consent withdrawal.
 CREATE TABLE privacy.request (
     id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -2355,6 +2526,126 @@ CREATE VIEW privacy.overdue_requests AS
 COMMENT ON VIEW privacy.overdue_requests IS
     'open requests past their due date, the most overdue first; subjects by pseudonym';
 REVOKE ALL ON privacy.overdue_requests FROM PUBLIC;
+
+-- one step of a cancellation: a table's action on the given rows of one
+-- partition; how many rows it changed, and how many it cleared only the
+-- subject's side of
+CREATE FUNCTION privacy.cancel_apply(relid oid, act text, multi boolean, excl text, compiled boolean,
+                                     compiled_sets text, compiled_side text, part oid, tids pg_catalog.tid[],
+                                     cur privacy.cancel_target[], subject text)
+    RETURNS bigint[]
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n_main bigint := 0;
+    n_side bigint := 0;
+    stmt text;
+    sets text;
+    side text;
+    sever text[];
+    sever_cols name[];
+    x record;
+BEGIN
+        IF act OPERATOR(pg_catalog.=) 'keep until retention' THEN
+            n_main := pg_catalog.cardinality(tids);
+        ELSIF act OPERATOR(pg_catalog.=) 'delete' THEN
+            stmt := pg_catalog.format('DELETE FROM ONLY %s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)', part::regclass);
+            IF multi THEN
+                stmt := stmt OPERATOR(pg_catalog.||) ' AND ' OPERATOR(pg_catalog.||) excl;
+            END IF;
+            n_main := privacy.owner_exec(part, stmt, tids, subject);
+        ELSIF compiled THEN
+            IF compiled_sets IS NOT NULL THEN
+                stmt := pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)', part::regclass, compiled_sets);
+                IF multi THEN
+                    stmt := stmt OPERATOR(pg_catalog.||) ' AND ' OPERATOR(pg_catalog.||) excl;
+                END IF;
+                n_main := privacy.owner_exec(part, stmt, tids, subject);
+            ELSE
+                n_main := pg_catalog.cardinality(tids);
+            END IF;
+        ELSE
+            -- sever the foreign keys through which the rows were reached (nullable ones)
+            sever := ARRAY[]::text[];
+            sever_cols := ARRAY[]::name[];
+            FOR x IN
+                SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ,
+                       pg_catalog.array_agg(DISTINCT u.c) AS tids
+                  FROM pg_catalog.unnest(cur) y
+                  CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(y.parts), pg_catalog.unnest(y.tids)) AS u(o, c)
+                  JOIN pg_catalog.pg_constraint k ON k.oid OPERATOR(pg_catalog.=) y.path[1]
+                  JOIN pg_catalog.pg_attribute a
+                    ON a.attrelid OPERATOR(pg_catalog.=) k.conrelid AND a.attnum OPERATOR(pg_catalog.=) ANY (k.conkey)
+                 WHERE y.relid OPERATOR(pg_catalog.=) relid AND y.hops OPERATOR(pg_catalog.>) 0
+                   AND u.o OPERATOR(pg_catalog.=) part AND NOT a.attnotnull
+                 GROUP BY a.attname, a.atttypid, a.atttypmod
+            LOOP
+                sever := sever OPERATOR(pg_catalog.||) pg_catalog.format(
+                    '%I = CASE WHEN t.ctid OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.tid[]) THEN NULL::%s ELSE t.%I END',
+                    x.attname, x.tids, x.typ, x.attname);
+                sever_cols := sever_cols OPERATOR(pg_catalog.||) x.attname;
+            END LOOP;
+            sets := privacy.anonymize_set_list(relid, subject, sever_cols, false);
+            sets := pg_catalog.array_to_string(ARRAY[NULLIF(sets, '')] OPERATOR(pg_catalog.||) sever, ', ');
+            IF sets OPERATOR(pg_catalog.<>) '' THEN
+                stmt := pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)', part::regclass, sets);
+                IF multi THEN
+                    stmt := stmt OPERATOR(pg_catalog.||) ' AND ' OPERATOR(pg_catalog.||) excl;
+                END IF;
+                n_main := privacy.owner_exec(part, stmt, tids, subject);
+            ELSE
+                n_main := pg_catalog.cardinality(tids);
+            END IF;
+        END IF;
+        IF multi AND act OPERATOR(pg_catalog.<>) 'keep until retention' THEN
+            -- rows that are somebody else's too: clear the subject's side only
+            side := CASE WHEN compiled THEN COALESCE(compiled_side, '')
+                         ELSE privacy.anonymize_set_list(relid, subject, '{}', true) END;
+            IF side OPERATOR(pg_catalog.<>) '' THEN
+                stmt := pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1) AND NOT (%s)',
+                                          part::regclass, side, excl);
+                n_side := privacy.owner_exec(part, stmt, tids, subject);
+            END IF;
+        END IF;
+    RETURN ARRAY[n_main, n_side];
+END
+$$;
+COMMENT ON FUNCTION privacy.cancel_apply(oid, text, boolean, text, boolean, text, text, oid, pg_catalog.tid[], privacy.cancel_target[], text) IS
+    'internal: one step of a cancellation, a table''s action on the subject''s rows of one partition, run as the table''s owner';
+REVOKE ALL ON FUNCTION privacy.cancel_apply(oid, text, boolean, text, boolean, text, text, oid, pg_catalog.tid[], privacy.cancel_target[], text) FROM PUBLIC;
+
+-- what blocked a step, by name only
+CREATE FUNCTION privacy.cancel_blocked(e_state text, e_con text, e_schema text, e_table text,
+                                       relid oid, act text, part oid, tids pg_catalog.tid[],
+                                       OUT blocker pg_catalog.regclass, OUT rows bigint, OUT message text)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF e_schema OPERATOR(pg_catalog.<>) '' AND e_table OPERATOR(pg_catalog.<>) '' THEN
+        blocker := pg_catalog.to_regclass(pg_catalog.format('%I.%I', e_schema, e_table));
+    END IF;
+    IF e_state OPERATOR(pg_catalog.=) '23503' AND blocker IS NOT NULL THEN
+        rows := privacy.referencing_rows(
+            (SELECT k.oid FROM pg_catalog.pg_constraint k
+              WHERE k.conrelid OPERATOR(pg_catalog.=) blocker AND k.conname OPERATOR(pg_catalog.=) e_con),
+            part::pg_catalog.regclass, tids);
+        blocker := COALESCE(pg_catalog.pg_partition_root(blocker), blocker);
+        message := pg_catalog.format('cancellation is blocked: table %s references the subject''s rows of %s through foreign key "%s"',
+                                     blocker, relid::pg_catalog.regclass, e_con);
+    ELSE
+        rows := pg_catalog.cardinality(tids);
+        blocker := COALESCE(pg_catalog.pg_partition_root(blocker), blocker, relid::pg_catalog.regclass);
+        message := pg_catalog.format('cancellation is blocked: %s the subject''s rows of %s violates constraint "%s" of %s',
+                                     CASE act WHEN 'delete' THEN 'deleting' ELSE 'anonymizing' END,
+                                     relid::pg_catalog.regclass, e_con, blocker);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION privacy.cancel_blocked(text, text, text, text, oid, text, oid, pg_catalog.tid[]) IS
+    'internal: the table, row count and message (names only, no values) of what blocked a cancellation step';
+REVOKE ALL ON FUNCTION privacy.cancel_blocked(text, text, text, text, oid, text, oid, pg_catalog.tid[]) FROM PUBLIC;
 
 -- the work of a cancellation (cancel_subject and run_due_requests)
 CREATE FUNCTION privacy.cancel_work(subject text, dry_run boolean, request_id bigint)
@@ -2396,6 +2687,12 @@ DECLARE
     blocker regclass;
     blocked_rows bigint;
     msg text;
+    plan jsonb;
+    typ text;
+    fits text[] := '{}';
+    counts bigint[];
+    in_step boolean := false;
+    blocked record;
 BEGIN
     IF subject IS NULL THEN
         RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -2415,13 +2712,28 @@ BEGIN
     BEGIN
         -- 1. choose and lock the subject's rows: subject tables first, so that
         --    inserts that reference them wait for us
-        FOR w IN
-            SELECT s.relid, s.root, s.hops, s.path
-              FROM privacy.subject_walk() s
-             WHERE privacy.cancel_action(s.relid::regclass) IS NOT NULL
-             ORDER BY s.hops, s.relid::regclass::text, s.path::text
-        LOOP
-            tg := privacy.cancel_rows(w.relid, w.root, w.hops, w.path, subject);
+        plan := privacy.cancel_plan();
+        FOR typ IN SELECT DISTINCT pg_catalog.jsonb_array_elements_text(ps->'types')
+                     FROM pg_catalog.jsonb_array_elements(plan->'paths') ps LOOP
+            -- which subject column types the subject is a value of: the
+            -- usual ones at a glance, others by trying (the error, which
+            -- would name the value, is swallowed)
+            IF typ OPERATOR(pg_catalog.=) ANY (ARRAY['text', 'character varying', 'character'])
+               OR (typ OPERATOR(pg_catalog.=) 'integer' AND subject OPERATOR(pg_catalog.~) '^-?[0-9]{1,9}$')
+               OR (typ OPERATOR(pg_catalog.=) 'bigint' AND subject OPERATOR(pg_catalog.~) '^-?[0-9]{1,18}$')
+               OR (typ OPERATOR(pg_catalog.=) 'smallint' AND subject OPERATOR(pg_catalog.~) '^-?[0-9]{1,4}$') THEN
+                fits := fits OPERATOR(pg_catalog.||) typ;
+            ELSE
+                BEGIN
+                    EXECUTE pg_catalog.format('SELECT $1::%s', typ) USING subject;
+                    fits := fits OPERATOR(pg_catalog.||) typ;
+                EXCEPTION WHEN data_exception THEN
+                    NULL;
+                END;
+            END IF;
+        END LOOP;
+        FOR w IN SELECT e.ps AS step FROM pg_catalog.jsonb_array_elements(plan->'paths') WITH ORDINALITY AS e(ps, i) ORDER BY e.i LOOP
+            tg := privacy.cancel_locate(w.step, subject, fits);
             IF tg IS NOT NULL THEN
                 targets := targets OPERATOR(pg_catalog.||) tg;
             END IF;
@@ -2436,25 +2748,34 @@ BEGIN
 
         -- 2. act, children before parents
         FOR r IN
-            SELECT y.relid, pg_catalog.max(y.hops) AS hops
-              FROM pg_catalog.unnest(targets) y
-             GROUP BY y.relid
-             ORDER BY pg_catalog.max(y.hops) DESC, y.relid::regclass::text
+            SELECT (ts->>'relid')::oid AS relid, (ts->>'hops')::integer AS hops, ts->>'action' AS action,
+                   (ts->>'multi')::boolean AS multi, ts->>'excl' AS excl, ts->>'sets' AS sets, ts->>'side' AS side,
+                   -- compiled statements serve when the subject is a value of every subject column
+                   NOT (ts->>'dynamic')::boolean
+                       AND (SELECT pg_catalog.bool_and(y OPERATOR(pg_catalog.=) ANY (fits))
+                              FROM pg_catalog.jsonb_array_elements_text(ts->'types') y) IS NOT false AS compiled
+              FROM pg_catalog.jsonb_array_elements(plan->'tables') WITH ORDINALITY AS e(ts, i)
+             WHERE (ts->>'relid')::oid OPERATOR(pg_catalog.=) ANY (SELECT y.relid FROM pg_catalog.unnest(targets) y)
+             ORDER BY e.i
         LOOP
-            act := privacy.cancel_action(r.relid::regclass);
-            -- the rows again, as they are now: a foreign key action or a
-            -- trigger of an earlier step may have updated some
-            cur := '{}';
-            FOR w IN SELECT y.root, y.hops, y.path FROM pg_catalog.unnest(targets) y WHERE y.relid OPERATOR(pg_catalog.=) r.relid LOOP
-                tg := privacy.cancel_rows(r.relid, w.root, w.hops, w.path, subject);
-                IF tg IS NOT NULL THEN
-                    cur := cur OPERATOR(pg_catalog.||) tg;
-                END IF;
-            END LOOP;
-            multi := r.hops OPERATOR(pg_catalog.=) 0 AND
-                     (SELECT pg_catalog.count(*) FROM privacy.labels l
-                       WHERE l.relation OPERATOR(pg_catalog.=) r.relid::regclass AND l.subject) OPERATOR(pg_catalog.>) 1;
-            excl := CASE WHEN multi THEN privacy.subject_condition(r.relid, 't', subject, '$2', true) END;
+            act := r.action;
+            multi := r.multi;
+            excl := CASE WHEN NOT multi THEN NULL WHEN r.compiled THEN r.excl
+                         ELSE privacy.subject_condition(r.relid, 't', subject, '$2', true) END;
+            IF (plan->>'recollect')::boolean THEN
+                -- the rows again, as they are now: a foreign key action or a
+                -- trigger of an earlier step may have updated some
+                cur := '{}';
+                FOR w IN SELECT ps AS step FROM pg_catalog.jsonb_array_elements(plan->'paths') ps
+                          WHERE (ps->>'relid')::oid OPERATOR(pg_catalog.=) r.relid LOOP
+                    tg := privacy.cancel_locate(w.step, subject, fits);
+                    IF tg IS NOT NULL THEN
+                        cur := cur OPERATOR(pg_catalog.||) tg;
+                    END IF;
+                END LOOP;
+            ELSE
+                cur := ARRAY(SELECT y FROM pg_catalog.unnest(targets) y WHERE y.relid OPERATOR(pg_catalog.=) r.relid);
+            END IF;
             n_main := 0;
             n_side := 0;
             FOR p IN
@@ -2464,97 +2785,34 @@ BEGIN
                  GROUP BY u.o
                  ORDER BY u.o
             LOOP
-                BEGIN
-                    IF act OPERATOR(pg_catalog.=) 'keep until retention' THEN
+                in_step := true;
+                IF dry_run THEN
+                    -- a blocked step is shown, and the plan goes on
+                    BEGIN
+                        counts := privacy.cancel_apply(r.relid, act, multi, excl, r.compiled, r.sets, r.side,
+                                                       p.part, p.tids, cur, subject);
+                    EXCEPTION WHEN integrity_constraint_violation THEN
+                        GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_con = CONSTRAINT_NAME,
+                                                e_schema = SCHEMA_NAME, e_table = TABLE_NAME;
+                        SELECT * INTO blocked FROM privacy.cancel_blocked(e_state, e_con, e_schema, e_table,
+                                                                        r.relid, act, p.part, p.tids);
+                        -- the plan counts the rows the step would have changed
                         n_main := n_main OPERATOR(pg_catalog.+) pg_catalog.cardinality(p.tids);
-                    ELSIF act OPERATOR(pg_catalog.=) 'delete' THEN
-                        stmt := pg_catalog.format('DELETE FROM ONLY %s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)', p.part::regclass);
-                        IF multi THEN
-                            stmt := stmt OPERATOR(pg_catalog.||) ' AND ' OPERATOR(pg_catalog.||) excl;
-                        END IF;
-                        n_main := n_main OPERATOR(pg_catalog.+) privacy.owner_exec(p.part, stmt, p.tids, subject);
-                    ELSE
-                        -- sever the foreign keys through which the rows were reached (nullable ones)
-                        sever := ARRAY[]::text[];
-                        sever_cols := ARRAY[]::name[];
-                        FOR x IN
-                            SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ,
-                                   pg_catalog.array_agg(DISTINCT u.c) AS tids
-                              FROM pg_catalog.unnest(cur) y
-                              CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(y.parts), pg_catalog.unnest(y.tids)) AS u(o, c)
-                              JOIN pg_catalog.pg_constraint k ON k.oid OPERATOR(pg_catalog.=) y.path[1]
-                              JOIN pg_catalog.pg_attribute a
-                                ON a.attrelid OPERATOR(pg_catalog.=) k.conrelid AND a.attnum OPERATOR(pg_catalog.=) ANY (k.conkey)
-                             WHERE y.relid OPERATOR(pg_catalog.=) r.relid AND y.hops OPERATOR(pg_catalog.>) 0
-                               AND u.o OPERATOR(pg_catalog.=) p.part AND NOT a.attnotnull
-                             GROUP BY a.attname, a.atttypid, a.atttypmod
-                        LOOP
-                            sever := sever OPERATOR(pg_catalog.||) pg_catalog.format(
-                                '%I = CASE WHEN t.ctid OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.tid[]) THEN NULL::%s ELSE t.%I END',
-                                x.attname, x.tids, x.typ, x.attname);
-                            sever_cols := sever_cols OPERATOR(pg_catalog.||) x.attname;
-                        END LOOP;
-                        sets := privacy.anonymize_set_list(r.relid, subject, sever_cols, false);
-                        sets := pg_catalog.array_to_string(ARRAY[NULLIF(sets, '')] OPERATOR(pg_catalog.||) sever, ', ');
-                        IF sets OPERATOR(pg_catalog.<>) '' THEN
-                            stmt := pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)', p.part::regclass, sets);
-                            IF multi THEN
-                                stmt := stmt OPERATOR(pg_catalog.||) ' AND ' OPERATOR(pg_catalog.||) excl;
-                            END IF;
-                            n_main := n_main OPERATOR(pg_catalog.+) privacy.owner_exec(p.part, stmt, p.tids, subject);
-                        ELSE
-                            n_main := n_main OPERATOR(pg_catalog.+) pg_catalog.cardinality(p.tids);
-                        END IF;
-                    END IF;
-                    IF multi AND act OPERATOR(pg_catalog.<>) 'keep until retention' THEN
-                        -- rows that are somebody else's too: clear the subject's side only
-                        side := privacy.anonymize_set_list(r.relid, subject, '{}', true);
-                        IF side OPERATOR(pg_catalog.<>) '' THEN
-                            stmt := pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1) AND NOT (%s)',
-                                                      p.part::regclass, side, excl);
-                            n_side := n_side OPERATOR(pg_catalog.+) privacy.owner_exec(p.part, stmt, p.tids, subject);
-                        END IF;
-                    END IF;
-                EXCEPTION WHEN integrity_constraint_violation THEN
-                    -- the server's message would show key values: report names only
-                    GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_con = CONSTRAINT_NAME,
-                                            e_schema = SCHEMA_NAME, e_table = TABLE_NAME;
-                    blocker := NULL;
-                    blocked_rows := NULL;
-                    IF e_schema OPERATOR(pg_catalog.<>) '' AND e_table OPERATOR(pg_catalog.<>) '' THEN
-                        blocker := pg_catalog.to_regclass(pg_catalog.format('%I.%I', e_schema, e_table));
-                    END IF;
-                    IF e_state OPERATOR(pg_catalog.=) '23503' AND blocker IS NOT NULL THEN
-                        blocked_rows := privacy.referencing_rows(
-                            (SELECT k.oid FROM pg_catalog.pg_constraint k
-                              WHERE k.conrelid OPERATOR(pg_catalog.=) blocker AND k.conname OPERATOR(pg_catalog.=) e_con),
-                            p.part::regclass, p.tids);
-                        blocker := COALESCE(pg_catalog.pg_partition_root(blocker), blocker);
-                        msg := pg_catalog.format('cancellation is blocked: table %s references the subject''s rows of %s through foreign key "%s"',
-                                                 blocker, r.relid::regclass, e_con);
-                    ELSE
-                        blocked_rows := pg_catalog.cardinality(p.tids);
-                        blocker := COALESCE(pg_catalog.pg_partition_root(blocker), blocker, r.relid::regclass);
-                        msg := pg_catalog.format('cancellation is blocked: %s the subject''s rows of %s violates constraint "%s" of %s',
-                                                 CASE act WHEN 'delete' THEN 'deleting' ELSE 'anonymizing' END,
-                                                 r.relid::regclass, e_con, blocker);
-                    END IF;
-                    IF NOT dry_run THEN
-                        RAISE EXCEPTION '%', msg
-                            USING ERRCODE = e_state,
-                                  DETAIL = 'Nothing was changed: the whole cancellation was rolled back.',
-                                  HINT = CASE WHEN e_state OPERATOR(pg_catalog.=) '23503'
-                                              THEN 'privacy.cancel_subject(subject, dry_run => true) shows the plan. Label the referencing table with ON CANCEL, give the foreign key ON DELETE CASCADE or SET NULL, or make its columns nullable.'
-                                              ELSE 'privacy.cancel_subject(subject, dry_run => true) shows the plan. An anonymized column gets NULL, or privacy.anonymous_value when it is NOT NULL: relax the constraint, make the column nullable, or use ON CANCEL DELETE.' END;
-                    END IF;
-                    -- the plan counts the rows the step would have changed
-                    n_main := n_main OPERATOR(pg_catalog.+) pg_catalog.cardinality(p.tids);
-                    out_rel := out_rel OPERATOR(pg_catalog.||) blocker;
-                    out_act := out_act OPERATOR(pg_catalog.||) 'blocked'::text;
-                    out_rows := out_rows OPERATOR(pg_catalog.||) blocked_rows;
-                    out_detail := out_detail OPERATOR(pg_catalog.||) msg;
-                    CONTINUE;
-                END;
+                        out_rel := out_rel OPERATOR(pg_catalog.||) blocked.blocker;
+                        out_act := out_act OPERATOR(pg_catalog.||) 'blocked'::text;
+                        out_rows := out_rows OPERATOR(pg_catalog.||) blocked.rows;
+                        out_detail := out_detail OPERATOR(pg_catalog.||) blocked.message;
+                        in_step := false;
+                        CONTINUE;
+                    END;
+                ELSE
+                    -- a blocked step fails the whole cancellation (the handler below)
+                    counts := privacy.cancel_apply(r.relid, act, multi, excl, r.compiled, r.sets, r.side,
+                                                   p.part, p.tids, cur, subject);
+                END IF;
+                in_step := false;
+                n_main := n_main OPERATOR(pg_catalog.+) counts[1];
+                n_side := n_side OPERATOR(pg_catalog.+) counts[2];
             END LOOP;
             out_rel := out_rel OPERATOR(pg_catalog.||) r.relid::regclass;
             out_act := out_act OPERATOR(pg_catalog.||) CASE act WHEN 'delete' THEN 'deleted' WHEN 'anonymize' THEN 'anonymized'
@@ -2610,8 +2868,24 @@ BEGIN
             -- undo everything; the plan stays in the variables
             RAISE EXCEPTION USING ERRCODE = 'PVDRY';
         END IF;
-    EXCEPTION WHEN SQLSTATE 'PVDRY' THEN
-        NULL;
+    EXCEPTION
+        WHEN SQLSTATE 'PVDRY' THEN
+            NULL;
+        WHEN integrity_constraint_violation THEN
+            GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_con = CONSTRAINT_NAME,
+                                    e_schema = SCHEMA_NAME, e_table = TABLE_NAME;
+            IF NOT in_step THEN
+                RAISE;
+            END IF;
+            -- the server's message would show key values: names only
+            SELECT * INTO blocked FROM privacy.cancel_blocked(e_state, e_con, e_schema, e_table,
+                                                            r.relid, act, p.part, p.tids);
+            RAISE EXCEPTION '%', blocked.message
+                USING ERRCODE = e_state,
+                      DETAIL = 'Nothing was changed: the whole cancellation was rolled back.',
+                      HINT = CASE WHEN e_state OPERATOR(pg_catalog.=) '23503'
+                                  THEN 'privacy.cancel_subject(subject, dry_run => true) shows the plan. Label the referencing table with ON CANCEL, give the foreign key ON DELETE CASCADE or SET NULL, or make its columns nullable.'
+                                  ELSE 'privacy.cancel_subject(subject, dry_run => true) shows the plan. An anonymized column gets NULL, or privacy.anonymous_value when it is NOT NULL: relax the constraint, make the column nullable, or use ON CANCEL DELETE.' END;
     END;
     RETURN QUERY SELECT * FROM ROWS FROM (pg_catalog.unnest(out_rel), pg_catalog.unnest(out_act), pg_catalog.unnest(out_rows), pg_catalog.unnest(out_detail));
 END

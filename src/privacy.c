@@ -59,6 +59,7 @@ _PG_init(void)
 	privacy_labels_init();
 	privacy_keys_init();
 	privacy_subjects_init();
+	privacy_rights_init();
 
 	privacy_reserve_guc_prefix("privacy");
 }

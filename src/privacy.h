@@ -33,5 +33,6 @@ extern struct _SPI_plan *privacy_keep_plan(struct _SPI_plan **slot, const char *
 extern void privacy_labels_init(void);
 extern void privacy_keys_init(void);
 extern void privacy_subjects_init(void);
+extern void privacy_rights_init(void);
 
 #endif							/* PRIVACY_H */
