@@ -2360,6 +2360,11 @@ DECLARE
     sever text[];
     sever_cols name[];
     dynamic boolean;
+    recollect boolean;
+    leaf boolean;
+    cond text;
+    direct text;
+    act text;
     x record;
 BEGIN
     -- 1. the chains, subject tables first (the order rows are locked in)
@@ -2370,7 +2375,7 @@ BEGIN
          ORDER BY s.hops, s.relid::regclass::text, s.path::text
     LOOP
         paths := paths OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-            'relid', w.relid, 'root', w.root, 'hops', w.hops, 'path', pg_catalog.to_jsonb(w.path),
+            'relid', w.relid, 'root', w.root, 'hops', w.hops, 'path', w.path::text,
             'types', (SELECT COALESCE(pg_catalog.jsonb_agg(DISTINCT pg_catalog.format_type(a.atttypid, NULL)), '[]')
                         FROM privacy.labels l
                         JOIN pg_catalog.pg_attribute a
@@ -2382,6 +2387,19 @@ BEGIN
                                                         NULL, '$1', w.hops OPERATOR(pg_catalog.>) 0)))));
         rels := rels OPERATOR(pg_catalog.||) w.relid;
     END LOOP;
+
+    -- whether a step can change rows of a later step (a trigger, or a
+    -- foreign key action): then each step reads its rows again
+    recollect :=
+        EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                 WHERE NOT g.tgisinternal
+                   AND g.tgrelid OPERATOR(pg_catalog.=) ANY (
+                       SELECT pt.relid FROM pg_catalog.unnest(rels) r, pg_catalog.pg_partition_tree(r) pt))
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
+                    WHERE c.contype OPERATOR(pg_catalog.=) 'f'
+                      AND (c.conrelid OPERATOR(pg_catalog.=) ANY (rels) OR c.confrelid OPERATOR(pg_catalog.=) ANY (rels))
+                      AND (c.confdeltype OPERATOR(pg_catalog.<>) ALL (ARRAY['a', 'r']::"char"[])
+                           OR c.confupdtype OPERATOR(pg_catalog.<>) ALL (ARRAY['a', 'r']::"char"[])));
 
     -- 2. the tables, deepest chain first (children before parents)
     FOR t IN
@@ -2402,7 +2420,7 @@ BEGIN
         FOR x IN
             SELECT DISTINCT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ
               FROM pg_catalog.jsonb_array_elements(paths) p
-              JOIN pg_catalog.pg_constraint k ON k.oid OPERATOR(pg_catalog.=) (p->'path'->>0)::oid
+              JOIN pg_catalog.pg_constraint k ON k.oid OPERATOR(pg_catalog.=) ((p->>'path')::oid[])[1]
               JOIN pg_catalog.pg_attribute a
                 ON a.attrelid OPERATOR(pg_catalog.=) k.conrelid AND a.attnum OPERATOR(pg_catalog.=) ANY (k.conkey)
              WHERE (p->>'relid')::oid OPERATOR(pg_catalog.=) t.relid AND (p->>'hops')::integer OPERATOR(pg_catalog.>) 0
@@ -2415,8 +2433,23 @@ BEGIN
         sets := privacy.anonymize_set_list(t.relid, NULL, sever_cols, false);
         sets := pg_catalog.array_to_string(ARRAY[NULLIF(sets, '')] OPERATOR(pg_catalog.||) sever, ', ');
         side := CASE WHEN multi THEN NULLIF(privacy.anonymize_set_list(t.relid, NULL, '{}', true), '') END;
+        act := privacy.cancel_action(t.relid::regclass);
+        -- a table with its own single SUBJECT column that no foreign key
+        -- references, when no step can change another's rows: one statement
+        -- finds and changes its rows (no other insert can wait on them)
+        leaf := NOT recollect AND t.hops OPERATOR(pg_catalog.=) 0 AND NOT multi
+                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
+                                 WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=) t.relid);
+        direct := NULL;
+        IF leaf THEN
+            cond := privacy.subject_condition(t.relid, 't', NULL, '$2', false);
+            direct := CASE WHEN act OPERATOR(pg_catalog.=) 'delete' THEN pg_catalog.format('DELETE FROM %s t WHERE %s', t.relid::regclass, cond)
+                           WHEN act OPERATOR(pg_catalog.=) 'anonymize' AND NULLIF(sets, '') IS NOT NULL
+                                THEN pg_catalog.format('UPDATE %s t SET %s WHERE %s', t.relid::regclass, sets, cond)
+                           ELSE pg_catalog.format('SELECT 1 FROM %s t WHERE %s', t.relid::regclass, cond) END;
+        END IF;
         tables := tables OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-            'relid', t.relid, 'hops', t.hops, 'action', privacy.cancel_action(t.relid::regclass),
+            'relid', t.relid, 'hops', t.hops, 'action', act, 'direct', direct,
             'multi', multi, 'excl', excl, 'sets', NULLIF(sets, ''), 'side', side, 'dynamic', dynamic,
             'types', (SELECT COALESCE(pg_catalog.jsonb_agg(DISTINCT pg_catalog.format_type(a.atttypid, NULL)), '[]')
                         FROM privacy.labels l
@@ -2425,20 +2458,15 @@ BEGIN
                        WHERE l.relation OPERATOR(pg_catalog.=) t.relid::regclass AND l.subject)));
     END LOOP;
 
-    -- 3. whether a step can change rows of a later step (a trigger, or a
-    --    foreign key action): then each step reads its rows again
+    -- leaf tables' chains need no locating beforehand
     RETURN pg_catalog.jsonb_build_object(
-        'paths', paths, 'tables', tables,
-        'recollect',
-            EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
-                     WHERE NOT g.tgisinternal
-                       AND g.tgrelid OPERATOR(pg_catalog.=) ANY (
-                           SELECT pt.relid FROM pg_catalog.unnest(rels) r, pg_catalog.pg_partition_tree(r) pt))
-            OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
-                        WHERE c.contype OPERATOR(pg_catalog.=) 'f'
-                          AND (c.conrelid OPERATOR(pg_catalog.=) ANY (rels) OR c.confrelid OPERATOR(pg_catalog.=) ANY (rels))
-                          AND (c.confdeltype OPERATOR(pg_catalog.<>) ALL (ARRAY['a', 'r']::"char"[])
-                               OR c.confupdtype OPERATOR(pg_catalog.<>) ALL (ARRAY['a', 'r']::"char"[]))));
+        'recollect', recollect, 'tables', tables,
+        'paths', (SELECT COALESCE(pg_catalog.jsonb_agg(e.pa OPERATOR(pg_catalog.||)
+                                      pg_catalog.jsonb_build_object('leaf', EXISTS (
+                                          SELECT 1 FROM pg_catalog.jsonb_array_elements(tables) tb
+                                           WHERE (tb->>'relid') OPERATOR(pg_catalog.=) (e.pa->>'relid') AND (tb->>'direct') IS NOT NULL))
+                                      ORDER BY e.i), '[]')
+                    FROM pg_catalog.jsonb_array_elements(paths) WITH ORDINALITY e(pa, i)));
 END
 $$;
 COMMENT ON FUNCTION privacy.compile_cancel_plan() IS
@@ -2472,7 +2500,7 @@ BEGIN
     IF NOT COALESCE(any_fit, false) THEN
         RETURN NULL;
     END IF;
-    v_path := ARRAY(SELECT e.v::oid FROM pg_catalog.jsonb_array_elements_text(step->'path') WITH ORDINALITY e(v, i) ORDER BY e.i);
+    v_path := (step->>'path')::oid[];
     IF NOT all_fit THEN
         RETURN privacy.cancel_rows((step->>'relid')::oid, (step->>'root')::oid, (step->>'hops')::integer, v_path, subject);
     END IF;
@@ -2626,7 +2654,7 @@ BEGIN
     IF e_schema OPERATOR(pg_catalog.<>) '' AND e_table OPERATOR(pg_catalog.<>) '' THEN
         blocker := pg_catalog.to_regclass(pg_catalog.format('%I.%I', e_schema, e_table));
     END IF;
-    IF e_state OPERATOR(pg_catalog.=) '23503' AND blocker IS NOT NULL THEN
+    IF e_state OPERATOR(pg_catalog.=) '23503' AND blocker IS NOT NULL AND part IS NOT NULL THEN
         rows := privacy.referencing_rows(
             (SELECT k.oid FROM pg_catalog.pg_constraint k
               WHERE k.conrelid OPERATOR(pg_catalog.=) blocker AND k.conname OPERATOR(pg_catalog.=) e_con),
@@ -2690,6 +2718,9 @@ DECLARE
     plan jsonb;
     typ text;
     fits text[] := '{}';
+    fits_json jsonb;
+    cur_part oid;
+    cur_tids pg_catalog.tid[];
     counts bigint[];
     in_step boolean := false;
     blocked record;
@@ -2732,19 +2763,23 @@ BEGIN
                 END;
             END IF;
         END LOOP;
-        FOR w IN SELECT e.ps AS step FROM pg_catalog.jsonb_array_elements(plan->'paths') WITH ORDINALITY AS e(ps, i) ORDER BY e.i LOOP
+        fits_json := pg_catalog.to_jsonb(fits);
+        -- the chains whose end the subject fits entirely, in one statement, in order
+        SELECT COALESCE(pg_catalog.array_agg(ROW((e.ps->>'relid')::oid, (e.ps->>'root')::oid, (e.ps->>'hops')::integer,
+                                                 (e.ps->>'path')::oid[], l.parts, l.tids)::privacy.cancel_target ORDER BY e.i), '{}')
+          INTO targets
+          FROM pg_catalog.jsonb_array_elements(plan->'paths') WITH ORDINALITY AS e(ps, i)
+         CROSS JOIN LATERAL privacy.locate_rows(e.ps->>'locate', subject) l
+         WHERE NOT (e.ps->>'leaf')::boolean AND (e.ps->'types') OPERATOR(pg_catalog.<@) fits_json AND l.tids IS NOT NULL;
+        -- the others, made for this subject (rare: it fits some columns only)
+        FOR w IN SELECT e.ps AS step FROM pg_catalog.jsonb_array_elements(plan->'paths') WITH ORDINALITY AS e(ps, i)
+                  WHERE NOT (e.ps->'types') OPERATOR(pg_catalog.<@) fits_json ORDER BY e.i LOOP
             tg := privacy.cancel_locate(w.step, subject, fits);
             IF tg IS NOT NULL THEN
                 targets := targets OPERATOR(pg_catalog.||) tg;
             END IF;
         END LOOP;
 
-        SELECT pg_catalog.count(*) INTO n_events FROM privacy.consent_event e WHERE e.subject OPERATOR(pg_catalog.=) cancel_work.subject;
-        IF pg_catalog.cardinality(targets) OPERATOR(pg_catalog.=) 0 AND n_events OPERATOR(pg_catalog.=) 0
-           AND NOT EXISTS (SELECT 1 FROM privacy.subject_minor m WHERE m.subject OPERATOR(pg_catalog.=) cancel_work.subject) THEN
-            RETURN QUERY SELECT NULL::regclass, 'not found'::text, 0::bigint, 'no labelled table holds the subject; nothing was changed'::text;
-            RETURN;
-        END IF;
 
         -- 2. act, children before parents
         FOR r IN
@@ -2753,16 +2788,49 @@ BEGIN
                    -- compiled statements serve when the subject is a value of every subject column
                    NOT (ts->>'dynamic')::boolean
                        AND (SELECT pg_catalog.bool_and(y OPERATOR(pg_catalog.=) ANY (fits))
-                              FROM pg_catalog.jsonb_array_elements_text(ts->'types') y) IS NOT false AS compiled
+                              FROM pg_catalog.jsonb_array_elements_text(ts->'types') y) IS NOT false AS compiled,
+                   ts->>'direct' AS direct
               FROM pg_catalog.jsonb_array_elements(plan->'tables') WITH ORDINALITY AS e(ts, i)
-             WHERE (ts->>'relid')::oid OPERATOR(pg_catalog.=) ANY (SELECT y.relid FROM pg_catalog.unnest(targets) y)
+             WHERE ts->>'direct' IS NOT NULL
+                OR (ts->>'relid')::oid OPERATOR(pg_catalog.=) ANY (SELECT y.relid FROM pg_catalog.unnest(targets) y)
              ORDER BY e.i
         LOOP
             act := r.action;
             multi := r.multi;
             excl := CASE WHEN NOT multi THEN NULL WHEN r.compiled THEN r.excl
                          ELSE privacy.subject_condition(r.relid, 't', subject, '$2', true) END;
-            IF (plan->>'recollect')::boolean THEN
+            IF r.direct IS NOT NULL THEN
+                -- a leaf table: one statement as its owner finds and changes the rows
+                n_main := 0;
+                cur_part := NULL;
+                cur_tids := NULL;
+                in_step := true;
+                IF dry_run THEN
+                    BEGIN
+                        n_main := privacy.owner_exec(r.relid, r.direct, NULL, subject);
+                    EXCEPTION WHEN integrity_constraint_violation THEN
+                        GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_con = CONSTRAINT_NAME,
+                                                e_schema = SCHEMA_NAME, e_table = TABLE_NAME;
+                        SELECT * INTO blocked FROM privacy.cancel_blocked(e_state, e_con, e_schema, e_table,
+                                                                        r.relid, act, NULL, NULL);
+                        out_rel := out_rel OPERATOR(pg_catalog.||) blocked.blocker;
+                        out_act := out_act OPERATOR(pg_catalog.||) 'blocked'::text;
+                        out_rows := out_rows OPERATOR(pg_catalog.||) blocked.rows;
+                        out_detail := out_detail OPERATOR(pg_catalog.||) blocked.message;
+                    END;
+                ELSE
+                    n_main := privacy.owner_exec(r.relid, r.direct, NULL, subject);
+                END IF;
+                in_step := false;
+                IF n_main OPERATOR(pg_catalog.>) 0 THEN
+                    out_rel := out_rel OPERATOR(pg_catalog.||) r.relid::regclass;
+                    out_act := out_act OPERATOR(pg_catalog.||) CASE act WHEN 'delete' THEN 'deleted' WHEN 'anonymize' THEN 'anonymized'
+                                                                         ELSE 'kept until retention' END;
+                    out_rows := out_rows OPERATOR(pg_catalog.||) n_main;
+                    out_detail := out_detail OPERATOR(pg_catalog.||) NULL::text;
+                END IF;
+                CONTINUE;
+            ELSIF (plan->>'recollect')::boolean THEN
                 -- the rows again, as they are now: a foreign key action or a
                 -- trigger of an earlier step may have updated some
                 cur := '{}';
@@ -2774,7 +2842,7 @@ BEGIN
                     END IF;
                 END LOOP;
             ELSE
-                cur := ARRAY(SELECT y FROM pg_catalog.unnest(targets) y WHERE y.relid OPERATOR(pg_catalog.=) r.relid);
+                cur := targets;
             END IF;
             n_main := 0;
             n_side := 0;
@@ -2785,6 +2853,8 @@ BEGIN
                  GROUP BY u.o
                  ORDER BY u.o
             LOOP
+                cur_part := p.part;
+                cur_tids := p.tids;
                 in_step := true;
                 IF dry_run THEN
                     -- a blocked step is shown, and the plan goes on
@@ -2826,6 +2896,14 @@ BEGIN
                 out_detail := out_detail OPERATOR(pg_catalog.||) 'rows shared with another subject: only this subject''s side cleared'::text;
             END IF;
         END LOOP;
+
+        SELECT pg_catalog.count(*) INTO n_events FROM privacy.consent_event e WHERE e.subject OPERATOR(pg_catalog.=) cancel_work.subject;
+        IF pg_catalog.cardinality(out_rel) OPERATOR(pg_catalog.=) 0 AND n_events OPERATOR(pg_catalog.=) 0
+           AND NOT EXISTS (SELECT 1 FROM privacy.subject_minor m WHERE m.subject OPERATOR(pg_catalog.=) cancel_work.subject) THEN
+            -- nothing found, so nothing was changed
+            RETURN QUERY SELECT NULL::regclass, 'not found'::text, 0::bigint, 'no labelled table holds the subject; nothing was changed'::text;
+            RETURN;
+        END IF;
 
         -- 3. the consent ledger keeps its history under the subject's pseudonym
         UPDATE privacy.consent_event e SET subject = 'cancelled:' OPERATOR(pg_catalog.||) pseud
@@ -2879,7 +2957,7 @@ BEGIN
             END IF;
             -- the server's message would show key values: names only
             SELECT * INTO blocked FROM privacy.cancel_blocked(e_state, e_con, e_schema, e_table,
-                                                            r.relid, act, p.part, p.tids);
+                                                            r.relid, act, cur_part, cur_tids);
             RAISE EXCEPTION '%', blocked.message
                 USING ERRCODE = e_state,
                       DETAIL = 'Nothing was changed: the whole cancellation was rolled back.',
