@@ -21,13 +21,21 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "catalog/namespace.h"
 #include "commands/extension.h"
+#include "storage/lmgr.h"
+#include "utils/lsyscache.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "mb/pg_wchar.h"
+#include "utils/datetime.h"
 #include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -35,8 +43,8 @@
 #include "audit.h"
 #include "privacy.h"
 
-static SPIPlanPtr lock_plan = NULL;
 static SPIPlanPtr head_plan = NULL;
+static SPIPlanPtr update_plan = NULL;
 static SPIPlanPtr create_head_plan = NULL;
 static SPIPlanPtr insert_plan = NULL;
 
@@ -66,60 +74,67 @@ aud_exec(SPIPlanPtr plan, Datum *values)
 	return rc;
 }
 
-static bool
-aud_advance_head(AuditEntry *e, int64 *seq, Datum *prev, Datum *hash)
+/*
+ * The canonical text of an entry, the input of its hash: exactly what SQL's
+ * privacy.audit_canonical() returns (verify_audit_log recomputes with it),
+ * a JSON array of seq, UTC time, actor, kind, object, detail.
+ */
+static char *
+aud_canonical(int64 seq, AuditEntry *e)
 {
-	Oid			types[5] = {TIMESTAMPTZOID, NAMEOID, TEXTOID, TEXTOID, JSONBOID};
-	SPIPlanPtr	plan = privacy_keep_plan(&head_plan,
-								"UPDATE privacy.audit_head h"
-								"   SET seq = h.seq OPERATOR(pg_catalog.+) 1,"
-								"       prev = h.hash,"
-								"       hash = pg_catalog.sha256(h.hash OPERATOR(pg_catalog.||) pg_catalog.convert_to("
-								"              privacy.audit_canonical(h.seq OPERATOR(pg_catalog.+) 1, $1, $2, $3, $4, $5), 'UTF8'))"
-								" RETURNING h.seq, h.prev, h.hash",
-								5, types);
-	bool		isnull;
+	JsonbParseState *st = NULL;
+	JsonbValue	v;
+	JsonbValue *res;
+	Jsonb	   *j;
+	struct pg_tm tm;
+	fsec_t		fsec;
+	char		when[64];
+	Jsonb	   *detail = DatumGetJsonbP(e->values[4]);
 
-	if (aud_exec(plan, e->values) != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "could not advance the audit log head");
-	if (SPI_processed == 0)
-		return false;
-	*seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	*prev = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-	*hash = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
-	return true;
+	if (timestamp2tm(DatumGetTimestampTz(e->values[0]), NULL, &tm, &fsec, NULL, NULL) != 0)
+		elog(ERROR, "audit entry time out of range");
+	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+			 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+
+	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(seq);
+	pushJsonbValue(&st, WJB_ELEM, &v);
+	v.type = jbvString;
+	v.val.string.val = when;
+	v.val.string.len = strlen(when);
+	pushJsonbValue(&st, WJB_ELEM, &v);
+	v.val.string.val = NameStr(*DatumGetName(e->values[1]));
+	v.val.string.len = strlen(v.val.string.val);
+	pushJsonbValue(&st, WJB_ELEM, &v);
+	v.val.string.val = VARDATA_ANY(DatumGetTextPP(e->values[2]));
+	v.val.string.len = VARSIZE_ANY_EXHDR(DatumGetTextPP(e->values[2]));
+	pushJsonbValue(&st, WJB_ELEM, &v);
+	v.val.string.val = VARDATA_ANY(DatumGetTextPP(e->values[3]));
+	v.val.string.len = VARSIZE_ANY_EXHDR(DatumGetTextPP(e->values[3]));
+	pushJsonbValue(&st, WJB_ELEM, &v);
+	v.type = jbvBinary;
+	v.val.binary.data = &detail->root;
+	v.val.binary.len = VARSIZE(detail) - VARHDRSZ;
+	pushJsonbValue(&st, WJB_ELEM, &v);
+	res = pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	j = JsonbValueToJsonb(res);
+	return JsonbToCString(NULL, &j->root, VARSIZE(j));
 }
 
+/* SHA-256(prev || canonical text in UTF-8) into out */
 static void
-aud_write_one(AuditEntry *e)
+aud_hash(const uint8 *prev, int prevlen, const char *canonical, uint8 *out)
 {
-	int64		seq;
-	Datum		prev;
-	Datum		hash;
-	Oid			types[8] = {INT8OID, TIMESTAMPTZOID, NAMEOID, TEXTOID, TEXTOID, JSONBOID, BYTEAOID, BYTEAOID};
-	Datum		values[8];
+	char	   *utf8 = pg_server_to_any(canonical, strlen(canonical), PG_UTF8);
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
 
-	if (!aud_advance_head(e, &seq, &prev, &hash))
-	{
-		/* the first entry: create the head */
-		if (aud_exec(privacy_keep_plan(&create_head_plan,
-									   "INSERT INTO privacy.audit_head (id, seq, hash)"
-									   " VALUES (true, 0, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'))"
-									   " ON CONFLICT (id) DO NOTHING", 0, NULL),
-					 NULL) != SPI_OK_INSERT)
-			elog(ERROR, "could not create the audit log head");
-		if (!aud_advance_head(e, &seq, &prev, &hash))
-			elog(ERROR, "the audit log head is missing");
-	}
-	values[0] = Int64GetDatum(seq);
-	memcpy(&values[1], e->values, sizeof(e->values));
-	values[6] = prev;
-	values[7] = hash;
-	if (SPI_execute_plan(privacy_keep_plan(&insert_plan,
-								  "INSERT INTO privacy.audit_log (seq, at, actor, kind, object, detail, prev_hash, hash)"
-								  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, types),
-						 values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not append to privacy.audit_log");
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, prev, prevlen) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) utf8, strlen(utf8)) < 0 ||
+		pg_cryptohash_final(ctx, out, PG_SHA256_DIGEST_LENGTH) < 0)
+		elog(ERROR, "could not compute an audit hash");
+	pg_cryptohash_free(ctx);
 }
 
 /* write the queue, inside privacy_as_owner */
@@ -128,14 +143,74 @@ aud_flush_spi(void *arg)
 {
 	List	   *entries = (List *) arg;
 	ListCell   *lc;
+	int64		seq;
+	bytea	   *hash;
+	bytea	   *last_prev = NULL;
+	bool		isnull;
+	Oid			types[8] = {INT8OID, TIMESTAMPTZOID, NAMEOID, TEXTOID, TEXTOID, JSONBOID, BYTEAOID, BYTEAOID};
 
 	/* committing writers take turns; held until this commit ends */
-	if (SPI_execute_plan(privacy_keep_plan(&lock_plan,
-								  "LOCK TABLE privacy.audit_head IN SHARE ROW EXCLUSIVE MODE", 0, NULL),
-						 NULL, NULL, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not lock privacy.audit_head");
+	LockRelationOid(get_relname_relid("audit_head", get_namespace_oid(PRIVACY_SCHEMA, false)),
+					ShareRowExclusiveLock);
+
+	/* where the chain ends (the first entry ever: create the head) */
+	if (aud_exec(privacy_keep_plan(&head_plan, "SELECT h.seq, h.hash FROM privacy.audit_head h", 0, NULL),
+				 NULL) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the audit log head");
+	if (SPI_processed == 0)
+	{
+		if (aud_exec(privacy_keep_plan(&create_head_plan,
+									   "INSERT INTO privacy.audit_head (id, seq, hash)"
+									   " VALUES (true, 0, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'))"
+									   " ON CONFLICT (id) DO NOTHING", 0, NULL),
+					 NULL) != SPI_OK_INSERT)
+			elog(ERROR, "could not create the audit log head");
+		seq = 0;
+		hash = (bytea *) palloc0(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+		SET_VARSIZE(hash, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+	}
+	else
+	{
+		seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		hash = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+
 	foreach(lc, entries)
-		aud_write_one((AuditEntry *) lfirst(lc));
+	{
+		AuditEntry *e = (AuditEntry *) lfirst(lc);
+		bytea	   *next = (bytea *) palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+		Datum		values[8];
+
+		seq++;
+		SET_VARSIZE(next, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+		aud_hash((uint8 *) VARDATA(hash), VARSIZE(hash) - VARHDRSZ, aud_canonical(seq, e),
+				 (uint8 *) VARDATA(next));
+		values[0] = Int64GetDatum(seq);
+		memcpy(&values[1], e->values, sizeof(e->values));
+		values[6] = PointerGetDatum(hash);
+		values[7] = PointerGetDatum(next);
+		last_prev = hash;
+		if (SPI_execute_plan(privacy_keep_plan(&insert_plan,
+									  "INSERT INTO privacy.audit_log (seq, at, actor, kind, object, detail, prev_hash, hash)"
+									  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, types),
+							 values, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not append to privacy.audit_log");
+		hash = next;
+	}
+
+	/* the head records the last entry and the hash before it */
+	{
+		Datum		values[3];
+		Oid			update_types[3] = {INT8OID, BYTEAOID, BYTEAOID};
+
+		values[0] = Int64GetDatum(seq);
+		values[1] = PointerGetDatum(last_prev);
+		values[2] = PointerGetDatum(hash);
+		if (aud_exec(privacy_keep_plan(&update_plan,
+									   "UPDATE privacy.audit_head h SET seq = $1, prev = $2, hash = $3",
+									   3, update_types), values) != SPI_OK_UPDATE)
+			elog(ERROR, "could not advance the audit log head");
+	}
 }
 
 static void

@@ -1065,6 +1065,14 @@ COMMENT ON FUNCTION privacy.shred_subject(text) IS
 -- Destroys data: granted explicitly (cancellation calls it).
 REVOKE ALL ON FUNCTION privacy.shred_subject(text) FROM PUBLIC;
 
+CREATE FUNCTION privacy.shred_subject(subject text, audited boolean) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'privacy_shred_subject'
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION privacy.shred_subject(text, boolean) IS
+    'internal: shred_subject, with its own audit entry only when audited (cancellation records the shred in its receipt)';
+-- As shred_subject.
+REVOKE ALL ON FUNCTION privacy.shred_subject(text, boolean) FROM PUBLIC;
+
 CREATE FUNCTION privacy.sweep_subject_keys() RETURNS integer
     AS 'MODULE_PATHNAME', 'privacy_sweep_subject_keys'
     LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
@@ -2919,7 +2927,7 @@ BEGIN
         END IF;
 
         -- 4. the subject's data key, the tombstone, the request and the receipt
-        key_destroyed := privacy.shred_subject(subject);
+        key_destroyed := privacy.shred_subject(subject, false);
         IF req IS NULL THEN
             INSERT INTO privacy.request (kind, subject, subject_id, due_at, status, closed_at)
             VALUES ('cancellation', NULL, pseud, pg_catalog.now(), 'completed', pg_catalog.now())

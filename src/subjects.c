@@ -489,6 +489,9 @@ PG_FUNCTION_INFO_V1(privacy_shred_subject);
 /*
  * privacy.shred_subject(subject text) -> boolean: tombstone now, delete the
  * key file at commit.  True when the subject had a key that this destroys.
+ * privacy.shred_subject(subject text, audited boolean): the same, with no
+ * audit entry of its own when audited is false (cancellation's receipt says
+ * whether the key was destroyed).
  */
 Datum
 privacy_shred_subject(PG_FUNCTION_ARGS)
@@ -514,8 +517,10 @@ privacy_shred_subject(PG_FUNCTION_ARGS)
 	p->next = pending;
 	pending = p;
 
-	privacy_audit_write("shred", psprintf("subject %s", subj_hex(id)),
-						had_key ? "{\"key_destroyed\": true}" : "{\"key_destroyed\": false}");
+	/* cancellation records the shred in its own receipt */
+	if (PG_NARGS() < 2 || PG_GETARG_BOOL(1))
+		privacy_audit_write("shred", psprintf("subject %s", subj_hex(id)),
+							had_key ? "{\"key_destroyed\": true}" : "{\"key_destroyed\": false}");
 	PG_RETURN_BOOL(had_key);
 }
 

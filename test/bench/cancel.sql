@@ -5,6 +5,8 @@ SET client_min_messages = warning;
 SET max_parallel_workers_per_gather = 0;
 SET jit = off;
 DROP SCHEMA IF EXISTS cb CASCADE;
+DELETE FROM privacy.cancelled_subject;
+DELETE FROM privacy.request;
 CREATE SCHEMA cb;
 -- 10 labelled tables of :rows rows: users (one row per subject), five tables
 -- with their own SUBJECT column and four that reach users by foreign key;

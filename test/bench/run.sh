@@ -51,3 +51,55 @@ awk -v d="$durable" -v f="$fast" 'BEGIN {
 	printf "  synchronous_commit = off (the functions themselves):            %d calls per second\n", f * 2
 	printf "goal at least 5000 calls per second (functions themselves): %s\n", (f * 2 >= 5000 ? "yes" : "NO")
 }'
+
+# cancellation: 10 labelled tables, a subject with about 91 rows, against the same
+# DELETE/UPDATE statements written by hand (test/bench/cancel.sql)
+cancel_case() {	# $1: rows per table
+	as_pg psql -X -h "$work" -p "$port" -U postgres -d postgres -q -v ON_ERROR_STOP=1 -v rows="$1" \
+		-c "SET bench.rows = $1" -f "$work/test/bench/cancel.sql" >/dev/null
+	cat >"$work/cancel.pgbench" <<'PGB'
+SELECT count(*) FROM privacy.cancel_subject(nextval('cb.next_cancel')::text);
+PGB
+	cat >"$work/by_hand_function.pgbench" <<'PGB'
+SELECT cb.by_hand(nextval('cb.next_hand')::int);
+PGB
+	cat >"$work/by_hand.pgbench" <<'PGB'
+SELECT nextval('cb.next_hand') AS s \gset
+BEGIN;
+SELECT 1 FROM cb.users WHERE id = :s FOR UPDATE;
+SELECT count(*) FROM cb.logins WHERE user_id = :s;
+DELETE FROM cb.events WHERE user_id = :s;
+DELETE FROM cb.messages WHERE user_id = :s;
+UPDATE cb.payments SET detail = NULL, user_id = NULL WHERE user_id = :s;
+UPDATE cb.tickets SET detail = NULL, user_id = NULL WHERE user_id = :s;
+DELETE FROM cb.devices WHERE user_id = :s;
+DELETE FROM cb.addresses WHERE user_id = :s;
+UPDATE cb.orders SET detail = NULL, user_id = NULL WHERE user_id = :s;
+UPDATE cb.reviews SET detail = NULL, user_id = NULL WHERE user_id = :s;
+DELETE FROM cb.users WHERE id = :s;
+COMMIT;
+PGB
+	chmod 644 "$work"/cancel.pgbench "$work"/by_hand*.pgbench
+	latency() {	# $1: script, $2: transactions; the average latency in ms
+		as_pg pgbench -n -M prepared -h "$work" -p "$port" -U postgres -c 1 -t "$2" -f "$1" postgres 2>/dev/null |
+			sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'
+	}
+	latency "$work/cancel.pgbench" 20 >/dev/null	# warm-up: compiles the plan
+	latency "$work/by_hand.pgbench" 20 >/dev/null
+	c=$(latency "$work/cancel.pgbench" 300)
+	h=$(latency "$work/by_hand.pgbench" 300)
+	f=$(latency "$work/by_hand_function.pgbench" 300)
+	echo "$1 $c $h $f"
+}
+echo
+echo "== cancellation: 10 labelled tables, a subject with about 91 rows (pgbench, prepared, one client, 300 cancellations)"
+small=$(cancel_case 1000000)
+large=$(cancel_case "${BENCH_CANCEL_LARGE_ROWS:-10000000}")
+echo "$small
+$large" | awk 'NR == 1 { c1 = $2 } {
+	printf "  %9d rows per table: cancel_subject %.2f ms; by hand, statements in one transaction %.2f ms (ratio %.2f); by hand, one PL/pgSQL function %.2f ms (ratio %.2f)\n", $1, $2, $3, $2 / $3, $4, $2 / $4
+	r[NR] = $2 / $3; c[NR] = $2
+} END {
+	printf "goal at most 2x the statements by hand: %s\n", (r[1] <= 2 && r[2] <= 2 ? "yes" : "NO")
+	printf "tables 10x larger: cancel_subject takes %.2fx the time; goal at most 1.5x: %s\n", c[2] / c[1], (c[2] / c[1] <= 1.5 ? "yes" : "NO")
+}'
