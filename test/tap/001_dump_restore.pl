@@ -1,7 +1,8 @@
 # test/tap/001_dump_restore.pl: pg_dump / pg_restore of a labelled database
 # (plain format through psql, custom format through pg_restore -j 2) into a
 # fresh cluster with the documented configuration keeps every label, custom
-# category, trusted schema and audit entry, and the audit chain goes on.
+# category, trusted schema, audit entry, tombstone and request, and the audit
+# chain goes on.
 use strict;
 use warnings;
 
@@ -66,6 +67,11 @@ INSERT INTO users VALUES (1, '13800000001', 'wx1', '6222000011112222', now());
 INSERT INTO orders VALUES (10, 1, current_date);
 INSERT INTO order_items VALUES (10, 1, 'SKU-1');
 INSERT INTO events VALUES (1, '2026-06-01', '10.0.0.1', 'gold');
+-- a cancellation (its events kept until retention) and a pending request
+INSERT INTO users VALUES (2, '13800000002', 'wx2', NULL, now());
+INSERT INTO events VALUES (2, '2026-06-02', '10.0.0.2', 'silver');
+SELECT * FROM privacy.cancel_subject('2');
+SELECT privacy.request_cancellation('1', '15 days');
 });
 
 # what must survive: labels (decoded), custom configuration, the whole log
@@ -91,13 +97,17 @@ my %q = (
 	consents => q{SELECT subject, purpose, granted_at, policy_version, by_guardian FROM privacy.consent ORDER BY 1, 2},
 	minors => q{SELECT subject, minor FROM privacy.subject_minor ORDER BY 1},
 	has_consent => q{SELECT privacy.has_consent('1', 'newsletter'), privacy.has_consent('2', 'marketing')},
+	tombstones => q{SELECT subject_id, cancelled_at, request_id FROM privacy.cancelled_subject ORDER BY 1},
+	requests => q{SELECT id, kind, subject, subject_id, received_at, not_before, due_at, status, closed_at
+	                FROM privacy.request ORDER BY id},
+	restricted => q{SELECT subject, request_id FROM privacy.restricted_subject ORDER BY 1},
 );
 my %before;
 $before{$_} = $src->safe_psql('shop', $q{$_}) for keys %q;
 
 like($before{verify}, qr/^t\|(\d+)\|\|$/, 'source audit log verifies');
 my ($entries) = $before{verify} =~ /^t\|(\d+)/;
-is($entries, 24, 'source audit log: 1 trust, 3 category, 12 label, 2 purpose, 1 policy, 3 consent, 1 minor and 1 key (privacy.subjects) entries')
+is($entries, 26, 'source audit log: 1 trust, 3 category, 12 label, 2 purpose, 1 policy, 3 consent, 1 minor, 1 key (privacy.subjects), 1 cancellation and 1 request entries')
   or diag($src->safe_psql('shop', q{SELECT kind, count(*) FROM privacy.audit_log GROUP BY 1 ORDER BY 1}));
 is($before{seeded}, $src->safe_psql('shop', q{SELECT count(*) FROM privacy.category}) - 3,
 	'three custom categories beside the seeded ones');
@@ -149,6 +159,16 @@ for my $db ('shop_plain', 'shop_custom')
 	my $last = $dst->safe_psql($db, q{SELECT max(seq) FROM privacy.consent_event});
 	is($dst->safe_psql($db, q{SELECT privacy.grant_consent('4', 'newsletter')}), $last + 1,
 		"$db: a new consent continues the restored ledger");
+
+	# a restored tombstone still answers, and requests go on from the restored sequence
+	is($dst->safe_psql($db, q{SELECT action FROM privacy.cancel_subject('2')}), 'already cancelled',
+		"$db: a cancelled subject stays cancelled after the restore");
+	my $last_request = $dst->safe_psql($db, q{SELECT max(id) FROM privacy.request});
+	is($dst->safe_psql($db, q{SELECT privacy.request_cancellation('3')}), $last_request + 1,
+		"$db: a new request continues the restored register");
+	is($dst->safe_psql($db, q{SELECT privacy.request_cancellation('1')}),
+		$dst->safe_psql($db, q{SELECT id FROM privacy.request WHERE kind = 'cancellation' AND status = 'open' ORDER BY id LIMIT 1}),
+		"$db: the restored open request is still the subject's one");
 
 	# restored labels are validated like any other: unknown categories still fail
 	my ($rc, $out, $err) = $dst->psql($db,
