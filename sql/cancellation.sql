@@ -350,3 +350,26 @@ SELECT try(format('SELECT privacy.owner_exec(%s, %L, NULL, NULL)', :users_oid, '
 RESET ROLE;
 REVOKE EXECUTE ON FUNCTION privacy.owner_exec(regclass, text, tid[], text) FROM regress_app;
 SELECT count(*) FROM store.users;
+
+-- anonymizing keeps NOT NULL and UNIQUE constraints: each row gets its own
+-- random value where the column is unique, a placeholder where it is not
+CREATE TABLE store.accounts (
+    id      integer PRIMARY KEY,
+    owner   integer NOT NULL,
+    login   text NOT NULL UNIQUE,
+    email   text NOT NULL,
+    phone   varchar(11) NOT NULL UNIQUE
+);
+SECURITY LABEL FOR privacy ON COLUMN store.accounts.owner IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN store.accounts.login IS 'CATEGORY account.username';
+SECURITY LABEL FOR privacy ON COLUMN store.accounts.email IS 'CATEGORY contact.email';
+SECURITY LABEL FOR privacy ON COLUMN store.accounts.phone IS 'CATEGORY contact.phone';
+SECURITY LABEL FOR privacy ON TABLE store.accounts IS 'ON CANCEL ANONYMIZE';
+INSERT INTO store.accounts VALUES (1, 9010, 'alice01', 'a1@example.com', '13900000001'),
+                                  (2, 9010, 'alice02', 'a2@example.com', '13900000002'),
+                                  (3, 9011, 'bob01',   'b1@example.com', '13900000003');
+SELECT relation, action, rows FROM privacy.cancel_subject('9010');
+SELECT id, owner, login ~ '^anonymized-[0-9a-f]{32}$' AS random_login, email,
+       phone ~ '^[0-9]{11}$' AS digits, phone NOT IN ('13900000001', '13900000002') AS changed
+  FROM store.accounts ORDER BY id;
+SELECT count(DISTINCT login) = 3 AND count(DISTINCT phone) = 3 AS still_unique FROM store.accounts;
