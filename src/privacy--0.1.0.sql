@@ -2592,15 +2592,7 @@ BEGIN
             END IF;
             n_main := privacy.owner_exec(part, stmt, tids, subject);
         ELSIF compiled THEN
-            IF compiled_sets IS NOT NULL THEN
-                stmt := pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)', part::regclass, compiled_sets);
-                IF multi THEN
-                    stmt := stmt OPERATOR(pg_catalog.||) ' AND ' OPERATOR(pg_catalog.||) excl;
-                END IF;
-                n_main := privacy.owner_exec(part, stmt, tids, subject);
-            ELSE
-                n_main := pg_catalog.cardinality(tids);
-            END IF;
+            sets := COALESCE(compiled_sets, '');
         ELSE
             -- sever the foreign keys through which the rows were reached (nullable ones)
             sever := ARRAY[]::text[];
@@ -2624,6 +2616,8 @@ BEGIN
             END LOOP;
             sets := privacy.anonymize_set_list(relid, subject, sever_cols, false);
             sets := pg_catalog.array_to_string(ARRAY[NULLIF(sets, '')] OPERATOR(pg_catalog.||) sever, ', ');
+        END IF;
+        IF act OPERATOR(pg_catalog.=) 'anonymize' THEN
             IF sets OPERATOR(pg_catalog.<>) '' THEN
                 stmt := pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)', part::regclass, sets);
                 IF multi THEN
