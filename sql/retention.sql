@@ -1,0 +1,141 @@
+-- retention: privacy.run_retention, legal holds, the run log, the preview
+\set VERBOSITY terse
+CREATE SCHEMA keep;
+CREATE TABLE keep.users (id integer PRIMARY KEY, email text);
+SECURITY LABEL FOR privacy ON COLUMN keep.users.id IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN keep.users.email IS 'CATEGORY contact.email';
+INSERT INTO keep.users SELECT i, 'user' || i || '@example.com' FROM generate_series(1, 4) i;
+
+-- login rows: the row goes after 180 days, its address is cut to its network after 30
+CREATE TABLE keep.logins (
+    id        integer PRIMARY KEY,
+    user_id   integer REFERENCES keep.users,
+    ip        inet,
+    agent     text,
+    logged_at timestamptz NOT NULL
+);
+CREATE INDEX ON keep.logins (logged_at);
+SECURITY LABEL FOR privacy ON COLUMN keep.logins.ip IS 'CATEGORY device.ip RETAIN 30 days AFTER logged_at';
+SECURITY LABEL FOR privacy ON COLUMN keep.logins.agent IS 'CATEGORY device.model RETAIN 30 days AFTER logged_at';
+SECURITY LABEL FOR privacy ON TABLE keep.logins IS 'RETAIN 180 days AFTER logged_at';
+-- 40 rows a day apart, from 5 to 200 days old, users 1 to 4 in turn
+INSERT INTO keep.logins
+SELECT i, 1 + i % 4, ('192.168.' || i || '.' || (i + 10))::inet, 'agent ' || i,
+       date_trunc('day', now()) - ((5 * i) || ' days')::interval
+  FROM generate_series(1, 40) i;
+
+-- orders: anonymized after 1 year, the row kept for accounting
+CREATE TABLE keep.orders (
+    id       integer PRIMARY KEY,
+    user_id  integer REFERENCES keep.users,
+    phone    text NOT NULL,
+    address  text,
+    total    numeric NOT NULL,
+    placed   date NOT NULL
+);
+CREATE INDEX ON keep.orders (placed);
+SECURITY LABEL FOR privacy ON COLUMN keep.orders.phone IS 'CATEGORY contact.phone';
+SECURITY LABEL FOR privacy ON COLUMN keep.orders.address IS 'CATEGORY contact.address';
+SECURITY LABEL FOR privacy ON TABLE keep.orders IS 'RETAIN 1 year AFTER placed THEN ANONYMIZE';
+INSERT INTO keep.orders VALUES
+    (1, 1, '13800000001', 'road 1', 10, current_date - 800),
+    (2, 2, '13800000002', 'road 2', 20, current_date - 500),
+    (3, 3, '13800000003', 'road 3', 30, current_date - 400),
+    (4, 4, '13800000004', 'road 4', 40, current_date - 10);
+
+-- a partitioned event table, deleted after 90 days
+CREATE TABLE keep.events (user_id integer, at timestamptz NOT NULL, what text) PARTITION BY RANGE (at);
+CREATE TABLE keep.events_old PARTITION OF keep.events FOR VALUES FROM (MINVALUE) TO ('2026-06-01');
+CREATE TABLE keep.events_new PARTITION OF keep.events FOR VALUES FROM ('2026-06-01') TO (MAXVALUE);
+SECURITY LABEL FOR privacy ON COLUMN keep.events.user_id IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON TABLE keep.events IS 'RETAIN 90 days AFTER at';
+INSERT INTO keep.events SELECT 1 + i % 4, now() - (i * 10 || ' days')::interval, 'event ' || i FROM generate_series(1, 30) i;
+
+-- a table whose anonymization fails: its unique NOT NULL token
+CREATE TABLE keep.tokens (token text NOT NULL UNIQUE, issued date NOT NULL);
+SECURITY LABEL FOR privacy ON COLUMN keep.tokens.token IS 'CATEGORY credential.token';
+SECURITY LABEL FOR privacy ON TABLE keep.tokens IS 'RETAIN 30 days AFTER issued THEN ANONYMIZE';
+INSERT INTO keep.tokens VALUES ('tok-1', current_date - 100), ('tok-2', current_date);
+
+SELECT relation, column_name, retain, retain_after, action FROM privacy.retention_rule
+ WHERE relation::text LIKE 'keep.%' ORDER BY relation::text, column_name NULLS FIRST;
+
+-- legal holds: user 3's rows everywhere (through foreign keys too), and the event table
+SELECT privacy.place_hold('3', now() + interval '1 year', 'litigation 2026-17') AS user_hold \gset
+SELECT privacy.place_hold('keep.events'::regclass, now() + interval '1 month', 'regulator inquiry') AS table_hold \gset
+SELECT try($$SELECT privacy.place_hold('3', now() - interval '1 day', 'too late')$$);
+SELECT try($$SELECT privacy.place_hold('3', now() + interval '1 day', NULL)$$);
+SELECT try($$SELECT privacy.place_hold(NULL::text, now() + interval '1 day', 'x')$$);
+-- a hold on a partition holds its partitioned table
+SELECT privacy.place_hold('keep.events_old'::regclass, now() + interval '1 day', 'partition') AS partition_hold \gset
+SELECT subject, table_schema, table_name, reason, released_at FROM privacy.hold ORDER BY id;
+SELECT privacy.release_hold(:partition_hold);
+
+-- the preview: what is due, and nothing changes
+SELECT relation, column_name, action, due, held, problem FROM privacy.retention_preview()
+ WHERE relation::text LIKE 'keep.%' ORDER BY relation::text, column_name NULLS FIRST;
+CREATE FUNCTION keep_rows() RETURNS TABLE (tbl text, n bigint) LANGUAGE sql AS $$
+    SELECT 'logins', count(*) FROM keep.logins UNION ALL
+    SELECT 'logins, address generalized', count(*) FROM keep.logins WHERE masklen(ip) < 32 UNION ALL
+    SELECT 'logins, agent cleared', count(*) FROM keep.logins WHERE agent IS NULL UNION ALL
+    SELECT 'orders anonymized', count(*) FROM keep.orders WHERE phone = '00000000000' UNION ALL
+    SELECT 'events', count(*) FROM keep.events UNION ALL
+    SELECT 'tokens', count(*) FROM keep.tokens
+$$;
+SELECT * FROM keep_rows();
+
+-- a dry run logs what is due and changes nothing
+CALL privacy.run_retention(dry_run => true);
+SELECT status, relation, column_name, rows, due, held, error FROM privacy.retention_log
+ WHERE relation LIKE 'keep.%' ORDER BY id, relation, column_name NULLS FIRST;
+SELECT * FROM keep_rows();
+
+-- max_duration reached before the first batch: the run stops cleanly and says so
+CALL privacy.run_retention(max_duration => '1 microsecond');
+SELECT id, status, relation FROM privacy.retention_log WHERE id = (SELECT max(id) FROM privacy.retention_run);
+
+-- the run: batches of 4, each committed; the token table fails and the others go on
+CALL privacy.run_retention(batch_size => 4);
+SELECT status, relation, column_name, action, rows, batches, held, error FROM privacy.retention_log
+ WHERE id = (SELECT max(id) FROM privacy.retention_run) AND relation LIKE 'keep.%'
+ ORDER BY relation, column_name NULLS FIRST;
+SELECT * FROM keep_rows();
+-- the held user's rows are untouched; everybody else's expired rows are gone or anonymized
+SELECT user_id, count(*) AS rows, min(now() - logged_at) > interval '180 days' AS kept_old_rows
+  FROM keep.logins WHERE logged_at < now() - interval '180 days' GROUP BY 1 ORDER BY 1;
+SELECT id, user_id, phone, address, total, placed < current_date - 365 AS expired FROM keep.orders ORDER BY id;
+SELECT id, ip, agent FROM keep.logins WHERE id IN (5, 6, 7, 8) ORDER BY id;
+
+-- a second run finds nothing more to do (anonymized rows are not done again)
+CALL privacy.run_retention(batch_size => 4);
+SELECT relation, column_name, rows FROM privacy.retention_log
+ WHERE id = (SELECT max(id) FROM privacy.retention_run) AND relation LIKE 'keep.%' ORDER BY relation, column_name NULLS FIRST;
+
+-- releasing the holds lets the next run process those rows
+SELECT privacy.release_hold(:user_hold);
+SELECT privacy.release_hold(:table_hold);
+SELECT try(format('SELECT privacy.release_hold(%s)', :user_hold)) LIKE '55000: hold % is already released' AS released_twice;
+SELECT try($$SELECT privacy.release_hold(-1)$$);
+CALL privacy.run_retention(batch_size => 100);
+SELECT relation, column_name, rows FROM privacy.retention_log
+ WHERE id = (SELECT max(id) FROM privacy.retention_run) AND relation LIKE 'keep.%' ORDER BY relation, column_name NULLS FIRST;
+SELECT * FROM keep_rows();
+
+-- every run and hold is audited, subjects by pseudonym
+SELECT kind, detail->>'operation' AS operation, detail ? 'subject' AS by_pseudonym
+  FROM privacy.audit_log WHERE kind IN ('hold', 'retention') ORDER BY seq;
+SELECT count(*) AS entries_naming_subjects FROM privacy.audit_log
+ WHERE kind IN ('hold', 'retention') AND detail::text ~ '"subject": "[0-9]"';
+-- the session's application_name is back to what it was
+SHOW application_name;
+
+-- bad input, and roles without a grant
+SELECT try($$CALL privacy.run_retention(batch_size => 0)$$);
+SELECT try($$CALL privacy.run_retention(max_duration => NULL)$$);
+SET ROLE regress_app;
+SELECT try($$CALL privacy.run_retention()$$);
+SELECT try($$SELECT * FROM privacy.retention_preview()$$);
+SELECT try($$SELECT privacy.place_hold('1', now() + interval '1 day', 'x')$$);
+SELECT try($$SELECT count(*) FROM privacy.hold$$);
+SELECT count(*) >= 0 AS log_readable FROM privacy.retention_log;
+RESET ROLE;
