@@ -24,7 +24,7 @@ DATA = src/privacy--$(EXTVERSION).sql
 REGRESS = setup labels label_errors partitions subject_paths taxonomy inventory audit keys crypto masks consent purpose_views cancellation requests export retention
 REGRESS_OPTS = --temp-config=$(CURDIR)/test/privacy.conf
 # isolation specs under test/isolation
-ISOLATION = audit_concurrent key_invalidation consent_views cancel_concurrent
+ISOLATION = audit_concurrent key_invalidation consent_views cancel_concurrent retention_concurrent
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output_iso
 
 PG_CPPFLAGS = -I$(srcdir)/src

@@ -9,6 +9,7 @@ pkgs=(
 	"postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR"
 	libssl-dev          # OpenSSL headers, -lcrypto
 	libipc-run-perl     # TAP tests (PostgreSQL::Test::Cluster)
+	"postgresql-$PG_MAJOR-cron"   # the scheduler of retention (TAP test, docs)
 )
 
 missing=()
