@@ -3482,14 +3482,14 @@ GRANT SELECT ON privacy.retention_rule TO PUBLIC;
 -- still needs it (expired, not yet anonymized, not held), as text on alias t;
 -- $1 is the cutoff time
 CREATE FUNCTION privacy.retention_sql(rel pg_catalog.regclass, column_name name, retain_after name, action text,
-                                      OUT sets text, OUT pending text)
+                                      OUT sets text, OUT pending text, OUT differs text)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     c record;
     assign text[] := ARRAY[]::text[];
-    differs text[] := ARRAY[]::text[];
+    differing text[] := ARRAY[]::text[];
     v text;
     w record;
     ints name[];
@@ -3532,7 +3532,7 @@ BEGIN
                 v := pg_catalog.format('privacy.anonymous_value(t.%I, %L)::%s', c.attname, c.category, c.typ);
             END IF;
             assign := assign OPERATOR(pg_catalog.||) pg_catalog.format('%I = %s', c.attname, v);
-            differs := differs OPERATOR(pg_catalog.||) pg_catalog.format('t.%I IS DISTINCT FROM %s', c.attname, v);
+            differing := differing OPERATOR(pg_catalog.||) pg_catalog.format('t.%I IS DISTINCT FROM %s', c.attname, v);
         END LOOP;
         IF pg_catalog.cardinality(assign) OPERATOR(pg_catalog.=) 0 THEN
             RAISE EXCEPTION 'nothing of % can be anonymized', rel
@@ -3541,7 +3541,8 @@ BEGIN
         END IF;
         sets := pg_catalog.array_to_string(assign, ', ');
         -- rows already anonymized are done: a later run does not touch them again
-        pending := pending OPERATOR(pg_catalog.||) ' AND (' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(differs, ' OR ') OPERATOR(pg_catalog.||) ')';
+        retention_sql.differs := pg_catalog.array_to_string(differing, ' OR ');
+        pending := pending OPERATOR(pg_catalog.||) ' AND (' OPERATOR(pg_catalog.||) retention_sql.differs OPERATOR(pg_catalog.||) ')';
     END IF;
     -- rows of a subject under a legal hold are left, through every chain
     FOR w IN SELECT s.root, s.hops, s.path FROM privacy.subject_walk() s WHERE s.relid OPERATOR(pg_catalog.=) rel LOOP
@@ -3562,7 +3563,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION privacy.retention_sql(pg_catalog.regclass, name, name, text) IS
-    'internal: the SET list and the condition (expired, not yet anonymized, not held) of one RETAIN clause';
+    'internal: the SET list, the condition (expired, not yet anonymized, not held) and its not-yet-anonymized part, of one RETAIN clause';
 REVOKE ALL ON FUNCTION privacy.retention_sql(pg_catalog.regclass, name, name, text) FROM PUBLIC;
 
 -- whether a table is under a legal hold now
@@ -3607,12 +3608,16 @@ CREATE TABLE privacy.retention_run_table (
     due          bigint,
     held         boolean     NOT NULL DEFAULT false,
     error        text,
+    longest_batch interval,
+    sets_sql     text,
+    pending_sql  text,
+    differs_sql  text,
     started_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     updated_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
 CREATE INDEX retention_run_table_run ON privacy.retention_run_table (run_id);
 COMMENT ON TABLE privacy.retention_run_table IS
-    'per run and RETAIN clause: the action, rows and batches done so far (committed with each batch), rows due (dry run), whether a hold kept the table, the error that stopped it';
+    'per run and RETAIN clause: the action, rows and batches done so far (committed with each batch), the longest batch, rows due (dry run), whether a hold kept the table, the error that stopped it, and the statements the batches run';
 GRANT SELECT ON privacy.retention_run_table TO PUBLIC;
 
 CREATE VIEW privacy.retention_log AS
@@ -3622,7 +3627,7 @@ CREATE VIEW privacy.retention_log AS
                               WHERE a.pid OPERATOR(pg_catalog.=) r.pid AND a.backend_start OPERATOR(pg_catalog.=) r.backend_start)
                      THEN 'running'
                 ELSE 'interrupted' END AS status,
-           t.relation, t.column_name, t.action, t.rows, t.batches, t.due, t.held, t.error
+           t.relation, t.column_name, t.action, t.rows, t.batches, t.longest_batch, t.due, t.held, t.error
       FROM privacy.retention_run r
       LEFT JOIN privacy.retention_run_table t ON t.run_id OPERATOR(pg_catalog.=) r.id;
 COMMENT ON VIEW privacy.retention_log IS
@@ -3688,10 +3693,14 @@ DECLARE
     msg text;
     state text;
 BEGIN
-    -- this rule's line in the log
-    IF NOT EXISTS (SELECT 1 FROM privacy.retention_run_table t
-                    WHERE t.run_id OPERATOR(pg_catalog.=) retention_batch.run_id AND t.relation OPERATOR(pg_catalog.=) rel::text
-                      AND t.column_name IS NOT DISTINCT FROM retention_batch.column_name) THEN
+    -- a batch need not wait for its WAL to reach disk: a crash loses at most
+    -- the last batches, their counts with them, and the next run does them again
+    PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+    -- this rule's line in the log, with its statements (made on the first batch)
+    SELECT t.sets_sql AS sets, t.pending_sql AS pending, t.differs_sql AS differs INTO q FROM privacy.retention_run_table t
+     WHERE t.run_id OPERATOR(pg_catalog.=) retention_batch.run_id AND t.relation OPERATOR(pg_catalog.=) rel::text
+       AND t.column_name IS NOT DISTINCT FROM retention_batch.column_name;
+    IF NOT FOUND THEN
         INSERT INTO privacy.retention_run_table (run_id, relation, column_name, action)
         VALUES (run_id, rel::text, column_name, action);
     END IF;
@@ -3702,7 +3711,12 @@ BEGIN
         RETURN -1;
     END IF;
     BEGIN
-        SELECT * INTO q FROM privacy.retention_sql(rel, column_name, retain_after, action);
+        IF q.pending IS NULL THEN
+            SELECT * INTO q FROM privacy.retention_sql(rel, column_name, retain_after, action);
+            UPDATE privacy.retention_run_table t SET sets_sql = q.sets, pending_sql = q.pending, differs_sql = q.differs
+             WHERE t.run_id OPERATOR(pg_catalog.=) retention_batch.run_id AND t.relation OPERATOR(pg_catalog.=) rel::text
+               AND t.column_name IS NOT DISTINCT FROM retention_batch.column_name;
+        END IF;
         IF dry_run THEN
             EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s t WHERE %s', rel, q.pending) INTO n USING cutoff;
             UPDATE privacy.retention_run_table t SET due = n, updated_at = pg_catalog.clock_timestamp()
@@ -3712,6 +3726,21 @@ BEGIN
         END IF;
         -- the oldest expired rows first, by the index on the AFTER column;
         -- rows a live writer holds are left for the next batch or run
+        IF NOT EXISTS (SELECT 1 FROM privacy.hold h
+                        WHERE h.subject IS NOT NULL AND h.released_at IS NULL AND h.until OPERATOR(pg_catalog.>) pg_catalog.now())
+           AND (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel) OPERATOR(pg_catalog.=) 'r' THEN
+            -- no subject is held: one statement, as the table's owner, finds
+            -- and changes the batch
+            n := privacy.owner_exec(rel, pg_catalog.format(
+                     CASE WHEN action OPERATOR(pg_catalog.=) 'delete'
+                          THEN 'DELETE FROM ONLY %1$s d WHERE d.ctid OPERATOR(pg_catalog.=) ANY (ARRAY('
+                          ELSE 'UPDATE ONLY %1$s t SET %5$s WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(' END
+                     OPERATOR(pg_catalog.||)
+                     'SELECT t.ctid FROM ONLY %1$s t WHERE t.%2$I OPERATOR(pg_catalog.<) %3$L::timestamptz%4$s'
+                     ' ORDER BY t.%2$I LIMIT %6$s FOR UPDATE OF t SKIP LOCKED))',
+                     rel, retain_after, cutoff, COALESCE(' AND (' OPERATOR(pg_catalog.||) q.differs OPERATOR(pg_catalog.||) ')', ''),
+                     q.sets, batch_size), NULL, NULL);
+        ELSE
         EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(x.o), pg_catalog.array_agg(x.c) FROM'
                                   ' (SELECT t.tableoid AS o, t.ctid AS c FROM %s t WHERE %s ORDER BY t.%I LIMIT %s'
                                   ' FOR UPDATE OF t SKIP LOCKED) x',
@@ -3730,6 +3759,7 @@ BEGIN
                          p.tids, NULL);
             END LOOP;
         END IF;
+        END IF;
     EXCEPTION WHEN OTHERS THEN
         -- the error names tables and constraints; a data value it might quote is cut
         GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
@@ -3747,6 +3777,8 @@ BEGIN
     END;
     UPDATE privacy.retention_run_table t
        SET rows = t.rows OPERATOR(pg_catalog.+) n, batches = t.batches OPERATOR(pg_catalog.+) 1,
+           -- the batch is its transaction: from its start to now
+           longest_batch = GREATEST(t.longest_batch, pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) pg_catalog.now()),
            updated_at = pg_catalog.clock_timestamp()
      WHERE t.run_id OPERATOR(pg_catalog.=) retention_batch.run_id AND t.relation OPERATOR(pg_catalog.=) rel::text
        AND t.column_name IS NOT DISTINCT FROM retention_batch.column_name;
