@@ -3833,7 +3833,9 @@ BEGIN
                                          batch_size, dry_run);
             COMMIT;
             PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
-            EXIT WHEN n OPERATOR(pg_catalog.<) batch_size OR dry_run;
+            -- a short batch is not the end: rows a writer held were skipped
+            -- and may be free now; an empty one is
+            EXIT WHEN n OPERATOR(pg_catalog.<=) 0 OR dry_run;
             done := done OPERATOR(pg_catalog.+) n;
         END LOOP;
         EXIT WHEN stopped;

@@ -103,3 +103,38 @@ $large" | awk 'NR == 1 { c1 = $2 } {
 	printf "goal at most 2x the statements by hand: %s\n", (r[1] <= 2 && r[2] <= 2 ? "yes" : "NO")
 	printf "tables 10x larger: cancel_subject takes %.2fx the time; goal at most 1.5x: %s\n", c[2] / c[1], (c[2] / c[1] <= 1.5 ? "yes" : "NO")
 }'
+
+# retention: expiring 1,000,000 of 2,000,000 rows (test/bench/retention.sql)
+echo
+echo "== retention: 1,000,000 of 2,000,000 rows expired"
+psql_bench() { as_pg psql -X -h "$work" -p "$port" -U postgres -d postgres -q -v ON_ERROR_STOP=1 "$@"; }
+ms() { sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1; }
+psql_bench -f "$work/test/bench/retention.sql" >/dev/null
+delete_ms=$(psql_bench -c '\timing on' -c "DELETE FROM rb_copy WHERE seen_at < now() - interval '100 days'" | ms)
+# a write load on the same table: new rows, and updates of random rows
+cat >"$work/writes.pgbench" <<'PGB'
+\set id random(1, 2000000)
+INSERT INTO rb_visits (user_id, ip, seen_at) VALUES (:id % 100000, '10.0.0.2', now());
+UPDATE rb_visits SET ip = '10.0.0.3' WHERE id = :id;
+PGB
+chmod 644 "$work/writes.pgbench"
+writes_tps() {	# $1: seconds
+	as_pg pgbench -n -M prepared -h "$work" -p "$port" -U postgres -c 1 -T "$1" -f "$work/writes.pgbench" postgres 2>/dev/null |
+		sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+}
+alone_tps=$(writes_tps 2)
+# the run in the background, the load for its first two seconds
+psql_bench -c '\timing on' -c 'CALL privacy.run_retention()' >"$work/run.out" &
+run=$!
+during_tps=$(writes_tps 2)
+wait "$run"
+run_ms=$(ms <"$work/run.out")
+psql_bench -At -F ' ' -c "SELECT rows, batches, extract(epoch FROM longest_batch) * 1000 FROM privacy.retention_log
+                           WHERE relation = 'public.rb_visits' ORDER BY id DESC LIMIT 1" >"$work/retention.out"
+read -r rows batches longest <"$work/retention.out"
+awk -v d="$delete_ms" -v r="$run_ms" -v n="$rows" -v b="$batches" -v l="$longest" -v a="$alone_tps" -v w="$during_tps" 'BEGIN {
+	printf "  one plain DELETE: %.0f ms; CALL privacy.run_retention(): %.0f ms, %d rows in %d batches of 5000 (ratio %.2f)\n", d, r, n, b, r / d
+	printf "  goal at most 1.5x the plain DELETE: %s\n", (r / d <= 1.5 ? "yes" : "NO")
+	printf "  longest batch (its whole transaction): %.0f ms; goal about 1 s at most: %s\n", l, (l <= 1000 ? "yes" : "NO")
+	printf "  a write load on the same table (insert + update, one client, 2 s): %d tps alone, %d tps while retention runs\n", a, w
+}'

@@ -242,7 +242,21 @@ SELECT count(*) AS overdue FROM privacy.overdue_requests;
 SELECT jsonb_pretty(privacy.export_subject('3') -> 'tables');
 
 \echo
-\echo '== 28. Tampering with the audit log is detected (a superuser bypassing the append-only triggers)'
+\echo '== 28. Retention: expired rows go in committed batches; a legal hold keeps what the law needs'
+INSERT INTO login_log SELECT 31, ('198.51.100.' || i)::inet, now() - (i * 3 || ' days')::interval FROM generate_series(1, 100) i;
+SELECT privacy.place_hold('3', now() + interval '1 year', 'security incident 2026-42') AS hold \gset
+SELECT relation, column_name, action, retain, due, held FROM privacy.retention_preview();
+CALL privacy.run_retention(batch_size => 20);
+SELECT status, relation, column_name, action, rows, batches FROM privacy.retention_log ORDER BY id, relation, column_name NULLS FIRST;
+\echo 'User 3 is on hold: the expired login rows that reach them through their device stay.'
+SELECT count(*) AS login_rows, count(*) FILTER (WHERE logged_at < now() - interval '6 months') AS older_than_6_months FROM login_log;
+SELECT privacy.release_hold(:hold);
+CALL privacy.run_retention(batch_size => 20);
+SELECT count(*) AS login_rows, count(*) FILTER (WHERE logged_at < now() - interval '6 months') AS older_than_6_months FROM login_log;
+SELECT count(*) FILTER (WHERE masklen(ip) < 32) AS addresses_cut_to_their_network FROM login_log;
+
+\echo
+\echo '== 29. Tampering with the audit log is detected (a superuser bypassing the append-only triggers)'
 SET session_replication_role = replica;
 UPDATE privacy.audit_log SET detail = '{"label": "CATEGORY log.access"}' WHERE seq = 2;
 SET session_replication_role = DEFAULT;
