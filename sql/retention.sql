@@ -139,3 +139,30 @@ SELECT try($$SELECT privacy.place_hold('1', now() + interval '1 day', 'x')$$);
 SELECT try($$SELECT count(*) FROM privacy.hold$$);
 SELECT count(*) >= 0 AS log_readable FROM privacy.retention_log;
 RESET ROLE;
+
+-- category default retention, where the administrator enables it: a column
+-- labelled log.login (kept 6 months by default) with no RETAIN of its own
+SELECT name, retention FROM privacy.category WHERE name IN ('log.login', 'device.model');
+CREATE TABLE keep.sessions (id integer PRIMARY KEY, last_login text, client text, started date NOT NULL);
+SECURITY LABEL FOR privacy ON COLUMN keep.sessions.last_login IS 'CATEGORY log.login';
+SECURITY LABEL FOR privacy ON COLUMN keep.sessions.client IS 'CATEGORY device.model';
+INSERT INTO keep.sessions VALUES (1, 'login at 08:00', 'phone', current_date - 400), (2, 'login at 09:00', 'tablet', current_date - 10);
+SELECT count(*) FROM privacy.retention_rule WHERE relation = 'keep.sessions'::regclass;
+SELECT privacy.enable_category_retention('keep.sessions', 'started') AS columns_with_a_rule;
+SELECT relation, column_name, retain, retain_after, action, from_category FROM privacy.retention_rule
+ WHERE relation = 'keep.sessions'::regclass;
+CALL privacy.run_retention();
+SELECT * FROM keep.sessions ORDER BY id;
+SELECT privacy.disable_category_retention('keep.sessions');
+SELECT privacy.disable_category_retention('keep.sessions');
+SELECT count(*) FROM privacy.retention_rule WHERE relation = 'keep.sessions'::regclass;
+SELECT try($$SELECT privacy.enable_category_retention('keep.sessions', 'nope')$$);
+SELECT try($$SELECT privacy.enable_category_retention('keep.sessions', 'client')$$);
+SELECT try($$SELECT privacy.enable_category_retention(NULL, 'started')$$);
+-- only the table's owner enables it
+SELECT 'keep.sessions'::regclass::oid AS sessions_oid \gset
+GRANT EXECUTE ON FUNCTION privacy.enable_category_retention(regclass, name) TO regress_app;
+SET ROLE regress_app;
+SELECT try(format('SELECT privacy.enable_category_retention(%s, %L)', :sessions_oid, 'started'));
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION privacy.enable_category_retention(regclass, name) FROM regress_app;

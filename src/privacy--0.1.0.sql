@@ -3467,15 +3467,110 @@ $$;
 COMMENT ON FUNCTION privacy.release_hold(bigint) IS 'end a legal hold before its time';
 REVOKE ALL ON FUNCTION privacy.release_hold(bigint) FROM PUBLIC;
 
+-- Tables whose labelled columns follow their categories' default retention
+CREATE TABLE privacy.category_retention (
+    table_schema name NOT NULL,
+    table_name   name NOT NULL,
+    after_column name NOT NULL,
+    enabled_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (table_schema, table_name)
+);
+COMMENT ON TABLE privacy.category_retention IS
+    'tables whose labelled columns without a RETAIN clause of their own are anonymized after their category''s default retention, counted from after_column';
+GRANT SELECT ON privacy.category_retention TO PUBLIC;
+
+CREATE FUNCTION privacy.enable_category_retention(rel pg_catalog.regclass, after_column name) RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    typ oid;
+    n integer;
+BEGIN
+    IF rel IS NULL OR after_column IS NULL THEN
+        RAISE EXCEPTION 'table and column must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- the role that called us (SET ROLE's, else the session's) must be the owner or one of its members
+    IF NOT pg_catalog.pg_has_role(CASE pg_catalog.current_setting('role') WHEN 'none' THEN SESSION_USER
+                                       ELSE pg_catalog.current_setting('role')::name END,
+                                  (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel),
+                                  'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT a.atttypid INTO typ FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attname OPERATOR(pg_catalog.=) after_column AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of relation % does not exist', after_column, rel USING ERRCODE = 'undefined_column';
+    END IF;
+    IF NOT typ OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.date'::regtype, 'pg_catalog.timestamp'::regtype,
+                                                  'pg_catalog.timestamptz'::regtype]::oid[]) THEN
+        RAISE EXCEPTION 'column "%" is not a date or timestamp', after_column USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    INSERT INTO privacy.category_retention AS c (table_schema, table_name, after_column)
+    SELECT n.nspname, k.relname, after_column
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+     WHERE k.oid OPERATOR(pg_catalog.=) COALESCE(pg_catalog.pg_partition_root(rel), rel)
+    ON CONFLICT ON CONSTRAINT category_retention_pkey DO UPDATE SET after_column = EXCLUDED.after_column;
+    PERFORM privacy.audit_append('retention', pg_catalog.format('table %s', rel),
+        pg_catalog.jsonb_build_object('operation', 'enable category retention', 'after', after_column));
+    SELECT pg_catalog.count(*) INTO n FROM privacy.retention_rule r
+     WHERE r.relation OPERATOR(pg_catalog.=) COALESCE(pg_catalog.pg_partition_root(rel), rel) AND r.from_category;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION privacy.enable_category_retention(pg_catalog.regclass, name) IS
+    'let the table''s labelled columns without a RETAIN clause of their own follow their category''s default retention, counted from a date or timestamp column; returns how many columns that gives a rule';
+-- Table owners: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.enable_category_retention(pg_catalog.regclass, name) FROM PUBLIC;
+
+CREATE FUNCTION privacy.disable_category_retention(rel pg_catalog.regclass) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- the role that called us (SET ROLE's, else the session's) must be the owner or one of its members
+    IF NOT pg_catalog.pg_has_role(CASE pg_catalog.current_setting('role') WHEN 'none' THEN SESSION_USER
+                                       ELSE pg_catalog.current_setting('role')::name END,
+                                  (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel),
+                                  'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    DELETE FROM privacy.category_retention c
+     WHERE pg_catalog.to_regclass(pg_catalog.format('%I.%I', c.table_schema, c.table_name))
+           OPERATOR(pg_catalog.=) COALESCE(pg_catalog.pg_partition_root(rel), rel);
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM privacy.audit_append('retention', pg_catalog.format('table %s', rel),
+        pg_catalog.jsonb_build_object('operation', 'disable category retention'));
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION privacy.disable_category_retention(pg_catalog.regclass) IS
+    'stop applying category default retention to the table; false if it was not enabled';
+REVOKE ALL ON FUNCTION privacy.disable_category_retention(pg_catalog.regclass) FROM PUBLIC;
+
 -- every RETAIN clause in force: the table's (delete or anonymize its rows) and
--- each column's (anonymize that column)
+-- each column's (anonymize that column); then, on tables where the
+-- administrator enabled it, each labelled column's category default
 CREATE VIEW privacy.retention_rule AS
     SELECT l.relation, l.column_name, l.retain, l.retain_after,
-           COALESCE(l.retain_then, CASE WHEN l.column_name IS NULL THEN 'delete' ELSE 'anonymize' END) AS action
+           COALESCE(l.retain_then, CASE WHEN l.column_name IS NULL THEN 'delete' ELSE 'anonymize' END) AS action,
+           false AS from_category
       FROM privacy.labels l
-     WHERE l.retain IS NOT NULL;
+     WHERE l.retain IS NOT NULL
+    UNION ALL
+    SELECT l.relation, l.column_name, c.retention, r.after_column::text, 'anonymize', true
+      FROM privacy.category_retention r
+      JOIN privacy.labels l
+        ON l.relation OPERATOR(pg_catalog.=) pg_catalog.to_regclass(pg_catalog.format('%I.%I', r.table_schema, r.table_name))
+      JOIN privacy.category c ON c.name OPERATOR(pg_catalog.=) l.category
+     WHERE c.retention IS NOT NULL AND l.retain IS NULL AND NOT l.subject;
 COMMENT ON VIEW privacy.retention_rule IS
-    'every RETAIN clause in force: relation, column_name (NULL: the whole row), retain, retain_after, action (delete or anonymize)';
+    'every retention rule in force: relation, column_name (NULL: the whole row), retain, retain_after, action (delete or anonymize), from_category (a category default the administrator enabled for the table)';
 GRANT SELECT ON privacy.retention_rule TO PUBLIC;
 
 -- the SQL of one rule: the SET list (anonymize), the condition that a row
@@ -3968,3 +4063,4 @@ SELECT pg_catalog.pg_extension_config_dump('privacy.hold_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.retention_run', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.retention_run_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('privacy.retention_run_table', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.category_retention', '');

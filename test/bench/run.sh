@@ -129,12 +129,13 @@ run=$!
 during_tps=$(writes_tps 2)
 wait "$run"
 run_ms=$(ms <"$work/run.out")
+after_tps=$(writes_tps 2)
 psql_bench -At -F ' ' -c "SELECT rows, batches, extract(epoch FROM longest_batch) * 1000 FROM privacy.retention_log
                            WHERE relation = 'public.rb_visits' ORDER BY id DESC LIMIT 1" >"$work/retention.out"
 read -r rows batches longest <"$work/retention.out"
-awk -v d="$delete_ms" -v r="$run_ms" -v n="$rows" -v b="$batches" -v l="$longest" -v a="$alone_tps" -v w="$during_tps" 'BEGIN {
+awk -v d="$delete_ms" -v r="$run_ms" -v n="$rows" -v b="$batches" -v l="$longest" -v a="$alone_tps" -v w="$during_tps" -v f="$after_tps" 'BEGIN {
 	printf "  one plain DELETE: %.0f ms; CALL privacy.run_retention(): %.0f ms, %d rows in %d batches of 5000 (ratio %.2f)\n", d, r, n, b, r / d
 	printf "  goal at most 1.5x the plain DELETE: %s\n", (r / d <= 1.5 ? "yes" : "NO")
 	printf "  longest batch (its whole transaction): %.0f ms; goal about 1 s at most: %s\n", l, (l <= 1000 ? "yes" : "NO")
-	printf "  a write load on the same table (insert + update, one client, 2 s): %d tps alone, %d tps while retention runs\n", a, w
+	printf "  a write load on the same table (insert + update, one client, 2 s): %d tps before, %d tps while retention runs, %d tps after\n", a, w, f
 }'
