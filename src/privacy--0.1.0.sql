@@ -2086,6 +2086,15 @@ COMMENT ON FUNCTION privacy.locate_rows(text, text) IS
 -- Runs SQL: only the extension's own functions (it checks).
 REVOKE ALL ON FUNCTION privacy.locate_rows(text, text) FROM PUBLIC;
 
+CREATE FUNCTION privacy.owner_exec_value(rel pg_catalog.regclass, statement text, tids pg_catalog.tid[], subject text)
+    RETURNS text
+    AS 'MODULE_PATHNAME', 'privacy_owner_exec'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION privacy.owner_exec_value(pg_catalog.regclass, text, pg_catalog.tid[], text) IS
+    'internal: owner_exec, returning the first column of the statement''s first row as text';
+-- As owner_exec.
+REVOKE ALL ON FUNCTION privacy.owner_exec_value(pg_catalog.regclass, text, pg_catalog.tid[], text) FROM PUBLIC;
+
 -- a tombstone per cancelled subject, by pseudonym
 CREATE TABLE privacy.cancelled_subject (
     subject_id   text        PRIMARY KEY,
@@ -3707,6 +3716,7 @@ CREATE TABLE privacy.retention_run_table (
     sets_sql     text,
     pending_sql  text,
     differs_sql  text,
+    watermark    text,
     started_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     updated_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
@@ -3787,12 +3797,14 @@ DECLARE
     cutoff timestamptz := pg_catalog.now() OPERATOR(pg_catalog.-) retain;
     msg text;
     state text;
+    mark text;
+    new_mark text;
 BEGIN
     -- a batch need not wait for its WAL to reach disk: a crash loses at most
     -- the last batches, their counts with them, and the next run does them again
     PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
     -- this rule's line in the log, with its statements (made on the first batch)
-    SELECT t.sets_sql AS sets, t.pending_sql AS pending, t.differs_sql AS differs INTO q FROM privacy.retention_run_table t
+    SELECT t.sets_sql AS sets, t.pending_sql AS pending, t.differs_sql AS differs, t.watermark INTO q FROM privacy.retention_run_table t
      WHERE t.run_id OPERATOR(pg_catalog.=) retention_batch.run_id AND t.relation OPERATOR(pg_catalog.=) rel::text
        AND t.column_name IS NOT DISTINCT FROM retention_batch.column_name;
     IF NOT FOUND THEN
@@ -3811,6 +3823,7 @@ BEGIN
             UPDATE privacy.retention_run_table t SET sets_sql = q.sets, pending_sql = q.pending, differs_sql = q.differs
              WHERE t.run_id OPERATOR(pg_catalog.=) retention_batch.run_id AND t.relation OPERATOR(pg_catalog.=) rel::text
                AND t.column_name IS NOT DISTINCT FROM retention_batch.column_name;
+            SELECT q.sets AS sets, q.pending AS pending, q.differs AS differs, NULL::text AS watermark INTO q;
         END IF;
         IF dry_run THEN
             EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s t WHERE %s', rel, q.pending) INTO n USING cutoff;
@@ -3826,15 +3839,26 @@ BEGIN
            AND (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel) OPERATOR(pg_catalog.=) 'r' THEN
             -- no subject is held: one statement, as the table's owner, finds
             -- and changes the batch
-            n := privacy.owner_exec(rel, pg_catalog.format(
-                     CASE WHEN action OPERATOR(pg_catalog.=) 'delete'
-                          THEN 'DELETE FROM ONLY %1$s d WHERE d.ctid OPERATOR(pg_catalog.=) ANY (ARRAY('
-                          ELSE 'UPDATE ONLY %1$s t SET %5$s WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(' END
+            -- $2: the cutoff, then where the last batch ended (rows before it are
+            -- done, or were skipped and are left for the next run): the index
+            -- scan starts there rather than among the dead entries of earlier batches
+            mark := privacy.owner_exec_value(rel, pg_catalog.format(
+                     'WITH done AS ('
                      OPERATOR(pg_catalog.||)
-                     'SELECT t.ctid FROM ONLY %1$s t WHERE t.%2$I OPERATOR(pg_catalog.<) %3$L::timestamptz%4$s'
-                     ' ORDER BY t.%2$I LIMIT %6$s FOR UPDATE OF t SKIP LOCKED))',
-                     rel, retain_after, cutoff, COALESCE(' AND (' OPERATOR(pg_catalog.||) q.differs OPERATOR(pg_catalog.||) ')', ''),
-                     q.sets, batch_size), NULL, NULL);
+                     CASE WHEN action OPERATOR(pg_catalog.=) 'delete'
+                          THEN 'DELETE FROM ONLY %1$s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY('
+                          ELSE 'UPDATE ONLY %1$s t SET %4$s WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(' END
+                     OPERATOR(pg_catalog.||)
+                     'SELECT t.ctid FROM ONLY %1$s t WHERE t.%2$I OPERATOR(pg_catalog.<) (pg_catalog.split_part($2, ''|'', 1))::timestamptz'
+                     ' AND t.%2$I OPERATOR(pg_catalog.>=) COALESCE(NULLIF(pg_catalog.split_part($2, ''|'', 2), ''''), ''-infinity'')::timestamptz%3$s'
+                     ' ORDER BY t.%2$I LIMIT %5$s FOR UPDATE OF t SKIP LOCKED)) RETURNING t.%2$I)'
+                     ' SELECT pg_catalog.count(*) OPERATOR(pg_catalog.||) ''|'' OPERATOR(pg_catalog.||) COALESCE(pg_catalog.max(done.%2$I)::timestamptz::text, '''') FROM done',
+                     rel, retain_after, COALESCE(' AND (' OPERATOR(pg_catalog.||) q.differs OPERATOR(pg_catalog.||) ')', ''),
+                     q.sets, batch_size), NULL, cutoff::text OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) COALESCE(q.watermark, ''));
+            n := pg_catalog.split_part(mark, '|', 1)::bigint;
+            IF pg_catalog.split_part(mark, '|', 2) OPERATOR(pg_catalog.<>) '' THEN
+                new_mark := pg_catalog.split_part(mark, '|', 2);
+            END IF;
         ELSE
         EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(x.o), pg_catalog.array_agg(x.c) FROM'
                                   ' (SELECT t.tableoid AS o, t.ctid AS c FROM %s t WHERE %s ORDER BY t.%I LIMIT %s'
@@ -3872,6 +3896,7 @@ BEGIN
     END;
     UPDATE privacy.retention_run_table t
        SET rows = t.rows OPERATOR(pg_catalog.+) n, batches = t.batches OPERATOR(pg_catalog.+) 1,
+           watermark = COALESCE(new_mark, t.watermark),
            -- the batch is its transaction: from its start to now
            longest_batch = GREATEST(t.longest_batch, pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) pg_catalog.now()),
            updated_at = pg_catalog.clock_timestamp()

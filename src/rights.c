@@ -153,6 +153,10 @@ privacy_owner_exec(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec;
 	volatile uint64 processed = 0;
+	/* privacy.owner_exec_value: the first column of the first row, as text */
+	bool		want_value = get_fn_expr_rettype(fcinfo->flinfo) == TEXTOID;
+	char	   *volatile value = NULL;
+	MemoryContext caller = CurrentMemoryContext;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -182,6 +186,13 @@ privacy_owner_exec(PG_FUNCTION_ARGS)
 			elog(ERROR, "could not run a statement as the table's owner: %s",
 				 SPI_result_code_string(rc));
 		processed = SPI_processed;
+		if (want_value && SPI_tuptable != NULL && SPI_processed > 0)
+		{
+			char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+			if (v != NULL)
+				value = MemoryContextStrdup(caller, v);
+		}
 		SPI_finish();
 	}
 	PG_FINALLY();
@@ -189,6 +200,12 @@ privacy_owner_exec(PG_FUNCTION_ARGS)
 		SetUserIdAndSecContext(save_userid, save_sec);
 	}
 	PG_END_TRY();
+	if (want_value)
+	{
+		if (value == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_TEXT_P(cstring_to_text(value));
+	}
 	PG_RETURN_INT64((int64) processed);
 }
 
