@@ -11,6 +11,9 @@ SECURITY LABEL FOR privacy ON COLUMN rb_visits.ip IS 'CATEGORY device.ip';
 SECURITY LABEL FOR privacy ON TABLE rb_visits IS 'RETAIN 100 days AFTER seen_at';
 CREATE TABLE rb_copy (LIKE rb_visits INCLUDING ALL);
 INSERT INTO rb_copy SELECT * FROM rb_visits;
+-- the expired half, to put back between the runs
+DROP TABLE IF EXISTS rb_expired;
+CREATE TABLE rb_expired AS SELECT * FROM rb_visits WHERE seen_at < now() - interval '100 days';
 SELECT setval(pg_get_serial_sequence('rb_visits', 'id'), 3000000);
 VACUUM ANALYZE rb_visits, rb_copy;
 CHECKPOINT;

@@ -98,15 +98,20 @@ my $run = IPC::Run::start(
 	[ 'psql', '-X', '-d', $node->connstr('postgres'), '-c', 'CALL privacy.run_retention(batch_size => 200)' ],
 	'>', \$stdout, '2>', \$stderr);
 my $done = 0;
+my $progress = '';
 for (my $i = 0; $i < 600; $i++)
 {
 	$done = $node->safe_psql('postgres',
 		q{SELECT COALESCE(sum(rows), 0) FROM privacy.retention_run_table t JOIN privacy.retention_run r ON r.id = t.run_id
 		   WHERE r.ended_at IS NULL});
-	last if $done > 0;
+	$progress = $node->safe_psql('postgres',
+		q{SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'privacy retention%'});
+	last if $done > 0 && $progress ne '';
 	usleep(20_000);
 }
 cmp_ok($done, '>', 0, "the run has committed batches ($done rows) when the server is killed");
+like($progress, qr/^privacy retention run \d+: public\.events(\.ip)?, \d+ rows$/,
+	"a DBA sees where the run is in pg_stat_activity ($progress)");
 $node->stop('immediate');
 $run->finish;
 $node->start;
