@@ -129,11 +129,13 @@ cons_record_spi(void *arg)
 									   "          (SELECT v.version FROM privacy.policy_version v ORDER BY v.published_at DESC LIMIT 1),"
 									   "          $3, $4)"
 									   "  RETURNING seq, at, policy_version)"
-									   " INSERT INTO privacy.consent AS c (subject, purpose, granted_at, policy_version, by_guardian)"
-									   " SELECT $1, $2, e.at, e.policy_version, $4 FROM e"
+									   " INSERT INTO privacy.consent AS c (subject, purpose, granted_at, policy_version, by_guardian, minor_setting)"
+									   " SELECT $1, $2, e.at, e.policy_version, $4,"
+									   "        (SELECT m.minor FROM privacy.subject_minor m WHERE m.subject OPERATOR(pg_catalog.=) $1)"
+									   "   FROM e"
 									   " ON CONFLICT ON CONSTRAINT consent_pkey DO UPDATE"
 									   "    SET granted_at = EXCLUDED.granted_at, policy_version = EXCLUDED.policy_version,"
-									   "        by_guardian = EXCLUDED.by_guardian"
+									   "        by_guardian = EXCLUDED.by_guardian, minor_setting = EXCLUDED.minor_setting"
 									   " RETURNING (SELECT e.seq FROM e), c.policy_version",
 									   4, types),
 							 values, nulls, false, 0) != SPI_OK_INSERT_RETURNING || SPI_processed != 1)

@@ -1456,15 +1456,19 @@ CREATE TABLE privacy.consent (
     granted_at     timestamptz NOT NULL,
     policy_version text,
     by_guardian    boolean     NOT NULL,
+    -- the subject's explicit minor setting (privacy.subject_minor), kept in
+    -- step by grant_consent and set_minor: purpose views read it here
+    minor_setting  boolean,
     -- the subject as an integer, when it is one: purpose views over integer
     -- subject columns join on it, so a lookup by subject probes consent once
     subject_key    bigint      GENERATED ALWAYS AS
                    (CASE WHEN subject OPERATOR(pg_catalog.~) '^-?[0-9]{1,18}$' THEN subject::bigint END) STORED,
     PRIMARY KEY (subject, purpose)
 );
-CREATE INDEX consent_subject_key ON privacy.consent (subject_key, purpose);
+-- what a purpose view reads, all in the index: an index-only scan
+CREATE INDEX consent_subject_key ON privacy.consent (subject_key, purpose) INCLUDE (by_guardian, minor_setting);
 COMMENT ON TABLE privacy.consent IS
-    'the consents in force (the latest grant of each subject and purpose, not withdrawn since and not voided by a material policy change), kept by grant_consent, withdraw_consent and publish_policy; purpose views read it';
+    'the consents in force (the latest grant of each subject and purpose, not withdrawn since and not voided by a material policy change), with the subject''s explicit minor setting, kept by grant_consent, withdraw_consent, publish_policy and set_minor; purpose views read it';
 -- As the ledger.
 REVOKE ALL ON privacy.consent FROM PUBLIC;
 
@@ -1492,6 +1496,9 @@ BEGIN
         INSERT INTO privacy.subject_minor AS m (subject, minor) VALUES (subject, minor)
         ON CONFLICT ON CONSTRAINT subject_minor_pkey DO UPDATE SET minor = EXCLUDED.minor, set_at = pg_catalog.now();
     END IF;
+    -- the consents in force carry the setting for the purpose views
+    UPDATE privacy.consent c SET minor_setting = set_minor.minor
+     WHERE c.subject OPERATOR(pg_catalog.=) set_minor.subject;
     PERFORM privacy.audit_append('minor', pg_catalog.format('subject %s', privacy.subject_pseudonym(subject)),
                                  pg_catalog.jsonb_build_object('minor', minor));
 END
@@ -1736,13 +1743,13 @@ DECLARE
     single boolean := pg_catalog.cardinality(subject_columns) OPERATOR(pg_catalog.=) 1;
 BEGIN
     FOREACH col IN ARRAY subject_columns LOOP
-        minor := 'EXISTS (SELECT 1 FROM privacy.subject_minor m WHERE m.subject OPERATOR(pg_catalog.=) c.subject AND m.minor)';
+        -- the explicit setting (carried by the consent row), else the birth date
+        minor := 'COALESCE(c.minor_setting, false)';
         IF birth_column IS NOT NULL AND single THEN
             minor := pg_catalog.format(
-                '(CASE WHEN EXISTS (SELECT 1 FROM privacy.subject_minor m WHERE m.subject OPERATOR(pg_catalog.=) c.subject)'
-                ' THEN %s ELSE %I.%I OPERATOR(pg_catalog.>) (SELECT (pg_catalog.now() OPERATOR(pg_catalog.-)'
-                ' pg_catalog.make_interval(years => pg_catalog.current_setting(''privacy.minor_age'')::integer))::date) END)',
-                minor, alias, birth_column);
+                'COALESCE(c.minor_setting, %I.%I OPERATOR(pg_catalog.>) (SELECT (pg_catalog.now() OPERATOR(pg_catalog.-)'
+                ' pg_catalog.make_interval(years => pg_catalog.current_setting(''privacy.minor_age'')::integer))::date))',
+                alias, birth_column);
         END IF;
         -- integer subject columns compare with the integer key (same btree
         -- family, so the planner carries a constant across); others as text
