@@ -1743,8 +1743,9 @@ DECLARE
     single boolean := pg_catalog.cardinality(subject_columns) OPERATOR(pg_catalog.=) 1;
 BEGIN
     FOREACH col IN ARRAY subject_columns LOOP
-        -- the explicit setting (carried by the consent row), else the birth date
-        minor := 'COALESCE(c.minor_setting, false)';
+        -- the explicit setting (carried by the consent row), else the birth
+        -- date (IS TRUE: the planner estimates it from the column's statistics)
+        minor := '(c.minor_setting IS TRUE)';
         IF birth_column IS NOT NULL AND single THEN
             minor := pg_catalog.format(
                 'COALESCE(c.minor_setting, %I.%I OPERATOR(pg_catalog.>) (SELECT (pg_catalog.now() OPERATOR(pg_catalog.-)'
