@@ -3807,6 +3807,8 @@ DECLARE
     state text;
     mark text;
     new_mark text;
+    stmt text;
+    lock_timeout_was text := pg_catalog.current_setting('lock_timeout');
 BEGIN
     -- a batch need not wait for its WAL to reach disk: a crash loses at most
     -- the last batches, their counts with them, and the next run does them again
@@ -3850,7 +3852,7 @@ BEGIN
             -- $2: the cutoff, then where the last batch ended (rows before it are
             -- done, or were skipped and are left for the next run): the index
             -- scan starts there rather than among the dead entries of earlier batches
-            mark := privacy.owner_exec_value(rel, pg_catalog.format(
+            stmt := pg_catalog.format(
                      'WITH done AS ('
                      OPERATOR(pg_catalog.||)
                      CASE WHEN action OPERATOR(pg_catalog.=) 'delete'
@@ -3859,10 +3861,22 @@ BEGIN
                      OPERATOR(pg_catalog.||)
                      'SELECT t.ctid FROM ONLY %1$s t WHERE t.%2$I OPERATOR(pg_catalog.<) (pg_catalog.split_part($2, ''|'', 1))::timestamptz'
                      ' AND t.%2$I OPERATOR(pg_catalog.>=) COALESCE(NULLIF(pg_catalog.split_part($2, ''|'', 2), ''''), ''-infinity'')::timestamptz%3$s'
-                     ' ORDER BY t.%2$I LIMIT %5$s FOR UPDATE OF t SKIP LOCKED)) RETURNING t.%2$I)'
+                     ' ORDER BY t.%2$I LIMIT %5$s%%s)) RETURNING t.%2$I)'
                      ' SELECT pg_catalog.count(*) OPERATOR(pg_catalog.||) ''|'' OPERATOR(pg_catalog.||) COALESCE(pg_catalog.max(done.%2$I)::timestamptz::text, '''') FROM done',
                      rel, retain_after, COALESCE(' AND (' OPERATOR(pg_catalog.||) q.differs OPERATOR(pg_catalog.||) ')', ''),
-                     q.sets, batch_size), NULL, cutoff::text OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) COALESCE(q.watermark, ''));
+                     q.sets, batch_size);
+            -- most batches meet no writer: change the rows without locking them
+            -- first (one WAL record a row, not two), and give up at once on a row a
+            -- writer holds, to take the batch again with SKIP LOCKED
+            BEGIN
+                PERFORM pg_catalog.set_config('lock_timeout', '50ms', true);
+                mark := privacy.owner_exec_value(rel, pg_catalog.format(stmt, ''), NULL,
+                            cutoff::text OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) COALESCE(q.watermark, ''));
+            EXCEPTION WHEN lock_not_available THEN
+                mark := privacy.owner_exec_value(rel, pg_catalog.format(stmt, ' FOR UPDATE OF t SKIP LOCKED'), NULL,
+                            cutoff::text OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) COALESCE(q.watermark, ''));
+            END;
+            PERFORM pg_catalog.set_config('lock_timeout', lock_timeout_was, true);
             n := pg_catalog.split_part(mark, '|', 1)::bigint;
             IF pg_catalog.split_part(mark, '|', 2) OPERATOR(pg_catalog.<>) '' THEN
                 new_mark := pg_catalog.split_part(mark, '|', 2);
