@@ -2588,7 +2588,7 @@ REVOKE ALL ON privacy.overdue_requests FROM PUBLIC;
 -- subject's side of
 CREATE FUNCTION privacy.cancel_apply(relid oid, act text, multi boolean, excl text, compiled boolean,
                                      compiled_sets text, compiled_side text, part oid, tids pg_catalog.tid[],
-                                     cur privacy.cancel_target[], subject text)
+                                     cur privacy.cancel_target[], subject text, direct text)
     RETURNS bigint[]
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -2603,6 +2603,10 @@ DECLARE
     sever_cols name[];
     x record;
 BEGIN
+        IF direct IS NOT NULL THEN
+            -- a leaf table: the statement finds the subject's rows itself
+            RETURN ARRAY[privacy.owner_exec(relid, direct, NULL, subject), 0];
+        END IF;
         IF act OPERATOR(pg_catalog.=) 'keep until retention' THEN
             n_main := pg_catalog.cardinality(tids);
         ELSIF act OPERATOR(pg_catalog.=) 'delete' THEN
@@ -2661,9 +2665,9 @@ BEGIN
     RETURN ARRAY[n_main, n_side];
 END
 $$;
-COMMENT ON FUNCTION privacy.cancel_apply(oid, text, boolean, text, boolean, text, text, oid, pg_catalog.tid[], privacy.cancel_target[], text) IS
+COMMENT ON FUNCTION privacy.cancel_apply(oid, text, boolean, text, boolean, text, text, oid, pg_catalog.tid[], privacy.cancel_target[], text, text) IS
     'internal: one step of a cancellation, a table''s action on the subject''s rows of one partition, run as the table''s owner';
-REVOKE ALL ON FUNCTION privacy.cancel_apply(oid, text, boolean, text, boolean, text, text, oid, pg_catalog.tid[], privacy.cancel_target[], text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.cancel_apply(oid, text, boolean, text, boolean, text, text, oid, pg_catalog.tid[], privacy.cancel_target[], text, text) FROM PUBLIC;
 
 -- what blocked a step, by name only
 CREATE FUNCTION privacy.cancel_blocked(e_state text, e_con text, e_schema text, e_table text,
@@ -2709,7 +2713,6 @@ DECLARE
     w record;
     r record;
     p record;
-    x record;
     tg privacy.cancel_target;
     targets privacy.cancel_target[] := '{}';
     cur privacy.cancel_target[];
@@ -2720,11 +2723,6 @@ DECLARE
     act text;
     multi boolean;
     excl text;
-    sets text;
-    side text;
-    sever text[];
-    sever_cols name[];
-    stmt text;
     n_main bigint;
     n_side bigint;
     n_events bigint;
@@ -2734,9 +2732,6 @@ DECLARE
     e_con text;
     e_schema text;
     e_table text;
-    blocker regclass;
-    blocked_rows bigint;
-    msg text;
     plan jsonb;
     typ text;
     fits text[] := '{}';
@@ -2822,36 +2817,8 @@ BEGIN
             excl := CASE WHEN NOT multi THEN NULL WHEN r.compiled THEN r.excl
                          ELSE privacy.subject_condition(r.relid, 't', subject, '$2', true) END;
             IF r.direct IS NOT NULL THEN
-                -- a leaf table: one statement as its owner finds and changes the rows
-                n_main := 0;
-                cur_part := NULL;
-                cur_tids := NULL;
-                in_step := true;
-                IF dry_run THEN
-                    BEGIN
-                        n_main := privacy.owner_exec(r.relid, r.direct, NULL, subject);
-                    EXCEPTION WHEN integrity_constraint_violation THEN
-                        GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_con = CONSTRAINT_NAME,
-                                                e_schema = SCHEMA_NAME, e_table = TABLE_NAME;
-                        SELECT * INTO blocked FROM privacy.cancel_blocked(e_state, e_con, e_schema, e_table,
-                                                                        r.relid, act, NULL, NULL);
-                        out_rel := out_rel OPERATOR(pg_catalog.||) blocked.blocker;
-                        out_act := out_act OPERATOR(pg_catalog.||) 'blocked'::text;
-                        out_rows := out_rows OPERATOR(pg_catalog.||) blocked.rows;
-                        out_detail := out_detail OPERATOR(pg_catalog.||) blocked.message;
-                    END;
-                ELSE
-                    n_main := privacy.owner_exec(r.relid, r.direct, NULL, subject);
-                END IF;
-                in_step := false;
-                IF n_main OPERATOR(pg_catalog.>) 0 THEN
-                    out_rel := out_rel OPERATOR(pg_catalog.||) r.relid::regclass;
-                    out_act := out_act OPERATOR(pg_catalog.||) CASE act WHEN 'delete' THEN 'deleted' WHEN 'anonymize' THEN 'anonymized'
-                                                                         ELSE 'kept until retention' END;
-                    out_rows := out_rows OPERATOR(pg_catalog.||) n_main;
-                    out_detail := out_detail OPERATOR(pg_catalog.||) NULL::text;
-                END IF;
-                CONTINUE;
+                -- a leaf table: one statement, in the step below, finds its rows itself
+                cur := '{}';
             ELSIF (plan->>'recollect')::boolean THEN
                 -- the rows again, as they are now: a foreign key action or a
                 -- trigger of an earlier step may have updated some
@@ -2869,11 +2836,13 @@ BEGIN
             n_main := 0;
             n_side := 0;
             FOR p IN
-                SELECT u.o AS part, pg_catalog.array_agg(DISTINCT u.c) AS tids
-                  FROM pg_catalog.unnest(cur) y, ROWS FROM (pg_catalog.unnest(y.parts), pg_catalog.unnest(y.tids)) AS u(o, c)
-                 WHERE y.relid OPERATOR(pg_catalog.=) r.relid
-                 GROUP BY u.o
-                 ORDER BY u.o
+                SELECT r.relid AS part, NULL::pg_catalog.tid[] AS tids WHERE r.direct IS NOT NULL
+                UNION ALL
+                (SELECT u.o, pg_catalog.array_agg(DISTINCT u.c)
+                   FROM pg_catalog.unnest(cur) y, ROWS FROM (pg_catalog.unnest(y.parts), pg_catalog.unnest(y.tids)) AS u(o, c)
+                  WHERE y.relid OPERATOR(pg_catalog.=) r.relid
+                  GROUP BY u.o
+                  ORDER BY u.o)
             LOOP
                 cur_part := p.part;
                 cur_tids := p.tids;
@@ -2882,14 +2851,14 @@ BEGIN
                     -- a blocked step is shown, and the plan goes on
                     BEGIN
                         counts := privacy.cancel_apply(r.relid, act, multi, excl, r.compiled, r.sets, r.side,
-                                                       p.part, p.tids, cur, subject);
+                                                       p.part, p.tids, cur, subject, r.direct);
                     EXCEPTION WHEN integrity_constraint_violation THEN
                         GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_con = CONSTRAINT_NAME,
                                                 e_schema = SCHEMA_NAME, e_table = TABLE_NAME;
                         SELECT * INTO blocked FROM privacy.cancel_blocked(e_state, e_con, e_schema, e_table,
                                                                         r.relid, act, p.part, p.tids);
                         -- the plan counts the rows the step would have changed
-                        n_main := n_main OPERATOR(pg_catalog.+) pg_catalog.cardinality(p.tids);
+                        n_main := n_main OPERATOR(pg_catalog.+) COALESCE(pg_catalog.cardinality(p.tids), 0);
                         out_rel := out_rel OPERATOR(pg_catalog.||) blocked.blocker;
                         out_act := out_act OPERATOR(pg_catalog.||) 'blocked'::text;
                         out_rows := out_rows OPERATOR(pg_catalog.||) blocked.rows;
@@ -2900,17 +2869,20 @@ BEGIN
                 ELSE
                     -- a blocked step fails the whole cancellation (the handler below)
                     counts := privacy.cancel_apply(r.relid, act, multi, excl, r.compiled, r.sets, r.side,
-                                                   p.part, p.tids, cur, subject);
+                                                   p.part, p.tids, cur, subject, r.direct);
                 END IF;
                 in_step := false;
                 n_main := n_main OPERATOR(pg_catalog.+) counts[1];
                 n_side := n_side OPERATOR(pg_catalog.+) counts[2];
             END LOOP;
-            out_rel := out_rel OPERATOR(pg_catalog.||) r.relid::regclass;
-            out_act := out_act OPERATOR(pg_catalog.||) CASE act WHEN 'delete' THEN 'deleted' WHEN 'anonymize' THEN 'anonymized'
-                                                                 ELSE 'kept until retention' END;
-            out_rows := out_rows OPERATOR(pg_catalog.||) n_main;
-            out_detail := out_detail OPERATOR(pg_catalog.||) CASE WHEN r.hops OPERATOR(pg_catalog.>) 0 THEN 'through foreign keys' END;
+            -- (a leaf table that held none of the subject's rows says nothing)
+            IF r.direct IS NULL OR n_main OPERATOR(pg_catalog.>) 0 THEN
+                out_rel := out_rel OPERATOR(pg_catalog.||) r.relid::regclass;
+                out_act := out_act OPERATOR(pg_catalog.||) CASE act WHEN 'delete' THEN 'deleted' WHEN 'anonymize' THEN 'anonymized'
+                                                                     ELSE 'kept until retention' END;
+                out_rows := out_rows OPERATOR(pg_catalog.||) n_main;
+                out_detail := out_detail OPERATOR(pg_catalog.||) CASE WHEN r.hops OPERATOR(pg_catalog.>) 0 THEN 'through foreign keys' END;
+            END IF;
             IF n_side OPERATOR(pg_catalog.>) 0 THEN
                 out_rel := out_rel OPERATOR(pg_catalog.||) r.relid::regclass;
                 out_act := out_act OPERATOR(pg_catalog.||) 'anonymized'::text;
