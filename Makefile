@@ -16,7 +16,9 @@ OBJS = \
 	src/consent.o \
 	src/rights.o \
 	src/fpe.o \
-	src/masks.o
+	src/masks.o \
+	src/validators.o \
+	src/discover.o
 
 DATA = src/privacy--$(EXTVERSION).sql
 

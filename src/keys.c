@@ -239,12 +239,62 @@ keys_ensure_cache(void)
  * The master key
  * ------------------------------------------------------------------------
  */
+/*
+ * What is wrong with an opened master key file, or NULL: the file must be a
+ * regular file of exactly 32 bytes, owned by the server's OS user and closed
+ * to everyone else.  *hint gets what to do.
+ */
+static const char *
+keys_master_stat_problem(const struct stat *st, const char **hint)
+{
+	*hint = NULL;
+	if (!S_ISREG(st->st_mode))
+		return "the master key file is not a regular file";
+	if (st->st_uid != geteuid())
+		return "the master key file is not owned by the database server's OS user";
+	if ((st->st_mode & (S_IRWXG | S_IRWXO)) != 0)
+	{
+		*hint = "Make it readable by its owner only: chmod 600.";
+		return "the master key file is accessible by other users than its owner";
+	}
+	if (st->st_size != PRIVACY_KEY_BYTES)
+	{
+		*hint = "Create it with: head -c 32 /dev/urandom > FILE";
+		return "the master key file must hold exactly 32 bytes";
+	}
+	return NULL;
+}
+
+/*
+ * What is wrong with the master key file, or NULL; for privacy.check().  It
+ * looks at the file's metadata only, never at its contents, and the message
+ * does not name the path.
+ */
+const char *
+privacy_master_key_problem(const char **hint)
+{
+	struct stat st;
+
+	*hint = NULL;
+	if (master_key_file == NULL || master_key_file[0] == '\0')
+	{
+		*hint = "Create a file of 32 random bytes readable only by the server's OS user and name it in privacy.master_key_file (see doc/keys.md).";
+		return "privacy.master_key_file is not set";
+	}
+	if (stat(master_key_file, &st) != 0)
+		return psprintf("could not access the master key file named by privacy.master_key_file: %s",
+						strerror(errno));
+	return keys_master_stat_problem(&st, hint);
+}
+
 static void
 keys_load_master(void)
 {
 	int			fd;
 	struct stat st;
 	ssize_t		got;
+	const char *problem;
+	const char *hint;
 
 	if (master_loaded)
 		return;
@@ -266,36 +316,16 @@ keys_load_master(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("could not stat the master key file: %m")));
 	}
-	if (!S_ISREG(st.st_mode))
+	problem = keys_master_stat_problem(&st, &hint);
+	if (problem != NULL)
 	{
 		close(fd);
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the master key file is not a regular file")));
-	}
-	if (st.st_uid != geteuid())
-	{
-		close(fd);
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the master key file is not owned by the database server's OS user")));
-	}
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-	{
-		close(fd);
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the master key file is accessible by other users than its owner"),
-				 errhint("Make it readable by its owner only: chmod 600.")));
-	}
-	if (st.st_size != PRIVACY_KEY_BYTES)
-	{
-		close(fd);
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the master key file must hold exactly %d bytes", PRIVACY_KEY_BYTES),
-				 errdetail("It holds %lld bytes.", (long long) st.st_size),
-				 errhint("Create it with: head -c 32 /dev/urandom > FILE")));
+				 errmsg("%s", problem),
+				 S_ISREG(st.st_mode) && st.st_size != PRIVACY_KEY_BYTES ?
+				 errdetail("It holds %lld bytes.", (long long) st.st_size) : 0,
+				 hint ? errhint("%s", hint) : 0));
 	}
 	got = read(fd, master_key, PRIVACY_KEY_BYTES);
 	close(fd);

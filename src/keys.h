@@ -77,6 +77,9 @@ extern int	privacy_master_unwrap(const bytea *wrapped, const char *aad,
 								  uint8 *out, int outlen, const char *what);
 
 /* every OpenSSL failure goes through here: no key or data in the message */
+/* what is wrong with the master key file (metadata only), or NULL */
+extern const char *privacy_master_key_problem(const char **hint);
+
 extern void privacy_openssl_error(const char *operation) pg_attribute_noreturn();
 
 #endif							/* PRIVACY_KEYS_H */

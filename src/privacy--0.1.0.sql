@@ -4002,11 +4002,372 @@ COMMENT ON FUNCTION privacy.retention_preview() IS
 REVOKE ALL ON FUNCTION privacy.retention_preview() FROM PUBLIC;
 
 -------------------------------------------------------------------------------
+-- Discovery: suggested labels from column names, comments and sampled values
+-------------------------------------------------------------------------------
+CREATE FUNCTION privacy.validators()
+    RETURNS TABLE (name text, category text, supporting boolean, strength numeric, description text)
+    AS 'MODULE_PATHNAME', 'privacy_validators_list'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 12;
+COMMENT ON FUNCTION privacy.validators() IS
+    'the value validators discovery runs on sampled values: the category each suggests, whether it counts only beside a matching column name (supporting), and how strongly a column of matching values suggests the category';
+GRANT EXECUTE ON FUNCTION privacy.validators() TO PUBLIC;
+
+CREATE FUNCTION privacy.validate(validator text, value text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'privacy_validate'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION privacy.validate(text, text) IS
+    'whether a value passes one of discovery''s validators (privacy.validators()); surrounding blanks are ignored; usable in CHECK constraints of columns whose format is fixed';
+GRANT EXECUTE ON FUNCTION privacy.validate(text, text) TO PUBLIC;
+
+CREATE FUNCTION privacy.sample_matches(rel pg_catalog.regclass, sample_rows integer)
+    RETURNS TABLE (column_name name, sampled integer, validator text, matched integer)
+    AS 'MODULE_PATHNAME', 'privacy_sample_matches'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION privacy.sample_matches(pg_catalog.regclass, integer) IS
+    'reads a bounded sample (TABLESAMPLE SYSTEM) of a table''s columns of built-in types as the caller and counts, per column, the values each validator accepts; returns counts, never values; sampled is NULL for a column not read (its type, or no SELECT privilege) (internal, used by privacy.discover())';
+GRANT EXECUTE ON FUNCTION privacy.sample_matches(pg_catalog.regclass, integer) TO PUBLIC;
+
+CREATE TABLE privacy.discovery_rule (
+    word        text         PRIMARY KEY
+                             CHECK (word OPERATOR(pg_catalog.=) pg_catalog.lower(word)
+                                    AND word OPERATOR(pg_catalog.~) '^[^\x01-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]+$'),
+    category    text         NOT NULL REFERENCES privacy.category (name),
+    confidence  numeric(3,2) NOT NULL CHECK (confidence OPERATOR(pg_catalog.>) 0 AND confidence OPERATOR(pg_catalog.<) 1),
+    seeded      boolean      NOT NULL DEFAULT false
+);
+COMMENT ON TABLE privacy.discovery_rule IS
+    'column-name rules of discovery: a word (English, pinyin or Chinese) found in a column''s name or comment suggests a category with a confidence; administrators add their own rows';
+COMMENT ON COLUMN privacy.discovery_rule.word IS
+    'lower case; words of letters and digits of five or more characters match anywhere in the name, shorter ones and words with _ only as whole words between _ (or the ends), other scripts anywhere';
+COMMENT ON COLUMN privacy.discovery_rule.confidence IS 'confidence of a name match; a comment match counts 0.1 less';
+COMMENT ON COLUMN privacy.discovery_rule.seeded IS 'shipped with the extension (read-only); false for rules an administrator added';
+GRANT SELECT ON privacy.discovery_rule TO PUBLIC;
+
+INSERT INTO privacy.discovery_rule (word, category, confidence, seeded)
+SELECT w.word, r.category, r.confidence, true
+  FROM (VALUES
+ ('contact.phone', 0.70, ARRAY['phone', 'mobile', 'cellphone', 'telephone', 'tel', 'phone_no', 'shouji', 'shoujihao',
+                              'sjh', 'sjhm', 'dianhua', 'lxdh', 'lianxidianhua', '手机', '电话', '联系方式']),
+ ('contact.email', 0.70, ARRAY['email', 'e_mail', 'mail', 'youxiang', 'dzyx', '邮箱', '电子邮件']),
+ ('contact.address', 0.60, ARRAY['address', 'addr', 'dizhi', 'zhuzhi', 'street', '地址', '住址']),
+ ('contact.im_account', 0.60, ARRAY['wechat', 'weixin', 'qq', 'openid', 'unionid', '微信']),
+ ('contact.emergency', 0.70, ARRAY['emergency', 'jinji', '紧急联系']),
+ ('identity.name', 0.70, ARRAY['real_name', 'realname', 'full_name', 'fullname', 'first_name', 'firstname', 'last_name',
+                              'lastname', 'surname', 'given_name', 'family_name', 'true_name', 'truename', 'xingming',
+                              'xm', '姓名']),
+ ('identity.nickname', 0.60, ARRAY['nickname', 'nick_name', 'nicheng', '昵称']),
+ ('account.username', 0.60, ARRAY['username', 'user_name', 'login_name', 'loginname', 'yonghuming', '用户名']),
+ ('identity.id_number', 0.75, ARRAY['id_card', 'idcard', 'id_no', 'id_number', 'idno', 'national_id', 'ssn', 'sfz',
+                                   'sfzh', 'sfzhm', 'shenfenzheng', 'zjhm', '身份证', '证件号']),
+ ('identity.id_document', 0.70, ARRAY['passport', 'huzhao', '护照']),
+ ('identity.birth_date', 0.70, ARRAY['birthday', 'birth_date', 'birthdate', 'date_of_birth', 'dob', 'shengri', 'csrq',
+                                    'chusheng', '生日', '出生']),
+ ('identity.gender', 0.60, ARRAY['gender', 'sex', 'xingbie', 'xb', '性别']),
+ ('identity.ethnicity', 0.60, ARRAY['ethnicity', 'minzu', '民族']),
+ ('identity.religion', 0.60, ARRAY['religion', 'zongjiao', '宗教']),
+ ('device.ip', 0.70, ARRAY['ip', 'ip_addr', 'ipaddr', 'ip_address', 'remote_addr']),
+ ('device.mac', 0.70, ARRAY['mac', 'mac_addr', 'macaddr', 'mac_address']),
+ ('device.id', 0.70, ARRAY['imei', 'imsi', 'idfa', 'idfv', 'oaid', 'android_id', 'device_id', 'udid']),
+ ('device.model', 0.75, ARRAY['phone_model', 'device_model']),
+ ('financial.bank_account', 0.70, ARRAY['bank_card', 'bankcard', 'card_no', 'card_number', 'bank_account', 'yhk',
+                                       'yhkh', '银行卡', '卡号']),
+ ('financial.income', 0.60, ARRAY['salary', 'income', 'shouru', 'gongzi', '收入', '工资']),
+ ('location.precise', 0.60, ARRAY['latitude', 'longitude', 'lat', 'lng', 'lon', 'gps', 'coordinates', 'weidu',
+                                 'jingdu', '经度', '纬度', '定位']),
+ ('credential.password', 0.80, ARRAY['password', 'passwd', 'pwd', 'mima', '密码']),
+ ('credential.token', 0.60, ARRAY['token', 'api_key', 'apikey', 'access_token']),
+ ('credential.verification_code', 0.60, ARRAY['verification_code', 'sms_code', 'otp', 'yzm', '验证码']),
+ ('biometric.face', 0.60, ARRAY['face_image', 'face_feature', 'renlian', '人脸']),
+ ('biometric.fingerprint', 0.70, ARRAY['fingerprint', 'zhiwen', '指纹']),
+ ('health.medical', 0.60, ARRAY['diagnosis', 'medical', 'bingli', '病历', '诊断'])
+  ) AS r(category, confidence, words)
+ CROSS JOIN LATERAL pg_catalog.unnest(r.words) AS w(word);
+
+CREATE FUNCTION privacy.discovery_rule_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+        IF NEW.seeded THEN
+            RAISE EXCEPTION 'cannot add discovery rule "%" as shipped with the extension', NEW.word
+                USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF OLD.seeded THEN
+        RAISE EXCEPTION 'cannot % discovery rule "%": it ships with the extension',
+                        pg_catalog.lower(TG_OP), OLD.word
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Add a rule of your own for a longer word; the most confident rule wins.';
+    END IF;
+    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.seeded THEN
+        RAISE EXCEPTION 'cannot mark discovery rule "%" as shipped with the extension', OLD.word
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    RETURN CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION privacy.discovery_rule_guard() IS
+    'keeps the shipped discovery rules as they are (trigger on privacy.discovery_rule)';
+CREATE TRIGGER discovery_rule_guard BEFORE INSERT OR UPDATE OR DELETE ON privacy.discovery_rule
+    FOR EACH ROW EXECUTE FUNCTION privacy.discovery_rule_guard();
+
+-- a name or comment in the form rules match: lower case, camelCase split,
+-- runs of ASCII punctuation and blanks made one _, and _ at both ends
+CREATE FUNCTION privacy.discovery_words(name text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT '_' OPERATOR(pg_catalog.||)
+           pg_catalog.regexp_replace(
+               pg_catalog.lower(pg_catalog.regexp_replace(COALESCE($1, ''), '([a-z0-9])([A-Z])', '\1_\2', 'g')),
+               '[\x01-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+', '_', 'g')
+           OPERATOR(pg_catalog.||) '_'
+    $$;
+COMMENT ON FUNCTION privacy.discovery_words(text) IS
+    'a column name or comment as discovery rules match it: lower case, camelCase split, punctuation and blanks made _, _ at both ends';
+GRANT EXECUTE ON FUNCTION privacy.discovery_words(text) TO PUBLIC;
+
+CREATE FUNCTION privacy.discovery_match(words text, word text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE
+           WHEN $2 OPERATOR(pg_catalog.~) '^[a-z0-9]{5,}$'
+               THEN pg_catalog.strpos($1, $2) OPERATOR(pg_catalog.>) 0
+           WHEN $2 OPERATOR(pg_catalog.~) '^[a-z0-9_]+$'
+               THEN pg_catalog.strpos($1, '_' OPERATOR(pg_catalog.||) $2 OPERATOR(pg_catalog.||) '_') OPERATOR(pg_catalog.>) 0
+           ELSE pg_catalog.strpos($1, $2) OPERATOR(pg_catalog.>) 0
+           END
+    $$;
+COMMENT ON FUNCTION privacy.discovery_match(text, text) IS
+    'whether a rule word matches words made by privacy.discovery_words(): long ASCII words anywhere, short or compound ones as whole words, other scripts anywhere';
+GRANT EXECUTE ON FUNCTION privacy.discovery_match(text, text) TO PUBLIC;
+
+-- the suggestions for the tables of one schema (internal: privacy.discover() checks its arguments)
+CREATE FUNCTION privacy.discovery_suggestions(nsp oid, sample_rows integer)
+    RETURNS TABLE (relation pg_catalog.regclass, column_name name, category text, confidence numeric, evidence text)
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH
+    tabs AS (
+        -- the schema's tables that can be labelled: partitions go with their root
+        SELECT c.oid AS relid
+          FROM pg_catalog.pg_class c
+         WHERE c.relnamespace OPERATOR(pg_catalog.=) $1
+           AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
+           AND NOT c.relispartition
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                            WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                              AND d.objid OPERATOR(pg_catalog.=) c.oid
+                              AND d.deptype OPERATOR(pg_catalog.=) 'e')
+    ),
+    cols AS (
+        -- their columns without a label
+        SELECT t.relid, a.attnum, a.attname,
+               privacy.discovery_words(a.attname) AS name_words,
+               privacy.discovery_words(pg_catalog.col_description(t.relid, a.attnum)) AS comment_words
+          FROM tabs t
+          JOIN pg_catalog.pg_attribute a
+            ON a.attrelid OPERATOR(pg_catalog.=) t.relid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+         WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_seclabel s
+                            WHERE s.provider OPERATOR(pg_catalog.=) 'privacy'
+                              AND s.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                              AND s.objoid OPERATOR(pg_catalog.=) t.relid
+                              AND s.objsubid OPERATOR(pg_catalog.=) a.attnum)
+    ),
+    names AS (
+        -- the most confident rule per column and category; a comment counts 0.1 less
+        SELECT DISTINCT ON (m.relid, m.attnum, m.category) m.*
+          FROM (SELECT c.relid, c.attnum, r.category, r.word,
+                       privacy.discovery_match(c.name_words, r.word) AS by_name,
+                       CASE WHEN privacy.discovery_match(c.name_words, r.word) THEN r.confidence
+                            ELSE r.confidence OPERATOR(pg_catalog.-) 0.1 END AS conf
+                  FROM cols c
+                  JOIN privacy.discovery_rule r
+                    ON privacy.discovery_match(c.name_words, r.word)
+                    OR privacy.discovery_match(c.comment_words, r.word)) m
+         ORDER BY m.relid, m.attnum, m.category, m.conf DESC, pg_catalog.length(m.word) DESC, m.word
+    ),
+    samples AS (
+        SELECT t.relid, s.column_name, s.sampled, s.validator, s.matched
+          FROM tabs t
+         CROSS JOIN LATERAL privacy.sample_matches(t.relid, $2) s
+         WHERE $2 OPERATOR(pg_catalog.>) 0
+           AND EXISTS (SELECT 1 FROM cols c WHERE c.relid OPERATOR(pg_catalog.=) t.relid)
+    ),
+    sampled AS (
+        SELECT DISTINCT s.relid, s.column_name, s.sampled FROM samples s
+    ),
+    vals AS (
+        -- per column and category: values accepted by its validators, with and
+        -- without those that count only beside a matching name
+        SELECT s.relid, s.column_name, v.category,
+               pg_catalog.sum(s.matched) FILTER (WHERE NOT v.supporting) AS m_alone,
+               pg_catalog.sum(s.matched) AS m_all,
+               pg_catalog.max(v.strength) FILTER (WHERE NOT v.supporting) AS st_alone,
+               pg_catalog.max(v.strength) AS st_all,
+               pg_catalog.string_agg(pg_catalog.format('%s %s', v.name, s.matched), ', '
+                                     ORDER BY s.matched DESC, v.name) FILTER (WHERE NOT v.supporting) AS ev_alone,
+               pg_catalog.string_agg(pg_catalog.format('%s %s', v.name, s.matched), ', '
+                                     ORDER BY s.matched DESC, v.name) AS ev_all
+          FROM samples s
+          JOIN privacy.validators() v ON v.name OPERATOR(pg_catalog.=) s.validator
+         GROUP BY s.relid, s.column_name, v.category
+    ),
+    cands AS (
+        SELECT c.relid, c.attnum, c.attname, k.category,
+               n.conf AS name_conf, n.word, n.by_name, sm.sampled,
+               CASE WHEN n.conf IS NULL THEN v.m_alone ELSE v.m_all END AS m,
+               CASE WHEN n.conf IS NULL THEN v.st_alone ELSE v.st_all END AS st,
+               CASE WHEN n.conf IS NULL THEN v.ev_alone ELSE v.ev_all END AS v_ev,
+               EXISTS (SELECT 1 FROM privacy.validators() x
+                        WHERE x.category OPERATOR(pg_catalog.=) k.category) AS checkable
+          FROM cols c
+          JOIN (SELECT n2.relid, n2.attnum, n2.category FROM names n2
+                UNION
+                SELECT c2.relid, c2.attnum, v2.category
+                  FROM vals v2
+                  JOIN cols c2 ON c2.relid OPERATOR(pg_catalog.=) v2.relid
+                              AND c2.attname OPERATOR(pg_catalog.=) v2.column_name) k
+            ON k.relid OPERATOR(pg_catalog.=) c.relid AND k.attnum OPERATOR(pg_catalog.=) c.attnum
+          LEFT JOIN names n
+            ON n.relid OPERATOR(pg_catalog.=) c.relid AND n.attnum OPERATOR(pg_catalog.=) c.attnum
+           AND n.category OPERATOR(pg_catalog.=) k.category
+          LEFT JOIN vals v
+            ON v.relid OPERATOR(pg_catalog.=) c.relid AND v.column_name OPERATOR(pg_catalog.=) c.attname
+           AND v.category OPERATOR(pg_catalog.=) k.category
+          LEFT JOIN sampled sm
+            ON sm.relid OPERATOR(pg_catalog.=) c.relid AND sm.column_name OPERATOR(pg_catalog.=) c.attname
+    ),
+    valued AS (
+        -- values speak when at least half of those sampled pass; few values speak softly
+        SELECT x.*,
+               CASE WHEN x.m IS NOT NULL AND x.sampled OPERATOR(pg_catalog.>) 0
+                         AND (x.m OPERATOR(pg_catalog.*) 2) OPERATOR(pg_catalog.>=) x.sampled
+                    THEN (x.st OPERATOR(pg_catalog.*) x.m) OPERATOR(pg_catalog./) (x.sampled OPERATOR(pg_catalog.+) 2)
+               END AS value_conf
+          FROM cands x
+    ),
+    scored AS (
+        SELECT y.*,
+               CASE WHEN y.value_conf IS NOT NULL
+                        THEN 1 OPERATOR(pg_catalog.-) ((1 OPERATOR(pg_catalog.-) COALESCE(y.name_conf, 0))
+                                                       OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) y.value_conf))
+                    -- a name whose values could be checked, and enough of them failed
+                    WHEN y.checkable AND y.sampled OPERATOR(pg_catalog.>=) 20
+                        THEN y.name_conf OPERATOR(pg_catalog.*) 0.5
+                    ELSE y.name_conf
+               END AS conf
+          FROM valued y
+    ),
+    best AS (
+        SELECT DISTINCT ON (z.relid, z.attnum) z.*
+          FROM scored z
+         WHERE z.conf IS NOT NULL
+         ORDER BY z.relid, z.attnum, z.conf DESC, z.category
+    )
+    SELECT b.relid::pg_catalog.regclass, b.attname, b.category, pg_catalog.round(b.conf, 2),
+           pg_catalog.concat_ws('; ',
+               CASE WHEN b.name_conf IS NULL THEN NULL
+                    WHEN b.by_name THEN pg_catalog.format('column name matches "%s"', b.word)
+                    ELSE pg_catalog.format('comment matches "%s"', b.word) END,
+               CASE WHEN b.value_conf IS NOT NULL
+                        THEN pg_catalog.format('values: %s of %s sampled', b.v_ev, b.sampled)
+                    WHEN b.sampled IS NULL THEN 'values not sampled'
+                    WHEN b.sampled OPERATOR(pg_catalog.=) 0 THEN 'no values to sample'
+                    WHEN b.checkable
+                        THEN pg_catalog.format('values: %s of %s sampled pass the %s validators',
+                                               COALESCE(b.m, 0), b.sampled, b.category)
+               END)
+      FROM best b
+     ORDER BY b.relid::pg_catalog.regclass::text, b.attnum
+    $$;
+COMMENT ON FUNCTION privacy.discovery_suggestions(oid, integer) IS
+    'the suggestions of privacy.discover() for the tables of one schema, read as the caller (internal: privacy.discover() checks its arguments)';
+GRANT EXECUTE ON FUNCTION privacy.discovery_suggestions(oid, integer) TO PUBLIC;
+
+CREATE FUNCTION privacy.discover(schema name DEFAULT 'public', sample_rows integer DEFAULT 1000)
+    RETURNS TABLE (relation pg_catalog.regclass, column_name name, category text, confidence numeric, evidence text)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    nsp oid;
+BEGIN
+    IF discover.schema IS NULL OR discover.sample_rows IS NULL THEN
+        RAISE EXCEPTION 'privacy.discover needs a schema and a sample size'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF discover.sample_rows OPERATOR(pg_catalog.<) 0 OR discover.sample_rows OPERATOR(pg_catalog.>) 100000 THEN
+        RAISE EXCEPTION 'sample_rows must be between 0 and 100000'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'With 0, only column names and comments are read.';
+    END IF;
+    SELECT n.oid INTO nsp FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) discover.schema;
+    IF nsp IS NULL THEN
+        RAISE EXCEPTION 'schema "%" does not exist', discover.schema
+            USING ERRCODE = 'invalid_schema_name';
+    END IF;
+    IF discover.schema OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog', 'information_schema', 'privacy', 'pg_toast']::name[])
+       OR pg_catalog.starts_with(discover.schema, 'pg_temp_')
+       OR pg_catalog.starts_with(discover.schema, 'pg_toast_temp_') THEN
+        RAISE EXCEPTION 'schema "%" holds no tables that can be labelled', discover.schema
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'System schemas and the extension''s own schema are not examined.';
+    END IF;
+    RETURN QUERY SELECT * FROM privacy.discovery_suggestions(nsp, discover.sample_rows);
+END
+$$;
+COMMENT ON FUNCTION privacy.discover(name, integer) IS
+    'suggested labels for the unlabelled columns of a schema''s tables: category, confidence (0 to 1) and evidence (name rule, validators and how many sampled values they accepted); reads names, comments and a bounded sample of values as the caller; never returns a value';
+GRANT EXECUTE ON FUNCTION privacy.discover(name, integer) TO PUBLIC;
+
+CREATE FUNCTION privacy.apply_suggestions(min_confidence numeric, schema name DEFAULT 'public',
+                                          sample_rows integer DEFAULT 1000)
+    RETURNS TABLE (relation pg_catalog.regclass, column_name name, label text, confidence numeric)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    s record;
+BEGIN
+    IF min_confidence IS NULL OR min_confidence OPERATOR(pg_catalog.<=) 0 OR min_confidence OPERATOR(pg_catalog.>) 1 THEN
+        RAISE EXCEPTION 'min_confidence must be greater than 0 and at most 1'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Read privacy.discover() first; 0.8 keeps suggestions that values confirm.';
+    END IF;
+    FOR s IN SELECT d.* FROM privacy.discover(apply_suggestions.schema, apply_suggestions.sample_rows) d
+              WHERE d.confidence OPERATOR(pg_catalog.>=) min_confidence
+    LOOP
+        relation := s.relation;
+        column_name := s.column_name;
+        label := 'CATEGORY ' OPERATOR(pg_catalog.||) s.category;
+        confidence := s.confidence;
+        EXECUTE pg_catalog.format('SECURITY LABEL FOR privacy ON COLUMN %s.%I IS %L',
+                                  s.relation, s.column_name, label);
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION privacy.apply_suggestions(numeric, name, integer) IS
+    'labels (SECURITY LABEL ... IS ''CATEGORY c'', audited and dumped like any label) every column privacy.discover() suggests with at least min_confidence; all or nothing; returns what it labelled';
+GRANT EXECUTE ON FUNCTION privacy.apply_suggestions(numeric, name, integer) TO PUBLIC;
+
+CREATE FUNCTION privacy.key_storage_problems()
+    RETURNS TABLE (setting text, problem text, hint text)
+    AS 'MODULE_PATHNAME', 'privacy_key_storage_problems'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION privacy.key_storage_problems() IS
+    'what is wrong with the master key file and the subject key directory (unset, missing, wrong owner, open to other users, wrong size, inside the data directory); reads metadata only and names no path';
+GRANT EXECUTE ON FUNCTION privacy.key_storage_problems() TO PUBLIC;
+
+-------------------------------------------------------------------------------
 -- privacy.check(): findings about the setup
 -------------------------------------------------------------------------------
 CREATE FUNCTION privacy.check()
     RETURNS TABLE (severity text, object text, message text, hint text)
-    LANGUAGE sql STABLE
+    LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
     WITH
@@ -4040,18 +4401,89 @@ CREATE FUNCTION privacy.check()
                           OPERATOR(pg_catalog.=)
                           (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(n.cols) x))
     )
-    SELECT 'warning'::text,
+    SELECT f.severity, f.object, f.message, f.hint
+      FROM (
+    SELECT 'warning'::text AS severity,
            CASE WHEN m.conname IS NULL THEN pg_catalog.format('%s.%s', m.relid::pg_catalog.regclass, m.col_list)
-                ELSE pg_catalog.format('%s (foreign key %I)', m.relid::pg_catalog.regclass, m.conname) END,
+                ELSE pg_catalog.format('%s (foreign key %I)', m.relid::pg_catalog.regclass, m.conname) END AS object,
            CASE WHEN m.conname IS NULL
                 THEN pg_catalog.format('subject column %s of %s has no index: cancellation and export read the whole table', m.col_list, m.relid::pg_catalog.regclass)
-                ELSE pg_catalog.format('foreign key %I of %s on a subject path has no index on (%s): cancellation and export read the whole table', m.conname, m.relid::pg_catalog.regclass, m.col_list) END,
-           pg_catalog.format('CREATE INDEX ON %s (%s);', m.relid::pg_catalog.regclass, m.col_list)
+                ELSE pg_catalog.format('foreign key %I of %s on a subject path has no index on (%s): cancellation and export read the whole table', m.conname, m.relid::pg_catalog.regclass, m.col_list) END AS message,
+           pg_catalog.format('CREATE INDEX ON %s (%s);', m.relid::pg_catalog.regclass, m.col_list) AS hint
       FROM missing m
-     ORDER BY 2
+    UNION ALL
+    -- sensitive personal information stored as it is
+    SELECT 'warning', pg_catalog.format('%s.%I', l.relation, l.column_name),
+           pg_catalog.format('column %I of %s holds sensitive personal information (%s) in clear text',
+                             l.column_name, l.relation, l.category),
+           'Store it encrypted in a bytea column: privacy.encrypt() or privacy.subject_encrypt() (see doc/keys.md), or keep only privacy.pseudonym().'
+      FROM privacy.labels l
+      JOIN privacy.category c ON c.name OPERATOR(pg_catalog.=) l.category
+      JOIN pg_catalog.pg_attribute a
+        ON a.attrelid OPERATOR(pg_catalog.=) l.relation::oid AND a.attname OPERATOR(pg_catalog.=) l.column_name
+      JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+     WHERE c.sensitive
+       AND CASE WHEN t.typtype OPERATOR(pg_catalog.=) 'd' THEN t.typbasetype ELSE t.oid END
+           OPERATOR(pg_catalog.<>) 'pg_catalog.bytea'::pg_catalog.regtype
+    UNION ALL
+    -- personal data nobody can be found in
+    SELECT 'warning', r.relation::text,
+           pg_catalog.format('table %s holds labelled personal data but has no subject path: cancellation and export cannot find whose rows these are',
+                             r.relation),
+           'Label the column that says whose row it is SUBJECT, or add a foreign key to a table that has one (see doc/labels.md).'
+      FROM (SELECT DISTINCT l.relation FROM privacy.labels l WHERE l.category IS NOT NULL) r
+     WHERE NOT EXISTS (SELECT 1 FROM privacy.subject_walk() w WHERE w.relid OPERATOR(pg_catalog.=) r.relation::oid)
+    UNION ALL
+    -- purposes in use that see no labelled column
+    SELECT 'warning', pg_catalog.format('purpose %s', p.name),
+           CASE WHEN pg_catalog.cardinality(p.categories) OPERATOR(pg_catalog.=) 0
+                THEN pg_catalog.format('purpose %s has no categories', p.name)
+                ELSE pg_catalog.format('purpose %s covers no labelled column: its purpose views show every column masked', p.name) END,
+           'Label the columns the purpose needs with its categories, or redefine it with privacy.define_purpose().'
+      FROM privacy.purpose p
+     WHERE (NOT p.seeded OR EXISTS (SELECT 1 FROM privacy.purpose_view v WHERE v.purpose OPERATOR(pg_catalog.=) p.name))
+       AND NOT EXISTS (SELECT 1
+                         FROM privacy.labels l, pg_catalog.unnest(p.categories) k(cat)
+                        WHERE l.category OPERATOR(pg_catalog.=) k.cat
+                           OR pg_catalog.starts_with(l.category, k.cat OPERATOR(pg_catalog.||) '.'))
+    UNION ALL
+    -- retention that must read the whole table to find what expired
+    SELECT 'warning',
+           CASE WHEN l.column_name IS NULL THEN l.relation::text
+                ELSE pg_catalog.format('%s.%I', l.relation, l.column_name) END,
+           pg_catalog.format('RETAIN ... AFTER %I on %s has no index on %I: every retention batch reads the whole table',
+                             l.retain_after, l.relation, l.retain_after),
+           pg_catalog.format('CREATE INDEX ON %s (%I);', l.relation, l.retain_after)
+      FROM privacy.labels l
+      JOIN pg_catalog.pg_attribute a
+        ON a.attrelid OPERATOR(pg_catalog.=) l.relation::oid AND a.attname OPERATOR(pg_catalog.=) l.retain_after
+     WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                        WHERE i.indrelid OPERATOR(pg_catalog.=) l.relation::oid
+                          AND i.indpred IS NULL
+                          AND i.indkey[0] OPERATOR(pg_catalog.=) a.attnum)
+    UNION ALL
+    -- personal data discovery sees and nobody labelled
+    SELECT 'notice', pg_catalog.format('%s.%I', d.relation, d.column_name),
+           pg_catalog.format('column %I of %s looks like %s (confidence %s; %s) but has no label',
+                             d.column_name, d.relation, d.category, d.confidence, d.evidence),
+           pg_catalog.format('SECURITY LABEL FOR privacy ON COLUMN %s.%I IS %L;',
+                             d.relation, d.column_name, 'CATEGORY ' OPERATOR(pg_catalog.||) d.category)
+      FROM pg_catalog.pg_namespace n
+     CROSS JOIN LATERAL privacy.discovery_suggestions(n.oid, 200) d
+     WHERE n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema', 'privacy', 'pg_toast']::name[])
+       AND NOT pg_catalog.starts_with(n.nspname, 'pg_temp_')
+       AND NOT pg_catalog.starts_with(n.nspname, 'pg_toast_temp_')
+       AND d.confidence OPERATOR(pg_catalog.>=) 0.7
+    UNION ALL
+    -- where the keys live
+    SELECT CASE WHEN k.problem OPERATOR(pg_catalog.~) 'is not set$' THEN 'warning' ELSE 'error' END,
+           k.setting, k.problem, k.hint
+      FROM privacy.key_storage_problems() k
+           ) f
+     ORDER BY CASE f.severity WHEN 'error' THEN 1 WHEN 'warning' THEN 2 ELSE 3 END, f.object, f.message
     $$;
 COMMENT ON FUNCTION privacy.check() IS
-    'findings about the setup (severity, object, message, hint): subject columns and foreign keys on subject paths without an index';
+    'findings about the setup (severity, object, message, hint): subject columns and foreign keys on subject paths without an index, sensitive categories in clear text, labelled tables with no subject path, purposes that see no labelled column, RETAIN without an index on its AFTER column, columns discovery would label that nobody did, and problems of the master key file and subject key directory';
 GRANT EXECUTE ON FUNCTION privacy.check() TO PUBLIC;
 
 -------------------------------------------------------------------------------

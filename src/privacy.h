@@ -29,6 +29,9 @@ struct _SPI_plan;
 extern struct _SPI_plan *privacy_keep_plan(struct _SPI_plan **slot, const char *sql,
 										   int nargs, Oid *types);
 
+/* what is wrong with the subject key directory, or NULL (subjects.c) */
+extern const char *privacy_subject_key_dir_problem(const char **hint, const char **detail);
+
 /* module initialisers, called from _PG_init */
 extern void privacy_labels_init(void);
 extern void privacy_keys_init(void);

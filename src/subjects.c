@@ -156,55 +156,77 @@ privacy_subjects_init(void)
 	RegisterSubXactCallback(subj_subxact_callback, NULL);
 }
 
+/*
+ * What is wrong with the subject key directory, or NULL: it must be a
+ * directory owned by the server's OS user, closed to everyone else, outside
+ * the data directory.  *hint and *detail get what to do and why.
+ */
+const char *
+privacy_subject_key_dir_problem(const char **hint, const char **detail)
+{
+	struct stat st;
+	char	   *dir;
+	char	   *data;
+	bool		inside;
+
+	*hint = NULL;
+	*detail = NULL;
+	if (subject_key_dir == NULL || subject_key_dir[0] == '\0')
+	{
+		*hint = "Create a directory outside the data directory, accessible by the server's OS user only (chmod 700), and name it in privacy.subject_key_dir (see doc/keys.md).";
+		return "privacy.subject_key_dir is not set";
+	}
+	if (stat(subject_key_dir, &st) != 0)
+		return psprintf("could not access the directory named by privacy.subject_key_dir: %s",
+						strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return "privacy.subject_key_dir does not name a directory";
+	if (st.st_uid != geteuid())
+		return "the subject key directory is not owned by the database server's OS user";
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+	{
+		*hint = "Make it accessible by its owner only: chmod 700.";
+		return "the subject key directory is accessible by other users than its owner";
+	}
+	dir = realpath(subject_key_dir, NULL);
+	data = realpath(DataDir, NULL);
+	if (dir == NULL || data == NULL)
+	{
+		const char *problem = psprintf("could not resolve the subject key directory: %s",
+									   strerror(errno));
+
+		free(dir);
+		free(data);
+		return problem;
+	}
+	inside = strcmp(dir, data) == 0 ||
+		(strncmp(dir, data, strlen(data)) == 0 && dir[strlen(data)] == '/');
+	free(dir);
+	free(data);
+	if (inside)
+	{
+		*detail = "Base backups copy the data directory: keys kept there would outlive a shred in every backup.";
+		return "the subject key directory must be outside the data directory";
+	}
+	return NULL;
+}
+
 static void
 subj_check_dir(void)
 {
-	struct stat st;
+	const char *problem;
+	const char *hint;
+	const char *detail;
 
-	if (subject_key_dir == NULL || subject_key_dir[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("privacy.subject_key_dir is not set"),
-				 errhint("Create a directory outside the data directory, accessible by the server's OS user only (chmod 700), and name it in privacy.subject_key_dir (see doc/keys.md).")));
-	if (dir_checked)
+	if (dir_checked && subject_key_dir != NULL && subject_key_dir[0] != '\0')
 		return;
-	if (stat(subject_key_dir, &st) != 0)
+	problem = privacy_subject_key_dir_problem(&hint, &detail);
+	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("could not access the directory named by privacy.subject_key_dir: %m")));
-	if (!S_ISDIR(st.st_mode))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("privacy.subject_key_dir does not name a directory")));
-	if (st.st_uid != geteuid())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the subject key directory is not owned by the database server's OS user")));
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the subject key directory is accessible by other users than its owner"),
-				 errhint("Make it accessible by its owner only: chmod 700.")));
-	else
-	{
-		char	   *dir = realpath(subject_key_dir, NULL);
-		char	   *data = realpath(DataDir, NULL);
-		bool		inside;
-
-		if (dir == NULL || data == NULL)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not resolve the subject key directory: %m")));
-		inside = strcmp(dir, data) == 0 ||
-			(strncmp(dir, data, strlen(data)) == 0 && dir[strlen(data)] == '/');
-		free(dir);
-		free(data);
-		if (inside)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("the subject key directory must be outside the data directory"),
-					 errdetail("Base backups copy the data directory: keys kept there would outlive a shred in every backup.")));
-	}
+				 errmsg("%s", problem),
+				 detail ? errdetail("%s", detail) : 0,
+				 hint ? errhint("%s", hint) : 0));
 	dir_checked = true;
 }
 
