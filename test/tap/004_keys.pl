@@ -150,7 +150,14 @@ chmod 0644, "$dir/other.key";
 ($rc, $out, $err) = $other->psql('app', q{SELECT privacy.create_key('x')});
 like($err, qr/the master key file is accessible by other users than its owner/, 'world-readable master key refused');
 like($err, qr/chmod 600/, 'with the fix in the hint');
+is($other->safe_psql('app', q{SELECT severity || ': ' || message || ' / ' || hint FROM privacy.check() WHERE object = 'privacy.master_key_file'}),
+	"error: the master key file is accessible by other users than its owner / Make it readable by its owner only: chmod 600.",
+	'privacy.check() reports the world-readable master key file');
+is($other->safe_psql('app', q{SELECT count(*) FROM privacy.check() WHERE message LIKE '%' || current_setting('privacy.master_key_file') || '%'}),
+	'0', 'without naming its path');
 chmod 0600, "$dir/other.key";
+is($other->safe_psql('app', q{SELECT count(*) FROM privacy.check() WHERE object = 'privacy.master_key_file'}),
+	'0', 'and nothing once it is owner-only again');
 
 # no key material, no master key and no plaintext in the server logs, after
 # every error path above (log_statement = all)
