@@ -232,6 +232,10 @@ INSERT INTO disco.secrets VALUES ('\x00'::bytea, '{"phone": "13812345678"}', ARR
 SELECT * FROM privacy.discover('disco') WHERE relation = 'disco.secrets'::regclass;
 SELECT * FROM privacy.sample_matches('disco.secrets', 10);
 DROP TABLE disco.secrets;
+-- the columns of a foreign key point to the data: the referenced table is the one to label
+CREATE TABLE disco.tickets (phone_id integer REFERENCES disco.customers, phone text);
+SELECT * FROM privacy.discover('disco', 0) WHERE relation = 'disco.tickets'::regclass;
+DROP TABLE disco.tickets;
 
 -- a large table: the sample is bounded, pages are picked at random
 CREATE TABLE disco.big (id bigint, phone text);

@@ -4163,7 +4163,8 @@ CREATE FUNCTION privacy.discovery_suggestions(nsp oid, sample_rows integer)
                               AND d.deptype OPERATOR(pg_catalog.=) 'e')
     ),
     cols AS (
-        -- their columns without a label
+        -- their columns without a label, but for those of foreign keys (they
+        -- point to the data; the referenced table is the one to label)
         SELECT t.relid, a.attnum, a.attname,
                privacy.discovery_words(a.attname) AS name_words,
                privacy.discovery_words(pg_catalog.col_description(t.relid, a.attnum)) AS comment_words
@@ -4175,6 +4176,10 @@ CREATE FUNCTION privacy.discovery_suggestions(nsp oid, sample_rows integer)
                               AND s.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
                               AND s.objoid OPERATOR(pg_catalog.=) t.relid
                               AND s.objsubid OPERATOR(pg_catalog.=) a.attnum)
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
+                            WHERE k.conrelid OPERATOR(pg_catalog.=) t.relid
+                              AND k.contype OPERATOR(pg_catalog.=) 'f'
+                              AND a.attnum OPERATOR(pg_catalog.=) ANY (k.conkey))
     ),
     names AS (
         -- the most confident rule per column and category; a comment counts 0.1 less

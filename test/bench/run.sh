@@ -142,3 +142,24 @@ awk -v d="$delete_ms" -v q="$quiet_ms" -v r="$run_ms" -v n="$rows" -v b="$batche
 	printf "  longest batch (its whole transaction): %.0f ms; goal about 1 s at most: %s\n", l, (l <= 1000 ? "yes" : "NO")
 	printf "  a write load on the same table (insert + update, one client, 2 s): %d tps before, %d tps while retention runs, %d tps after\n", a, w, f
 }'
+
+# discovery: 50 tables of 1,000,000 rows against 50 tables of 10,000 (test/bench/discover.sql)
+drows=${BENCH_DISCOVER_ROWS:-1000000}
+echo
+echo "== discovery: privacy.discover() on a schema of 50 tables of $drows rows, and on one of 50 tables of 10,000"
+psql_bench -v rows="$drows" -f "$work/test/bench/discover.sql" >/dev/null
+discover_ms() {	# $1: schema; the median of 3 runs, after one to warm the catalogs
+	psql_bench -c "SELECT count(*) FROM privacy.discover('$1')" >/dev/null
+	for _ in 1 2 3; do
+		psql_bench -c '\timing on' -c "SELECT count(*) FROM privacy.discover('$1')" | ms
+	done | sort -n | sed -n 2p
+}
+large_ms=$(discover_ms db_large)
+small_ms=$(discover_ms db_small)
+found=$(psql_bench -At -c "SELECT count(*) FROM privacy.discover('db_large') WHERE confidence >= 0.8")
+psql_bench -c "DROP SCHEMA db_large CASCADE" -c "DROP SCHEMA db_small CASCADE" >/dev/null
+awk -v l="$large_ms" -v s="$small_ms" -v n="$drows" -v f="$found" 'BEGIN {
+	printf "  50 tables of %d rows: %.0f ms; 50 tables of 10000 rows: %.0f ms (ratio %.2f); %d columns found with confidence 0.8 or more (150 hold personal data: phone, email and client in each table)\n", n, l, s, l / s, f
+	printf "  goal within seconds: %s; independent of table size (ratio at most 1.5): %s\n", (l <= 5000 ? "yes" : "NO"), (l / s <= 1.5 ? "yes" : "NO")
+}'
+

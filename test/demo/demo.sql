@@ -261,3 +261,33 @@ SET session_replication_role = replica;
 UPDATE privacy.audit_log SET detail = '{"label": "CATEGORY log.access"}' WHERE seq = 2;
 SET session_replication_role = DEFAULT;
 SELECT * FROM privacy.verify_audit_log();
+
+\echo
+\echo '== 30. Discovery: a table imported from a marketing campaign, labelled by nobody'
+CREATE TABLE campaign_leads (
+    lead_no     bigint PRIMARY KEY,
+    xingming    text,            -- pinyin: name
+    "手机号"    text,            -- Chinese: mobile number
+    contact     text,            -- a plain name, holding e-mail addresses
+    sfzh        text,            -- pinyin initials: ID number
+    source_ip   inet,
+    app_version text             -- dotted quads that are not addresses
+);
+INSERT INTO campaign_leads
+SELECT g, 'Lead ' || g,
+       '13' || (5 + g % 5) || lpad((g * 7919 % 100000000)::text, 8, '0'),
+       'lead' || g || '@example.cn',
+       body || substr('10X98765432', (SELECT sum(substr(body, i, 1)::int * (ARRAY[7,9,10,5,8,4,2,1,6,3,7,9,10,5,8,4,2])[i]) % 11
+                                        FROM generate_series(1, 17) i)::int + 1, 1),
+       ('203.0.113.' || (g % 250 + 1))::inet,
+       '2.' || (g % 12) || '.' || (g % 7) || '.0'
+  FROM generate_series(1, 200) g,
+       LATERAL (SELECT '110105' || to_char(date '1970-01-01' + g * 37, 'YYYYMMDD') || lpad((g % 1000)::text, 3, '0') AS body) b;
+\echo 'Names in English, pinyin and Chinese, and sampled values run through validators (the ID number''s check character, a real birth date); no value is ever shown'
+SELECT * FROM privacy.discover('public');
+\echo 'Label what the values confirm; SUBJECT, MASK and RETAIN stay decisions for a person'
+SELECT * FROM privacy.apply_suggestions(0.8, 'public');
+
+\echo
+\echo '== 31. The lint: is the setup sound? Each finding with its fix'
+SELECT severity, object, message, hint FROM privacy.check();
