@@ -166,3 +166,21 @@ SET ROLE regress_app;
 SELECT try(format('SELECT privacy.enable_category_retention(%s, %L)', :sessions_oid, 'started'));
 RESET ROLE;
 REVOKE EXECUTE ON FUNCTION privacy.enable_category_retention(regclass, name) FROM regress_app;
+
+-- a deletion goes by ranges of the AFTER column, read from its index; where more
+-- rows than a batch share one value (10 a day, batches of 4), rows go by row
+CREATE TABLE keep.ticks (id integer PRIMARY KEY, day date NOT NULL);
+CREATE INDEX ON keep.ticks (day);
+INSERT INTO keep.ticks SELECT g, date '2020-01-01' + g / 10 FROM generate_series(0, 99) g;
+INSERT INTO keep.ticks SELECT 100 + g, current_date FROM generate_series(1, 5) g;
+SECURITY LABEL FOR privacy ON TABLE keep.ticks IS 'RETAIN 1 year AFTER day';
+SELECT due FROM privacy.retention_preview() WHERE relation = 'keep.ticks'::regclass;
+CALL privacy.run_retention(batch_size => 4);
+SELECT rows, batches FROM privacy.retention_log WHERE relation = 'keep.ticks' ORDER BY id DESC LIMIT 1;
+SELECT count(*) AS left_rows, min(day) = current_date AS only_recent FROM keep.ticks;
+-- distinct values: batches of exactly batch_size rows, then the rest
+INSERT INTO keep.ticks SELECT 200 + g, date '2020-01-01' + g FROM generate_series(0, 9) g;
+CALL privacy.run_retention(batch_size => 4);
+SELECT rows, batches FROM privacy.retention_log WHERE relation = 'keep.ticks' ORDER BY id DESC LIMIT 1;
+SELECT count(*) AS left_rows FROM keep.ticks;
+DROP TABLE keep.ticks;

@@ -3779,6 +3779,7 @@ DECLARE
     state text;
     mark text;
     new_mark text;
+    bound text;
     stmt text;
     lock_timeout_was text := pg_catalog.current_setting('lock_timeout');
 BEGIN
@@ -3842,8 +3843,36 @@ BEGIN
             -- writer holds, to take the batch again with SKIP LOCKED
             BEGIN
                 PERFORM pg_catalog.set_config('lock_timeout', '50ms', true);
-                mark := privacy.owner_exec_value(rel, pg_catalog.format(stmt, ''), NULL,
-                            cutoff::text OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) COALESCE(q.watermark, ''));
+                mark := NULL;
+                IF action OPERATOR(pg_catalog.=) 'delete' THEN
+                    -- a deletion takes the range from the watermark to the AFTER
+                    -- value batch_size rows on (read from the index): each row is
+                    -- visited once, by the DELETE's own index scan
+                    bound := privacy.owner_exec_value(rel, pg_catalog.format(
+                                 'SELECT t.%1$I::timestamptz::text FROM ONLY %2$s t'
+                                 ' WHERE t.%1$I OPERATOR(pg_catalog.<) (pg_catalog.split_part($2, ''|'', 1))::timestamptz'
+                                 ' AND t.%1$I OPERATOR(pg_catalog.>=) COALESCE(NULLIF(pg_catalog.split_part($2, ''|'', 2), ''''), ''-infinity'')::timestamptz'
+                                 ' ORDER BY t.%1$I OFFSET %3$s LIMIT 1', retain_after, rel, batch_size), NULL,
+                                 cutoff::text OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) COALESCE(q.watermark, ''));
+                    -- NULL: fewer rows than a batch are left, all of them go; when
+                    -- the range holds nothing (a batch of equal values), rows go as below
+                    IF bound IS NULL
+                       OR bound::timestamptz OPERATOR(pg_catalog.>) COALESCE(q.watermark, '-infinity')::timestamptz THEN
+                        n := privacy.owner_exec(rel, pg_catalog.format(
+                                 'DELETE FROM ONLY %2$s t'
+                                 ' WHERE t.%1$I OPERATOR(pg_catalog.<) (pg_catalog.split_part($2, ''|'', 1))::timestamptz'
+                                 ' AND t.%1$I OPERATOR(pg_catalog.>=) COALESCE(NULLIF(pg_catalog.split_part($2, ''|'', 2), ''''), ''-infinity'')::timestamptz',
+                                 retain_after, rel), NULL,
+                                 COALESCE(bound, cutoff::text) OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) COALESCE(q.watermark, ''));
+                        IF n OPERATOR(pg_catalog.>) 0 OR bound IS NULL THEN
+                            mark := n::text OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) COALESCE(bound, cutoff::text);
+                        END IF;
+                    END IF;
+                END IF;
+                IF mark IS NULL THEN
+                    mark := privacy.owner_exec_value(rel, pg_catalog.format(stmt, ''), NULL,
+                                cutoff::text OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) COALESCE(q.watermark, ''));
+                END IF;
             EXCEPTION WHEN lock_not_available THEN
                 mark := privacy.owner_exec_value(rel, pg_catalog.format(stmt, ' FOR UPDATE OF t SKIP LOCKED'), NULL,
                             cutoff::text OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) COALESCE(q.watermark, ''));
