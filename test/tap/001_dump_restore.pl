@@ -10,15 +10,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $keydir = PostgreSQL::Test::Utils::tempdir;
-open(my $mk, '>:raw', "$keydir/master.key") or die;
-print $mk pack('C*', map { int(rand(256)) } 1 .. 32);
-close $mk;
-chmod 0600, "$keydir/master.key";
-mkdir "$keydir/subjects", 0700 or die;
-my $conf = "shared_preload_libraries = 'privacy'\n"
-  . "privacy.master_key_file = '$keydir/master.key'\n"
-  . "privacy.subject_key_dir = '$keydir/subjects'\n";
+use PrivacyKeys;
+
+my $conf = key_conf(PostgreSQL::Test::Utils::tempdir);
 
 my $src = PostgreSQL::Test::Cluster->new('source');
 $src->init;

@@ -9,19 +9,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $dir = PostgreSQL::Test::Utils::tempdir;
+use PrivacyKeys;
 
-sub master_key
-{
-	my ($path) = @_;
-	open(my $fh, '>:raw', $path) or die "cannot write $path: $!";
-	open(my $rand, '<:raw', '/dev/urandom') or die;
-	read($rand, my $bytes, 32) == 32 or die;
-	print $fh $bytes;
-	close $fh;
-	chmod 0600, $path;
-	return unpack('H*', $bytes);
-}
+my $dir = PostgreSQL::Test::Utils::tempdir;
 
 sub node_with_key
 {
@@ -36,13 +26,6 @@ sub node_with_key
 	return $node;
 }
 
-sub subject_dir
-{
-	my ($path) = @_;
-	mkdir $path or die "mkdir $path: $!";
-	chmod 0700, $path;
-	return $path;
-}
 
 my $master_hex = master_key("$dir/master.key");
 my $src = node_with_key('keys_source', "$dir/master.key", subject_dir("$dir/subjects"));

@@ -13,25 +13,18 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 
+use PrivacyKeys;
+
 my $dir = PostgreSQL::Test::Utils::tempdir;
-open(my $mk, '>:raw', "$dir/master.key") or die;
-open(my $rand, '<:raw', '/dev/urandom') or die;
-read($rand, my $bytes, 32) == 32 or die;
-print $mk $bytes;
-close $mk;
-chmod 0600, "$dir/master.key";
-mkdir "$dir/subjects", 0700 or die;
 
 my $node = PostgreSQL::Test::Cluster->new('retention');
 $node->init;
 $node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'privacy, pg_cron'\n"
+	key_conf($dir, 'privacy, pg_cron')
 	  . "cron.database_name = 'postgres'\n"
 	  . "cron.use_background_workers = off\n"
 	  . "cron.host = '" . $node->host . "'\n"
-	  . "cron.port = " . $node->port . "\n"
-	  . "privacy.master_key_file = '$dir/master.key'\n"
-	  . "privacy.subject_key_dir = '$dir/subjects'\n");
+	  . "cron.port = " . $node->port . "\n");
 $node->start;
 
 $node->safe_psql('postgres', q{

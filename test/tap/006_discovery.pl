@@ -13,24 +13,17 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use PrivacyKeys;
+
 my $dir = PostgreSQL::Test::Utils::tempdir;
-open(my $mk, '>:raw', "$dir/master.key") or die;
-open(my $rand, '<:raw', '/dev/urandom') or die;
-read($rand, my $bytes, 32) == 32 or die;
-print $mk $bytes;
-close $mk;
-chmod 0600, "$dir/master.key";
-mkdir "$dir/subjects", 0700 or die;
 
 my $node = PostgreSQL::Test::Cluster->new('discovery');
 $node->init;
 $node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'privacy'\n"
+	key_conf($dir)
 	  . "log_statement = 'all'\n"
 	  . "log_min_messages = debug1\n"
-	  . "log_min_error_statement = debug1\n"
-	  . "privacy.master_key_file = '$dir/master.key'\n"
-	  . "privacy.subject_key_dir = '$dir/subjects'\n");
+	  . "log_min_error_statement = debug1\n");
 $node->start;
 
 $node->safe_psql('postgres', q{
