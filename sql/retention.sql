@@ -184,3 +184,21 @@ CALL privacy.run_retention(batch_size => 4);
 SELECT rows, batches FROM privacy.retention_log WHERE relation = 'keep.ticks' ORDER BY id DESC LIMIT 1;
 SELECT count(*) AS left_rows FROM keep.ticks;
 DROP TABLE keep.ticks;
+
+-- a clause whose deletion a constraint refuses: logged by SQLSTATE and constraint
+-- name, no value; the other clauses go on
+CREATE TABLE keep.parents (id integer PRIMARY KEY, born date NOT NULL);
+CREATE TABLE keep.children (parent_id integer REFERENCES keep.parents);
+CREATE INDEX ON keep.parents (born);
+INSERT INTO keep.parents VALUES (1, date '2001-01-01'), (2, current_date);
+INSERT INTO keep.children VALUES (1);
+SECURITY LABEL FOR privacy ON TABLE keep.parents IS 'RETAIN 1 year AFTER born';
+CREATE TABLE keep.ticks (id integer PRIMARY KEY, day date NOT NULL);
+INSERT INTO keep.ticks VALUES (1, date '2001-01-01'), (2, current_date);
+SECURITY LABEL FOR privacy ON TABLE keep.ticks IS 'RETAIN 1 year AFTER day';
+CALL privacy.run_retention();
+SELECT relation, rows, batches, error FROM privacy.retention_log
+ WHERE relation IN ('keep.parents', 'keep.ticks') AND id = (SELECT max(id) FROM privacy.retention_run)
+ ORDER BY relation;
+SELECT (SELECT count(*) FROM keep.parents) AS parents, (SELECT count(*) FROM keep.ticks) AS ticks;
+DROP TABLE keep.children, keep.parents, keep.ticks;

@@ -3907,7 +3907,7 @@ BEGIN
         GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
         IF pg_catalog.left(state, 2) OPERATOR(pg_catalog.=) '23' THEN
             msg := pg_catalog.format('%s: constraint %s', state,
-                       COALESCE(NULLIF(pg_catalog.substring(msg FROM 'constraint "([^"]+)"'), ''), 'violated'));
+                       COALESCE(NULLIF(pg_catalog.substring(msg, 'constraint "([^"]+)"'), ''), 'violated'));
         ELSIF state OPERATOR(pg_catalog.<>) '0A000' THEN
             msg := pg_catalog.format('failed with SQLSTATE %s', state);
         END IF;

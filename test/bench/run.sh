@@ -171,6 +171,29 @@ awk -v d="$delete_ms" -v q="$quiet_ms" -v r="$run_ms" -v n="$rows" -v b="$batche
 	printf "  a write load on the same table (insert + update, one client, 4 s, the run starting 1 s in and taking %.0f ms): %d tps before it, %d tps during it, %d tps after it\n", r, a, w, f
 }'
 
+# memory of a long run: batches of 100 (about 10,000 of them), its backend's memory
+# contexts logged every 0.3 s from another session (pg_log_backend_memory_contexts)
+reload
+psql_bench -c 'CALL privacy.run_retention(batch_size => 100)' >/dev/null &
+run=$!
+: >"$work/memory.samples"
+while kill -0 "$run" 2>/dev/null; do
+	psql_bench -At -F ' ' -c "SELECT pid, (regexp_match(application_name, '([0-9]+) rows'))[1], pg_log_backend_memory_contexts(pid)
+	                          FROM pg_stat_activity WHERE application_name LIKE 'privacy retention run%'" >>"$work/memory.samples"
+	sleep 0.3
+done
+wait "$run"
+sleep 0.5
+pid=$(awk 'NF { print $1; exit }' "$work/memory.samples")
+# each sample's rows so far, with the grand total its backend logged, in order
+grep -E "\[$pid\] LOG:  Grand total" "$work/server.log" | sed -n 's/.*Grand total: \([0-9]*\) bytes.*/\1/p' >"$work/memory.totals"
+awk 'NF == 3 && $2 != "" { print $2 }' "$work/memory.samples" | paste -d ' ' - "$work/memory.totals" |
+	awk 'NF == 2 { n++; r[n] = $1; b[n] = $2; if ($2 > max) max = $2; if (min == "" || $2 < min) min = $2 } END {
+	if (n < 2) { print "  memory: too few samples"; exit }
+	printf "  memory of a run in batches of 100, sampled %d times: %d bytes after %d rows, %d bytes after %d rows (lowest %d, highest %d)\n", n, b[1], r[1], b[n], r[n], min, max
+	printf "  memory stays flat however many rows expire (highest within 10%% of the first sample): %s\n", (max <= b[1] * 1.1 ? "yes" : "NO")
+}'
+
 # discovery: 50 tables of 1,000,000 rows against 50 tables of 10,000 (test/bench/discover.sql)
 drows=${BENCH_DISCOVER_ROWS:-1000000}
 echo
