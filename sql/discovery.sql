@@ -44,6 +44,8 @@ SELECT k AS validator, v AS value, privacy.validate(k, v) AS valid
 SELECT privacy.validate('birth_date', to_char(current_date, 'YYYY-MM-DD')) AS today,
        privacy.validate('birth_date', to_char(current_date + 1, 'YYYY-MM-DD')) AS tomorrow;
 SELECT try($$SELECT privacy.validate('phone', '13812345678')$$);
+-- the arguments swapped: the error does not repeat the value
+SELECT try($$SELECT privacy.validate('13812345678', 'mobile')$$);
 SELECT privacy.validate('mobile', NULL) IS NULL AS strict;
 
 SELECT setseed(0.42);

@@ -52,20 +52,18 @@ disc_today(ValidatorDate *today)
 	today->day = tm.tm_mday;
 }
 
-/* run a validator on one value, surrounding blanks ignored */
+/* a value without its surrounding blanks; false when nothing could match it */
 static bool
-disc_run(const Validator *v, const char *s, int len, const ValidatorDate *today)
+disc_trim(const char **s, int *len)
 {
-	while (len > 0 && (*s == ' ' || *s == '\t'))
+	while (*len > 0 && (**s == ' ' || **s == '\t'))
 	{
-		s++;
-		len--;
+		(*s)++;
+		(*len)--;
 	}
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		len--;
-	if (len == 0 || len > VALIDATOR_MAX_LEN)
-		return false;
-	return v->fn(s, len, today);
+	while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t'))
+		(*len)--;
+	return *len > 0 && *len <= VALIDATOR_MAX_LEN;
 }
 
 /*
@@ -106,14 +104,17 @@ privacy_validate(PG_FUNCTION_ARGS)
 	text	   *value = PG_GETARG_TEXT_PP(1);
 	const Validator *v = privacy_validator_find(name);
 	ValidatorDate today;
+	const char *s = VARDATA_ANY(value);
+	int			len = VARSIZE_ANY_EXHDR(value);
 
 	if (v == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown validator \"%s\"", name),
-				 errhint("The validators are listed by privacy.validators().")));
+				 errmsg("unknown validator"),
+				 errdetail("The name is not repeated here: a value passed in its place would be."),
+				 errhint("The validators are listed by privacy.validators(); the validator comes first, the value second.")));
 	disc_today(&today);
-	PG_RETURN_BOOL(disc_run(v, VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), &today));
+	PG_RETURN_BOOL(disc_trim(&s, &len) && v->fn(s, len, &today));
 }
 
 /* ------------------------------------------------------------------------
@@ -337,9 +338,10 @@ privacy_sample_matches(PG_FUNCTION_ARGS)
 				s = VARDATA_ANY(t);
 				len = VARSIZE_ANY_EXHDR(t);
 				sampled[c]++;
-				for (v = 0; v < privacy_validator_count; v++)
-					if (disc_run(&privacy_validators[v], s, len, &today))
-						matched[c * privacy_validator_count + v]++;
+				if (disc_trim(&s, &len))
+					for (v = 0; v < privacy_validator_count; v++)
+						if (privacy_validators[v].fn(s, len, &today))
+							matched[c * privacy_validator_count + v]++;
 				if ((Pointer) t != DatumGetPointer(d))
 					pfree(t);
 			}
