@@ -23,7 +23,7 @@ OBJS = \
 DATA = src/privacy--$(EXTVERSION).sql
 
 # pg_regress suites (sql/ + expected/), one per concern
-REGRESS = setup labels label_errors partitions subject_paths taxonomy inventory audit keys crypto masks consent purpose_views cancellation requests export retention discovery check k_anonymity
+REGRESS = setup labels label_errors partitions subject_paths taxonomy inventory audit keys crypto masks consent purpose_views cancellation requests export retention discovery check k_anonymity catalog
 REGRESS_OPTS = --temp-config=$(CURDIR)/test/privacy.conf
 # isolation specs under test/isolation
 ISOLATION = audit_concurrent key_invalidation consent_views cancel_concurrent retention_concurrent
