@@ -254,6 +254,34 @@ GRANT SELECT (contact) ON disco.customers TO regress_disco;
 SET ROLE regress_disco;
 SELECT * FROM privacy.discover('disco') WHERE relation = 'disco.customers'::regclass;
 RESET ROLE;
+-- row-level security policies are the table owner's code and run as the reader:
+-- a table whose policies apply to the caller is judged by name, its policy never runs
+CREATE TABLE disco.policy_calls (n integer);
+GRANT INSERT ON disco.policy_calls TO PUBLIC;
+CREATE FUNCTION disco.planted() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    INSERT INTO disco.policy_calls VALUES (1);
+    RETURN true;
+END $$;
+CREATE TABLE disco.guarded (phone text);
+INSERT INTO disco.guarded SELECT '1391234' || lpad(g::text, 4, '0') FROM generate_series(1, 30) g;
+ALTER TABLE disco.guarded ENABLE ROW LEVEL SECURITY;
+CREATE POLICY everyone ON disco.guarded USING (disco.planted());
+GRANT SELECT ON disco.guarded TO regress_disco;
+SET ROLE regress_disco;
+SELECT * FROM privacy.discover('disco') WHERE relation = 'disco.guarded'::regclass;
+RESET ROLE;
+SELECT count(*) AS policy_calls FROM disco.policy_calls;
+-- the owner (here a superuser) is not subject to them: values are read
+SELECT * FROM privacy.discover('disco') WHERE relation = 'disco.guarded'::regclass;
+SELECT count(*) AS policy_calls FROM disco.policy_calls;
+-- the trap was armed: the same role reading the table runs the policy
+SET ROLE regress_disco;
+SELECT count(*) AS rows_read FROM disco.guarded;
+RESET ROLE;
+SELECT count(*) > 0 AS policy_ran FROM disco.policy_calls;
+DROP TABLE disco.guarded, disco.policy_calls;
+DROP FUNCTION disco.planted();
 
 -- discovery rules: administrators add words; the shipped ones stay
 INSERT INTO privacy.discovery_rule (word, category, confidence) VALUES ('kehu_dh', 'contact.phone', 0.75);

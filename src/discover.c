@@ -6,8 +6,9 @@
  * Values never leave this file: the functions return counts, and no message
  * quotes a value.  The sample is TABLESAMPLE SYSTEM sized from the planner's
  * estimate of the table, so it reads about the same number of pages however
- * large the table is.  Only columns of built-in types are read, so sampling
- * runs no user-defined code (a superuser may run privacy.check()).
+ * large the table is.  Only columns of built-in types are read, and no table
+ * whose row-level security policies apply to the caller, so sampling runs no
+ * user-defined code (a privileged role may run privacy.check()).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -28,6 +29,7 @@
 #include "utils/datetime.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/timestamp.h"
 
 #include "keys.h"
@@ -238,6 +240,15 @@ privacy_sample_matches(PG_FUNCTION_ARGS)
 	names = palloc(sizeof(char *) * natts);
 
 	readable = pg_namespace_aclcheck(RelationGetNamespace(rel), GetUserId(), ACL_USAGE) == ACLCHECK_OK;
+
+	/*
+	 * Row-level security policies are the table owner's code, and they run
+	 * as the reader: a table whose policies apply to the caller is judged by
+	 * its column names only.  (Superusers and the owner are not subject to
+	 * them, unless the owner forced them on itself.)
+	 */
+	if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+		readable = false;
 	can_sample = readable && disc_estimate(relid, &rows);
 	table_select = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
 
