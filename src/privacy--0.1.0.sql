@@ -3468,6 +3468,26 @@ COMMENT ON TABLE privacy.category_retention IS
     'tables whose labelled columns without a RETAIN clause of their own are anonymized after their category''s default retention, counted from after_column';
 GRANT SELECT ON privacy.category_retention TO PUBLIC;
 
+-- refuses unless the role that called (SET ROLE's, else the session's: inside a
+-- SECURITY DEFINER function) is the table's owner or one of its members
+CREATE FUNCTION privacy.require_table_owner(rel pg_catalog.regclass) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT pg_catalog.pg_has_role(CASE pg_catalog.current_setting('role') WHEN 'none' THEN SESSION_USER
+                                       ELSE pg_catalog.current_setting('role')::name END,
+                                  (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel),
+                                  'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION privacy.require_table_owner(pg_catalog.regclass) IS
+    'raises 42501 unless the calling role (SET ROLE''s, else the session''s) owns the table or is a member of its owner (internal, for SECURITY DEFINER functions)';
+-- Internal: called by the extension's functions.
+REVOKE ALL ON FUNCTION privacy.require_table_owner(pg_catalog.regclass) FROM PUBLIC;
+
 CREATE FUNCTION privacy.enable_category_retention(rel pg_catalog.regclass, after_column name) RETURNS integer
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -3479,13 +3499,7 @@ BEGIN
     IF rel IS NULL OR after_column IS NULL THEN
         RAISE EXCEPTION 'table and column must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    -- the role that called us (SET ROLE's, else the session's) must be the owner or one of its members
-    IF NOT pg_catalog.pg_has_role(CASE pg_catalog.current_setting('role') WHEN 'none' THEN SESSION_USER
-                                       ELSE pg_catalog.current_setting('role')::name END,
-                                  (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel),
-                                  'USAGE') THEN
-        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = 'insufficient_privilege';
-    END IF;
+    PERFORM privacy.require_table_owner(rel);
     SELECT a.atttypid INTO typ FROM pg_catalog.pg_attribute a
      WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attname OPERATOR(pg_catalog.=) after_column AND NOT a.attisdropped;
     IF NOT FOUND THEN
@@ -3520,13 +3534,7 @@ BEGIN
     IF rel IS NULL THEN
         RAISE EXCEPTION 'table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    -- the role that called us (SET ROLE's, else the session's) must be the owner or one of its members
-    IF NOT pg_catalog.pg_has_role(CASE pg_catalog.current_setting('role') WHEN 'none' THEN SESSION_USER
-                                       ELSE pg_catalog.current_setting('role')::name END,
-                                  (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel),
-                                  'USAGE') THEN
-        RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = 'insufficient_privilege';
-    END IF;
+    PERFORM privacy.require_table_owner(rel);
     DELETE FROM privacy.category_retention c
      WHERE pg_catalog.to_regclass(pg_catalog.format('%I.%I', c.table_schema, c.table_name))
            OPERATOR(pg_catalog.=) COALESCE(pg_catalog.pg_partition_root(rel), rel);
