@@ -42,7 +42,7 @@ typedef struct LpState
 } LpState;
 
 #define LP_COLUMN_GRAMMAR \
-	"Column labels are SUBJECT, CATEGORY <name> [MASK WITH <function>] and RETAIN <interval> AFTER <column> [THEN ANONYMIZE]."
+	"Column labels are SUBJECT, CATEGORY <name> [MASK WITH <function>], RETAIN <interval> AFTER <column> [THEN ANONYMIZE] and ANONYMIZE WITH { NULL | PLACEHOLDER | PSEUDONYM | FF1 | GENERALIZE <level> }."
 #define LP_TABLE_GRAMMAR \
 	"Table labels are ON CANCEL { DELETE | ANONYMIZE | KEEP UNTIL RETENTION } and RETAIN <interval> AFTER <column> [THEN { DELETE | ANONYMIZE }]."
 #define LP_INTERVAL_FORM \
@@ -406,6 +406,44 @@ lp_on_cancel(LpState *st, PrivacyLabel *label)
 	return true;
 }
 
+/* ANONYMIZE WITH <method>; the current token is ANONYMIZE */
+static bool
+lp_anonymize(LpState *st, PrivacyLabel *label)
+{
+	lp_next(st);
+	if (!lp_expect(st, "WITH", "ANONYMIZE"))
+		return false;
+	if (lp_keyword_is(&st->tok, "NULL"))
+		label->anonymize = PRIVACY_ANON_NULL;
+	else if (lp_keyword_is(&st->tok, "PLACEHOLDER"))
+		label->anonymize = PRIVACY_ANON_PLACEHOLDER;
+	else if (lp_keyword_is(&st->tok, "PSEUDONYM"))
+		label->anonymize = PRIVACY_ANON_PSEUDONYM;
+	else if (lp_keyword_is(&st->tok, "FF1"))
+		label->anonymize = PRIVACY_ANON_FF1;
+	else if (lp_keyword_is(&st->tok, "GENERALIZE"))
+	{
+		const char *t;
+
+		lp_next(st);
+		t = st->tok.text;
+		if (st->tok.type != LP_WORD || strlen(t) != 1 || t[0] < '1' || t[0] > '0' + PRIVACY_GENERALIZE_MAX)
+			return lp_fail(st, PRIVACY_LABEL_SYNTAX,
+						   psprintf("expected a level from 1 to %d after GENERALIZE at character %d of privacy label, found %s",
+									PRIVACY_GENERALIZE_MAX, st->tok.pos, lp_describe(&st->tok)),
+						   pstrdup("The level is a step of the column type's generalization hierarchy (see privacy.generalization)."));
+		label->anonymize = PRIVACY_ANON_GENERALIZE;
+		label->anonymize_level = t[0] - '0';
+	}
+	else
+		return lp_fail(st, PRIVACY_LABEL_SYNTAX,
+					   psprintf("expected NULL, PLACEHOLDER, PSEUDONYM, FF1 or GENERALIZE after ANONYMIZE WITH at character %d of privacy label, found %s",
+								st->tok.pos, lp_describe(&st->tok)),
+					   NULL);
+	lp_next(st);
+	return true;
+}
+
 /*
  * privacy_label_parse: parse a column label (is_table false) or a table label.
  * On success fills *label and returns true; otherwise fills *error.
@@ -418,6 +456,7 @@ privacy_label_parse(const char *text, bool is_table,
 	int			clauses = 0;
 	int			mask_pos = 0;
 	int			retain_pos = 0;
+	int			anonymize_pos = 0;
 
 	memset(label, 0, sizeof(*label));
 	memset(error, 0, sizeof(*error));
@@ -486,6 +525,16 @@ privacy_label_parse(const char *text, bool is_table,
 				return false;
 			retain_pos = pos;
 		}
+		else if (lp_keyword_is(&st.tok, "ANONYMIZE"))
+		{
+			if (is_table)
+				return lp_misplaced(&st, "ANONYMIZE WITH", is_table);
+			if (label->anonymize != PRIVACY_ANON_NONE)
+				return lp_duplicate(&st, "ANONYMIZE WITH", pos);
+			if (!lp_anonymize(&st, label))
+				return false;
+			anonymize_pos = pos;
+		}
 		else if (lp_keyword_is(&st.tok, "ON"))
 		{
 			if (!is_table)
@@ -530,12 +579,38 @@ privacy_label_parse(const char *text, bool is_table,
 			return lp_fail(&st, PRIVACY_LABEL_CONFLICT,
 						   psprintf("RETAIN on a column needs a CATEGORY (character %d of privacy label)", retain_pos),
 						   pstrdup("The category chooses how the column is anonymized when it expires."));
+		if (label->anonymize != PRIVACY_ANON_NONE && !label->category && !label->subject)
+			return lp_fail(&st, PRIVACY_LABEL_CONFLICT,
+						   psprintf("ANONYMIZE WITH needs a CATEGORY or SUBJECT (character %d of privacy label)", anonymize_pos),
+						   pstrdup("Only personal data is anonymized: say what the column holds first."));
 	}
 	else if (label->on_cancel == PRIVACY_ACTION_KEEP && !label->has_retain)
 		return lp_fail(&st, PRIVACY_LABEL_CONFLICT,
 					   pstrdup("ON CANCEL KEEP UNTIL RETENTION needs a RETAIN clause on the same table"),
 					   pstrdup("Without RETAIN nothing would ever remove the kept rows."));
 	return true;
+}
+
+/* the ANONYMIZE WITH method as privacy.labels shows it, or NULL */
+char *
+privacy_anonymize_text(const PrivacyLabel *label)
+{
+	switch (label->anonymize)
+	{
+		case PRIVACY_ANON_NULL:
+			return pstrdup("null");
+		case PRIVACY_ANON_PLACEHOLDER:
+			return pstrdup("placeholder");
+		case PRIVACY_ANON_PSEUDONYM:
+			return pstrdup("pseudonym");
+		case PRIVACY_ANON_FF1:
+			return pstrdup("ff1");
+		case PRIVACY_ANON_GENERALIZE:
+			return psprintf("generalize %d", label->anonymize_level);
+		case PRIVACY_ANON_NONE:
+			break;
+	}
+	return NULL;
 }
 
 const char *

@@ -2,9 +2,11 @@
  * label_parse.h
  *	  The grammar of privacy security labels: a pure parser, no catalog access.
  *
- * Column labels:  SUBJECT
+ * Column labels:  SUBJECT [ANONYMIZE WITH <method>]
  *                 CATEGORY <name> [MASK WITH <function>]
  *                             [RETAIN <interval> AFTER <column> [THEN ANONYMIZE]]
+ *                             [ANONYMIZE WITH <method>]
+ *   <method>:     NULL | PLACEHOLDER | PSEUDONYM | FF1 | GENERALIZE <level>
  * Table labels:   ON CANCEL { DELETE | ANONYMIZE | KEEP UNTIL RETENTION }
  *                 RETAIN <interval> AFTER <column> [THEN { DELETE | ANONYMIZE }]
  * Keywords are case-insensitive; clauses may come in any order, once each.
@@ -21,6 +23,19 @@ typedef enum PrivacyAction
 	PRIVACY_ACTION_KEEP			/* KEEP UNTIL RETENTION */
 } PrivacyAction;
 
+/* how anonymize_table rewrites a column (ANONYMIZE WITH) */
+typedef enum PrivacyAnonymize
+{
+	PRIVACY_ANON_NONE = 0,
+	PRIVACY_ANON_NULL,
+	PRIVACY_ANON_PLACEHOLDER,
+	PRIVACY_ANON_PSEUDONYM,
+	PRIVACY_ANON_FF1,
+	PRIVACY_ANON_GENERALIZE
+} PrivacyAnonymize;
+
+#define PRIVACY_GENERALIZE_MAX 9
+
 typedef struct PrivacyLabel
 {
 	bool		is_table;
@@ -35,6 +50,8 @@ typedef struct PrivacyLabel
 	char	   *retain_after;	/* the AFTER column */
 	PrivacyAction retain_then;	/* DELETE or ANONYMIZE */
 	PrivacyAction on_cancel;	/* tables only */
+	PrivacyAnonymize anonymize; /* ANONYMIZE WITH; columns only */
+	int32		anonymize_level;	/* GENERALIZE <level>, 1..9 */
 } PrivacyLabel;
 
 typedef enum PrivacyLabelErrorKind
@@ -55,5 +72,6 @@ typedef struct PrivacyLabelError
 extern bool privacy_label_parse(const char *text, bool is_table,
 								PrivacyLabel *label, PrivacyLabelError *error);
 extern const char *privacy_action_name(PrivacyAction action);
+extern char *privacy_anonymize_text(const PrivacyLabel *label);
 
 #endif							/* PRIVACY_LABEL_PARSE_H */

@@ -7,7 +7,8 @@
  * the object must be a table, a partitioned table or one of their columns;
  * the category must exist; a MASK function must exist in a trusted schema
  * and take and return the column's type; a RETAIN column must exist and be a
- * date or timestamp.  Any failure raises an error and nothing is stored.
+ * date or timestamp; an ANONYMIZE WITH method must suit the column's type.
+ * Any failure raises an error and nothing is stored.
  *
  * Restore mode: pg_dump scripts run with check_function_bodies = off and
  * restore security labels before the extension's configuration tables
@@ -186,6 +187,156 @@ lbl_check_mask(const PrivacyLabel *label, Oid coltype, bool restoring)
 						 quote_literal_cstr(nspname))));
 }
 
+/*
+ * The generalization hierarchy a type follows (a domain follows its base
+ * type), and its top level, where the column is suppressed.  Shared by the
+ * ANONYMIZE WITH GENERALIZE check and privacy.generalization().
+ */
+typedef struct GeneralizationKind
+{
+	const char *name;
+	int			top;
+} GeneralizationKind;
+
+static const GeneralizationKind *
+lbl_generalization_kind(Oid typid)
+{
+	static const GeneralizationKind kinds[] = {
+		{"date", 4}, {"timestamp", 5}, {"number", 5}, {"inet", 4}, {"text", 6}, {"other", 1}
+	};
+
+	switch (getBaseType(typid))
+	{
+		case DATEOID:
+			return &kinds[0];
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			return &kinds[1];
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case NUMERICOID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+			return &kinds[2];
+		case INETOID:
+		case CIDROID:
+			return &kinds[3];
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			return &kinds[4];
+		default:
+			return &kinds[5];
+	}
+}
+
+PG_FUNCTION_INFO_V1(privacy_generalization_kind);
+/* privacy.generalization_kind(regtype) -> text */
+Datum
+privacy_generalization_kind(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(lbl_generalization_kind(PG_GETARG_OID(0))->name));
+}
+
+PG_FUNCTION_INFO_V1(privacy_generalization_top);
+/* privacy.generalization_top(regtype) -> integer */
+Datum
+privacy_generalization_top(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(lbl_generalization_kind(PG_GETARG_OID(0))->top);
+}
+
+/*
+ * ANONYMIZE WITH: whether the method suits the column's type.  Returns NULL
+ * when it does, else the error message, with its code and detail in *code
+ * and *detail (and a hint, or NULL, in *hint).
+ */
+static char *
+lbl_anonymize_problem(PrivacyAnonymize method, int level, Oid coltype,
+					  int *code, char **detail, char **hint)
+{
+	Oid			base = getBaseType(coltype);
+	bool		integer = (base == INT2OID || base == INT4OID || base == INT8OID);
+	bool		string = (base == TEXTOID || base == VARCHAROID || base == BPCHAROID);
+
+	*code = ERRCODE_DATATYPE_MISMATCH;
+	*hint = NULL;
+	if (method == PRIVACY_ANON_PSEUDONYM &&
+		!(integer || string || base == UUIDOID || base == BYTEAOID))
+	{
+		*detail = pstrdup("Pseudonyms are made for text, varchar, char, smallint, integer, bigint, uuid and bytea columns.");
+		return psprintf("ANONYMIZE WITH PSEUDONYM cannot rewrite a column of type %s", format_type_be(coltype));
+	}
+	if (method == PRIVACY_ANON_FF1 && !(integer || string))
+	{
+		*detail = pstrdup("FF1 encrypts the digits of text, varchar and char columns and the value of smallint, integer and bigint columns.");
+		return psprintf("ANONYMIZE WITH FF1 cannot rewrite a column of type %s", format_type_be(coltype));
+	}
+	if (method == PRIVACY_ANON_GENERALIZE)
+	{
+		const GeneralizationKind *kind = lbl_generalization_kind(coltype);
+
+		if (kind->top == 1)
+		{
+			*detail = pstrdup("Dates, timestamps, numbers, inet and text columns have generalization hierarchies.");
+			*hint = pstrdup("Use ANONYMIZE WITH NULL or PLACEHOLDER.");
+			return psprintf("ANONYMIZE WITH GENERALIZE cannot rewrite a column of type %s", format_type_be(coltype));
+		}
+		if (level >= kind->top)
+		{
+			*code = ERRCODE_INVALID_PARAMETER_VALUE;
+			*detail = NULL;
+			*hint = psprintf("Level %d suppresses the column: use ANONYMIZE WITH NULL.", kind->top);
+			return psprintf("%s columns generalize to levels 1 to %d, not %d", kind->name, kind->top - 1, level);
+		}
+	}
+	return NULL;
+}
+
+static void
+lbl_check_anonymize(const PrivacyLabel *label, Oid coltype)
+{
+	int			code;
+	char	   *detail;
+	char	   *hint;
+	char	   *message = lbl_anonymize_problem(label->anonymize, label->anonymize_level, coltype,
+											   &code, &detail, &hint);
+
+	if (message)
+		ereport(ERROR,
+				(errcode(code),
+				 errmsg_internal("%s", message),
+				 detail ? errdetail_internal("%s", detail) : 0,
+				 hint ? errhint("%s", hint) : 0));
+}
+
+PG_FUNCTION_INFO_V1(privacy_anonymize_method_problem);
+/*
+ * privacy.anonymize_method_problem(method text, typ regtype) -> text: NULL
+ * when the method (as privacy.labels shows it) suits the type, else why not.
+ */
+Datum
+privacy_anonymize_method_problem(PG_FUNCTION_ARGS)
+{
+	char	   *method = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	PrivacyLabel label;
+	PrivacyLabelError error;
+	int			code;
+	char	   *detail;
+	char	   *hint;
+	char	   *message;
+
+	if (!privacy_label_parse(psprintf("SUBJECT ANONYMIZE WITH %s", method), false, &label, &error) ||
+		label.anonymize == PRIVACY_ANON_NONE)
+		PG_RETURN_TEXT_P(cstring_to_text("unknown anonymization method"));
+	message = lbl_anonymize_problem(label.anonymize, label.anonymize_level, PG_GETARG_OID(1),
+									&code, &detail, &hint);
+	if (message == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(message));
+}
+
 /* The AFTER column of RETAIN: it must exist and hold a date or timestamp. */
 static void
 lbl_check_retain_column(Oid relid, const char *colname)
@@ -282,6 +433,8 @@ lbl_object_relabel(const ObjectAddress *object, const char *seclabel)
 				lbl_check_category(label.category);
 			if (label.mask_name)
 				lbl_check_mask(&label, coltype, restoring);
+			if (label.anonymize != PRIVACY_ANON_NONE)
+				lbl_check_anonymize(&label, coltype);
 		}
 		if (label.has_retain)
 			lbl_check_retain_column(object->objectId, label.retain_after);
@@ -476,8 +629,8 @@ privacy_parse_label(PG_FUNCTION_ARGS)
 	PrivacyLabel label;
 	PrivacyLabelError error;
 	TupleDesc	tupdesc;
-	Datum		values[7];
-	bool		nulls[7];
+	Datum		values[8];
+	bool		nulls[8];
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -516,6 +669,11 @@ privacy_parse_label(PG_FUNCTION_ARGS)
 	{
 		values[6] = CStringGetTextDatum(privacy_action_name(label.on_cancel));
 		nulls[6] = false;
+	}
+	if (label.anonymize != PRIVACY_ANON_NONE)
+	{
+		values[7] = CStringGetTextDatum(privacy_anonymize_text(&label));
+		nulls[7] = false;
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -194,6 +194,38 @@ awk 'NF == 3 && $2 != "" { print $2 }' "$work/memory.samples" | paste -d ' ' - "
 	printf "  memory stays flat however many rows expire (highest within 10%% of the first sample): %s\n", (max <= b[1] * 1.1 ? "yes" : "NO")
 }'
 
+# anonymization: a table of 1,000,000 rows with five labelled columns, against
+# one UPDATE written by hand with the same expressions (test/bench/anonymize.sql)
+arows=${BENCH_ANON_ROWS:-1000000}
+echo
+echo "== anonymization: anonymize_table() on $arows rows, five labelled columns, against one hand-written UPDATE with the same functions (3 runs each, alternately, tables reloaded before each; medians)"
+psql_bench -v rows="$arows" -f "$work/test/bench/anonymize.sql" >/dev/null
+sets=$(psql_bench -At -c "SELECT string_agg(format('%I = %s', column_name, expression), ', ') FROM privacy.anonymization_plan('ab_users')")
+psql_bench -At -c "SELECT column_name || ': ' || method FROM privacy.anonymization_plan('ab_users')" | sed 's/^/  /'
+areload() {	# both tables as ab_full, vacuumed, checkpointed; no run on record
+	psql_bench -c "DELETE FROM privacy.anonymize_part" -c "DELETE FROM privacy.anonymize_run" \
+		-c "TRUNCATE ab_users, ab_copy" -c "INSERT INTO ab_users SELECT * FROM ab_full ORDER BY id" \
+		-c "INSERT INTO ab_copy SELECT * FROM ab_full ORDER BY id" -c "VACUUM ANALYZE ab_users, ab_copy" -c "CHECKPOINT" >/dev/null
+}
+: >"$work/update.ms"
+: >"$work/anonymize.ms"
+for _ in 1 2 3; do
+	areload
+	psql_bench -c '\timing on' -c "UPDATE ab_copy t SET $sets" | ms >>"$work/update.ms"
+	areload
+	psql_bench -c '\timing on' -c "CALL privacy.anonymize_table('ab_users')" | ms >>"$work/anonymize.ms"
+done
+update_ms=$(median <"$work/update.ms")
+anon_ms=$(median <"$work/anonymize.ms")
+same=$(psql_bench -At -c "SELECT count(*) FROM ab_users u JOIN ab_copy c USING (id)
+                          WHERE (u.email, u.phone, u.birth, u.nick, u.address) IS NOT DISTINCT FROM (c.email, c.phone, c.birth, c.nick, c.address)")
+abatches=$(psql_bench -At -c "SELECT batches FROM privacy.anonymize_log ORDER BY id DESC LIMIT 1")
+psql_bench -c "DROP TABLE ab_full, ab_users, ab_copy" >/dev/null
+awk -v u="$update_ms" -v a="$anon_ms" -v n="$arows" -v s="$same" -v b="$abatches" 'BEGIN {
+	printf "  one UPDATE: %.0f ms; anonymize_table: %.0f ms in %d committed batches (ratio %.2f); rows identical in both: %d of %d\n", u, a, b, a / u, s, n
+	printf "  goal at most 1.3x the hand-written UPDATE: %s\n", (a / u <= 1.3 ? "yes" : "NO")
+}'
+
 # discovery: 50 tables of 1,000,000 rows against 50 tables of 10,000 (test/bench/discover.sql)
 drows=${BENCH_DISCOVER_ROWS:-1000000}
 echo
