@@ -2082,7 +2082,10 @@ DECLARE
     cmd record;
     src regclass;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM privacy.purpose_view) THEN
+    -- a restore brings the views back as they were dumped; rebuilding them
+    -- while labels and foreign keys arrive one by one would find a table
+    -- without its subject path yet and drop its views
+    IF privacy.restoring() OR NOT EXISTS (SELECT 1 FROM privacy.purpose_view) THEN
         RETURN;
     END IF;
     FOR cmd IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP
@@ -2098,7 +2101,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION privacy.purpose_views_ddl() IS
-    'event trigger: rebuild the purpose views of a table whose labels or columns changed';
+    'event trigger: rebuild the purpose views of a table whose labels or columns changed (not during a restore, which brings them back as dumped)';
 CREATE EVENT TRIGGER privacy_purpose_views ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE', 'SECURITY LABEL')
     EXECUTE FUNCTION privacy.purpose_views_ddl();

@@ -122,6 +122,10 @@ SELECT 100000 + i % 300 + 1, '137' || lpad((i * 104729)::text, 8, '0'), 'Dock ' 
   FROM generate_series(1, 1000) i;
 SELECT privacy.define_purpose('newsletter', 'consent', ARRAY['contact.email'], 'monthly newsletter');
 SELECT privacy.create_purpose_view('users', 'newsletter');
+SELECT privacy.define_purpose('delivery', 'contract', ARRAY['contact.phone', 'contact.address'], 'delivering orders');
+SELECT privacy.create_purpose_view('orders', 'delivery');
+CREATE ROLE courier;
+SELECT privacy.grant_purpose('delivery', 'courier');
 });
 
 my $bindir = `pg_config --bindir`;
@@ -139,7 +143,7 @@ my $fresh = PostgreSQL::Test::Cluster->new('fresh');
 $fresh->init;
 $fresh->start;
 $fresh->safe_psql('postgres', q{CREATE DATABASE copy});
-command_ok([ 'pg_restore', '--exit-on-error', '--no-owner', '-d', $fresh->connstr('copy'), $archive ],
+command_ok([ 'pg_restore', '--exit-on-error', '--no-owner', '--no-privileges', '-d', $fresh->connstr('copy'), $archive ],
 	'the archive restores into a fresh cluster that does not have extension privacy');
 
 is($fresh->safe_psql('copy', q{SELECT (SELECT count(*) FROM users) || ' ' || (SELECT count(*) FROM orders)}),
@@ -153,7 +157,7 @@ is($fresh->safe_psql('copy', q{SELECT plan, count(*) FROM users GROUP BY plan OR
 is($fresh->safe_psql('copy', q{SELECT count(*) FROM pg_extension WHERE extname = 'privacy'}),
 	'0', 'the copy has no extension privacy (nor its ledger, keys or audit log)');
 is($fresh->safe_psql('copy', q{SELECT count(*) FROM pg_views WHERE schemaname = 'public'}),
-	'0', 'the purpose view, which needs the extension, is not in the copy');
+	'0', 'the purpose views, which need the extension, are not in the copy');
 
 # every labelled value of the source, column by column, and in the plain dump
 my $columns = $node->safe_psql('shop', q{
