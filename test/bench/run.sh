@@ -113,16 +113,20 @@ median() { sort -n | sed -n 2p; }
 # the cancellation tables are done with: their autovacuum would compete with the runs
 psql_bench -c "DROP SCHEMA IF EXISTS cb CASCADE" 2>/dev/null
 psql_bench -f "$work/test/bench/retention.sql" >/dev/null
-reload() {	# both tables as rb_full, vacuumed, checkpointed
-	psql_bench -c "TRUNCATE rb_visits, rb_copy" -c "INSERT INTO rb_visits SELECT * FROM rb_full ORDER BY id" \
-		-c "INSERT INTO rb_copy SELECT * FROM rb_full ORDER BY id" -c "VACUUM ANALYZE rb_visits, rb_copy" -c "CHECKPOINT" >/dev/null
+reload() {	# $1: a table; the tables after it filled from it in id order, vacuumed, checkpointed
+	local src=$1 list
+	shift
+	list=$(IFS=,; echo "$*")
+	local stmts=(-c "TRUNCATE $list")
+	for t in "$@"; do stmts+=(-c "INSERT INTO $t SELECT * FROM $src ORDER BY id"); done
+	psql_bench "${stmts[@]}" -c "VACUUM ANALYZE $list" -c "CHECKPOINT" >/dev/null
 }
 : >"$work/delete.ms"
 : >"$work/retention.ms"
 for _ in 1 2 3; do
-	reload
+	reload rb_full rb_visits rb_copy
 	psql_bench -c '\timing on' -c "DELETE FROM rb_copy WHERE seen_at < now() - interval '100 days'" | ms >>"$work/delete.ms"
-	reload
+	reload rb_full rb_visits rb_copy
 	psql_bench -c '\timing on' -c 'CALL privacy.run_retention()' | ms >>"$work/retention.ms"
 done
 delete_ms=$(median <"$work/delete.ms")
@@ -198,21 +202,18 @@ awk 'NF == 3 && $2 != "" { print $2 }' "$work/memory.samples" | paste -d ' ' - "
 # one UPDATE written by hand with the same expressions (test/bench/anonymize.sql)
 arows=${BENCH_ANON_ROWS:-1000000}
 echo
-echo "== anonymization: anonymize_table() on $arows rows, five labelled columns, against one hand-written UPDATE with the same functions (3 runs each, alternately, tables reloaded before each; medians)"
-psql_bench -v rows="$arows" -f "$work/test/bench/anonymize.sql" >/dev/null
+echo "== anonymization: anonymize_table() on $arows rows, five labelled columns, against one hand-written UPDATE with the same functions (3 runs each, alternately, the table reloaded before each; medians)"
+psql_bench -v rows="$arows" -f "$work/test/bench/anonymize.sql" >/dev/null 2>&1
 sets=$(psql_bench -At -c "SELECT string_agg(format('%I = %s', column_name, expression), ', ') FROM privacy.anonymization_plan('ab_users')")
 psql_bench -At -c "SELECT column_name || ': ' || method FROM privacy.anonymization_plan('ab_users')" | sed 's/^/  /'
-areload() {	# both tables as ab_full, vacuumed, checkpointed; no run on record
-	psql_bench -c "DELETE FROM privacy.anonymize_part" -c "DELETE FROM privacy.anonymize_run" \
-		-c "TRUNCATE ab_users, ab_copy" -c "INSERT INTO ab_users SELECT * FROM ab_full ORDER BY id" \
-		-c "INSERT INTO ab_copy SELECT * FROM ab_full ORDER BY id" -c "VACUUM ANALYZE ab_users, ab_copy" -c "CHECKPOINT" >/dev/null
-}
 : >"$work/update.ms"
 : >"$work/anonymize.ms"
 for _ in 1 2 3; do
-	areload
+	reload ab_full ab_copy
 	psql_bench -c '\timing on' -c "UPDATE ab_copy t SET $sets" | ms >>"$work/update.ms"
-	areload
+	# no run on record, so that the table is anonymized again
+	psql_bench -c "DELETE FROM privacy.anonymize_part" -c "DELETE FROM privacy.anonymize_run" >/dev/null
+	reload ab_full ab_users
 	psql_bench -c '\timing on' -c "CALL privacy.anonymize_table('ab_users')" | ms >>"$work/anonymize.ms"
 done
 update_ms=$(median <"$work/update.ms")
