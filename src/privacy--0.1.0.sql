@@ -5128,7 +5128,7 @@ GRANT SELECT ON privacy.anonymize_log TO PUBLIC;
 -- the statements of one table or partition's batches: keyset (first batch,
 -- next batches after $2, the last key done) or queue ($1 ctids or $2 keys);
 -- each returns "rows:last key"
-CREATE FUNCTION privacy.anonymize_part_sql(part oid, rel pg_catalog.regclass, key text, batch_size integer,
+CREATE FUNCTION privacy.anonymize_part_sql(part oid, rel pg_catalog.regclass, plan jsonb, batch_size integer,
                                            mode text, key_column name, OUT first_sql text, OUT next_sql text)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -5145,7 +5145,7 @@ DECLARE
 BEGIN
     SELECT pg_catalog.string_agg(pg_catalog.format('%I = %s', p.column_name, p.expression), ', ' ORDER BY p.column_name)
       INTO sets
-      FROM privacy.anonymization_plan(rel, key) p
+      FROM pg_catalog.jsonb_to_recordset(plan) AS p(relation pg_catalog.regclass, column_name name, chosen_by text, expression text, joins text)
      WHERE p.relation OPERATOR(pg_catalog.=) rel AND p.expression IS NOT NULL;
     -- other tables' rows that join the batch's keys: one UPDATE per table
     -- (a row is updated once per statement), each column rewritten where its
@@ -5154,7 +5154,7 @@ BEGIN
         WITH p AS (
             SELECT q.relation, q.chosen_by, q.column_name, q.expression,
                    (pg_catalog.parse_ident(q.joins))[pg_catalog.cardinality(pg_catalog.parse_ident(q.joins))] AS parent_col
-              FROM privacy.anonymization_plan(rel, key) q
+              FROM pg_catalog.jsonb_to_recordset(plan) AS q(relation pg_catalog.regclass, column_name name, chosen_by text, expression text, joins text)
              WHERE q.relation OPERATOR(pg_catalog.<>) rel),
         fk AS (
             SELECT p.relation, p.chosen_by,
@@ -5174,7 +5174,7 @@ BEGIN
         links := links OPERATOR(pg_catalog.||) pg_catalog.format(', l%s AS (UPDATE %s c SET %s WHERE %s)', i, l.relation, l.sets, l.cond);
     END LOOP;
     refs := ARRAY(SELECT DISTINCT pg_catalog.format('t.%I', (pg_catalog.parse_ident(q.joins))[pg_catalog.cardinality(pg_catalog.parse_ident(q.joins))])
-                    FROM privacy.anonymization_plan(rel, key) q
+                    FROM pg_catalog.jsonb_to_recordset(plan) AS q(relation pg_catalog.regclass, column_name name, chosen_by text, expression text, joins text)
                    WHERE q.relation OPERATOR(pg_catalog.<>) rel);
     IF sets IS NULL AND pg_catalog.cardinality(links) OPERATOR(pg_catalog.=) 0 THEN
         RETURN;
@@ -5207,9 +5207,9 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION privacy.anonymize_part_sql(oid, pg_catalog.regclass, text, integer, text, name) IS
-    'internal: the statements of an anonymize_table batch over one table or partition: the rows locked, their labelled columns rewritten, other tables'' rows that join them rewritten with them';
-REVOKE ALL ON FUNCTION privacy.anonymize_part_sql(oid, pg_catalog.regclass, text, integer, text, name) FROM PUBLIC;
+COMMENT ON FUNCTION privacy.anonymize_part_sql(oid, pg_catalog.regclass, jsonb, integer, text, name) IS
+    'internal: the statements of an anonymize_table batch over one table or partition, from the table''s anonymization_plan as jsonb: the rows locked, their labelled columns rewritten, other tables'' rows that join them rewritten with them';
+REVOKE ALL ON FUNCTION privacy.anonymize_part_sql(oid, pg_catalog.regclass, jsonb, integer, text, name) FROM PUBLIC;
 
 -- start (or continue) a run: checks, the run's rows, the queue, the audit
 -- entry; NULL when there is nothing to do
@@ -5229,6 +5229,7 @@ DECLARE
     mode text;
     total bigint;
     q record;
+    plan jsonb;
     resumed boolean := false;
 BEGIN
     IF rel IS NULL OR batch_size IS NULL OR key IS NULL THEN
@@ -5245,14 +5246,18 @@ BEGIN
     -- one start at a time per table
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('privacy.anonymize_table')::bigint);
 
-    -- the plan raises for what cannot be done, before anything changes
+    -- the plan raises for what cannot be done, before anything changes; the
+    -- columns it rewrites, here and in the tables that join this one
+    SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(p)) INTO plan
+      FROM privacy.anonymization_plan(rel, key) p
+     WHERE p.expression IS NOT NULL;
     SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('relation', p.relation::text, 'column', p.column_name,
                                                               'method', p.method, 'chosen_by', p.chosen_by)
                                 ORDER BY p.relation::text, p.column_name),
            pg_catalog.string_agg(p.expression, ' ')
       INTO methods, exprs
-      FROM privacy.anonymization_plan(rel, key) p
-     WHERE p.expression IS NOT NULL;
+      FROM pg_catalog.jsonb_to_recordset(plan) AS p(relation pg_catalog.regclass, column_name name, method text,
+                                                    chosen_by text, expression text);
     IF methods IS NULL THEN
         RAISE NOTICE 'table % has no labelled column to anonymize', rel;
         RETURN NULL;
@@ -5278,8 +5283,8 @@ BEGIN
                       HINT = pg_catalog.format('The batches run as the table''s owner: GRANT EXECUTE ON FUNCTION %s TO %s.', fn, owner::pg_catalog.regrole);
         END IF;
     END LOOP;
-    FOR r IN SELECT DISTINCT p.relation FROM privacy.anonymization_plan(rel, key) p
-              WHERE p.relation OPERATOR(pg_catalog.<>) rel AND p.expression IS NOT NULL LOOP
+    FOR r IN SELECT DISTINCT p.relation FROM pg_catalog.jsonb_to_recordset(plan) AS p(relation pg_catalog.regclass)
+              WHERE p.relation OPERATOR(pg_catalog.<>) rel LOOP
         IF NOT pg_catalog.has_table_privilege(owner, r.relation, 'UPDATE') THEN
             RAISE EXCEPTION 'role % (owner of table %) may not update table %, whose rows join it', owner::pg_catalog.regrole, rel, r.relation
                 USING ERRCODE = 'insufficient_privilege',
@@ -5308,7 +5313,7 @@ BEGIN
          WHERE x.id OPERATOR(pg_catalog.=) run;
         FOR leaf IN SELECT p.part, p.mode, p.key_column FROM privacy.anonymize_part p
                      WHERE p.run_id OPERATOR(pg_catalog.=) run AND NOT p.finished LOOP
-            SELECT * INTO q FROM privacy.anonymize_part_sql(leaf.part, rel, key, batch_size, leaf.mode, leaf.key_column);
+            SELECT * INTO q FROM privacy.anonymize_part_sql(leaf.part, rel, plan, batch_size, leaf.mode, leaf.key_column);
             UPDATE privacy.anonymize_part p SET first_sql = q.first_sql, next_sql = q.next_sql
              WHERE p.run_id OPERATOR(pg_catalog.=) run AND p.part OPERATOR(pg_catalog.=) leaf.part;
         END LOOP;
@@ -5350,9 +5355,8 @@ BEGIN
              ORDER BY i.indisprimary DESC, i.indexrelid
              LIMIT 1;
             mode := CASE WHEN kc IS NOT NULL AND NOT EXISTS (
-                              SELECT 1 FROM privacy.anonymization_plan(rel, key) p
-                               WHERE p.relation OPERATOR(pg_catalog.=) rel AND p.column_name OPERATOR(pg_catalog.=) kc
-                                 AND p.expression IS NOT NULL)
+                              SELECT 1 FROM pg_catalog.jsonb_to_recordset(plan) AS p(relation pg_catalog.regclass, column_name name)
+                               WHERE p.relation OPERATOR(pg_catalog.=) rel AND p.column_name OPERATOR(pg_catalog.=) kc)
                          THEN 'keyset' ELSE 'queue' END;
             IF mode OPERATOR(pg_catalog.=) 'queue' THEN
                 EXECUTE pg_catalog.format('INSERT INTO privacy.anonymize_queue (run_id, part, pos, item) '
@@ -5364,7 +5368,7 @@ BEGIN
             ELSE
                 EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM ONLY %s', leaf.part::pg_catalog.regclass) INTO total;
             END IF;
-            SELECT * INTO q FROM privacy.anonymize_part_sql(leaf.part, rel, key, batch_size, mode, kc);
+            SELECT * INTO q FROM privacy.anonymize_part_sql(leaf.part, rel, plan, batch_size, mode, kc);
             INSERT INTO privacy.anonymize_part (run_id, part, relation, mode, key_column, rows_total, first_sql, next_sql)
             VALUES (run, leaf.part, leaf.part::pg_catalog.regclass::text, mode, kc, total, q.first_sql, q.next_sql);
         END LOOP;

@@ -143,7 +143,7 @@ PGB
 chmod 644 "$work/writes.pgbench"
 # the load runs 4 s with a log of every transaction; the run starts 1 s in; the
 # transactions that ended inside the run's own start and end give its throughput
-reload
+reload rb_full rb_visits rb_copy
 mkdir -p "$work/writes"
 [ "$(id -u)" -eq 0 ] && chown "$PG_RUN_USER" "$work/writes"
 as_pg pgbench -n -M prepared -h "$work" -p "$port" -U postgres -c 1 -T 4 -l --log-prefix="$work/writes/tx" \
@@ -177,7 +177,7 @@ awk -v d="$delete_ms" -v q="$quiet_ms" -v r="$run_ms" -v n="$rows" -v b="$batche
 
 # memory of a long run: batches of 100 (about 10,000 of them), its backend's memory
 # contexts logged every 0.3 s from another session (pg_log_backend_memory_contexts)
-reload
+reload rb_full rb_visits rb_copy
 psql_bench -c 'CALL privacy.run_retention(batch_size => 100)' >/dev/null &
 run=$!
 : >"$work/memory.samples"
