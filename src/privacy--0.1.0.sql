@@ -5179,6 +5179,22 @@ BEGIN
     IF sets IS NULL AND pg_catalog.cardinality(links) OPERATOR(pg_catalog.=) 0 THEN
         RETURN;
     END IF;
+    IF key_column IS NOT NULL THEN
+        SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO ktype
+          FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) part AND a.attname OPERATOR(pg_catalog.=) key_column;
+    END IF;
+    -- keyset with nothing else to rewrite: the next keys, then one UPDATE of
+    -- them; a row another session changes meanwhile is found again by its key
+    IF mode OPERATOR(pg_catalog.=) 'keyset' AND pg_catalog.cardinality(links) OPERATOR(pg_catalog.=) 0 THEN
+        body := pg_catalog.format('WITH k AS MATERIALIZED (SELECT ARRAY(SELECT s.%3$I FROM ONLY %1$s s %%s ORDER BY s.%3$I LIMIT %4$s) AS ks), '
+                                  'u AS (UPDATE ONLY %1$s t SET %2$s WHERE t.%3$I OPERATOR(pg_catalog.=) ANY ((SELECT k.ks FROM k)::%5$s[])) '
+                                  'SELECT pg_catalog.cardinality(k.ks)::pg_catalog.text OPERATOR(pg_catalog.||) '':'' '
+                                  'OPERATOR(pg_catalog.||) COALESCE((k.ks[pg_catalog.cardinality(k.ks)])::pg_catalog.text, '''') FROM k',
+                                  part::pg_catalog.regclass, sets, key_column, batch_size, ktype);
+        first_sql := pg_catalog.format(body, '');
+        next_sql := pg_catalog.format(body, pg_catalog.format('WHERE s.%I OPERATOR(pg_catalog.>) $2::%s', key_column, ktype));
+        RETURN;
+    END IF;
     body := pg_catalog.format('%s%s SELECT pg_catalog.count(*)::pg_catalog.text OPERATOR(pg_catalog.||) '':'' OPERATOR(pg_catalog.||) COALESCE(%s, '''') FROM b',
                               CASE WHEN sets IS NULL THEN ''
                                    ELSE pg_catalog.format(', u AS (UPDATE ONLY %s t SET %s FROM b WHERE t.ctid OPERATOR(pg_catalog.=) b._privacy_tid)',
@@ -5189,10 +5205,6 @@ BEGIN
                              CASE WHEN key_column IS NOT NULL THEN pg_catalog.format(', t.%I AS _privacy_k', key_column) ELSE '' END,
                              (SELECT pg_catalog.string_agg(', ' OPERATOR(pg_catalog.||) x, '') FROM pg_catalog.unnest(refs) x),
                              part::pg_catalog.regclass);
-    IF key_column IS NOT NULL THEN
-        SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO ktype
-          FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) part AND a.attname OPERATOR(pg_catalog.=) key_column;
-    END IF;
     IF mode OPERATOR(pg_catalog.=) 'keyset' THEN
         first_sql := pg_catalog.format('WITH b AS MATERIALIZED (%s ORDER BY t.%I LIMIT %s FOR UPDATE OF t)%s',
                                        src, key_column, batch_size, body);
