@@ -4816,7 +4816,7 @@ GRANT EXECUTE ON FUNCTION privacy.collision_risk(double precision, integer) TO P
 -- are considered: the label's method, else the category's (when it suits the
 -- type), else one chosen by the column's constraints; NULL for a column
 -- without a label, a generated or an identity column
-CREATE FUNCTION privacy.anonymize_choice(rel oid, attname name, OUT method text, OUT chosen_by text)
+CREATE FUNCTION privacy.anonymize_choice(rel oid, attname name, OUT method text, OUT chosen_by text, OUT is_unique boolean)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4840,6 +4840,7 @@ BEGIN
       LEFT JOIN privacy.category k ON k.name OPERATOR(pg_catalog.=) l.category
      WHERE a.attrelid OPERATOR(pg_catalog.=) root AND a.attname OPERATOR(pg_catalog.=) anonymize_choice.attname
        AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    is_unique := c.uniq;
     IF NOT FOUND OR c.attgenerated OPERATOR(pg_catalog.<>) '' OR c.attidentity OPERATOR(pg_catalog.<>) '' THEN
         RETURN;
     END IF;
@@ -4860,7 +4861,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION privacy.anonymize_choice(oid, name) IS
-    'internal: the anonymization method of one labelled column and what chose it (label, category, key, not null, nullable)';
+    'internal: the anonymization method of one labelled column, what chose it (label, category, key, not null, nullable), and whether a unique index holds it';
 GRANT EXECUTE ON FUNCTION privacy.anonymize_choice(oid, name) TO PUBLIC;
 
 -- what anonymize_table does to a table: every labelled column with its
@@ -4901,10 +4902,7 @@ BEGIN
 
     FOR c IN
         SELECT a.attnum, a.attname, a.atttypid::pg_catalog.regtype AS typ, a.atttypmod, a.attnotnull,
-               a.attgenerated, a.attidentity, l.category, l.anonymize AS by_label,
-               EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                        WHERE i.indrelid OPERATOR(pg_catalog.=) root AND i.indisunique
-                          AND a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::smallint[])) AS uniq,
+               a.attgenerated, a.attidentity, l.category,
                (SELECT f.conname FROM pg_catalog.pg_constraint f
                  WHERE f.confrelid OPERATOR(pg_catalog.=) root AND f.contype OPERATOR(pg_catalog.=) 'f'
                    AND a.attnum OPERATOR(pg_catalog.=) ANY (f.confkey)
@@ -4915,10 +4913,11 @@ BEGIN
          WHERE a.attrelid OPERATOR(pg_catalog.=) root AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
          ORDER BY a.attnum
     LOOP
+        SELECT * INTO ch FROM privacy.anonymize_choice(root, c.attname);
         relation := rel;
         column_name := c.attname;
         category := c.category;
-        is_unique := c.uniq;
+        is_unique := ch.is_unique;
         method := NULL;
         chosen_by := NULL;
         collision_risk := NULL;
@@ -4934,7 +4933,6 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
-        SELECT * INTO ch FROM privacy.anonymize_choice(root, c.attname);
         method := ch.method;
         chosen_by := ch.chosen_by;
 
@@ -4988,7 +4986,7 @@ BEGIN
             RAISE EXCEPTION 'column %.% is NOT NULL: ANONYMIZE WITH NULL cannot rewrite it', rel, c.attname
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'Label it ANONYMIZE WITH PLACEHOLDER, or drop the NOT NULL constraint.';
-        ELSIF (method OPERATOR(pg_catalog.=) 'placeholder' OR method OPERATOR(pg_catalog.~) '^generalize ') AND c.uniq THEN
+        ELSIF (method OPERATOR(pg_catalog.=) 'placeholder' OR method OPERATOR(pg_catalog.~) '^generalize ') AND ch.is_unique THEN
             RAISE EXCEPTION 'column %.% is unique: ANONYMIZE WITH % would make its values equal', rel, c.attname, pg_catalog.upper(method)
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'Label it ANONYMIZE WITH PSEUDONYM or FF1, which keep distinct values distinct.';
