@@ -1,0 +1,130 @@
+-- attacks (part of #10): code planted by a table owner, and objects planted in
+-- public and pg_temp, gain nothing when our functions run, even as a superuser
+\set VERBOSITY terse
+
+-- 1. a table owner's trigger and domain check try to become superuser, and
+-- record who they run as, while a superuser cancels, expires and anonymizes
+CREATE SCHEMA atk;
+GRANT USAGE, CREATE ON SCHEMA atk TO regress_owner;
+CREATE TABLE atk.marker (who name, what text);
+GRANT INSERT ON atk.marker TO PUBLIC;
+SET ROLE regress_owner;
+CREATE FUNCTION atk.escalate(what text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO atk.marker VALUES (current_user, what);
+    BEGIN
+        EXECUTE 'ALTER ROLE regress_owner SUPERUSER';
+        INSERT INTO atk.marker VALUES (current_user, what || ': became superuser');
+    EXCEPTION WHEN OTHERS THEN
+        INSERT INTO atk.marker VALUES (current_user, what || ': refused ' || SQLSTATE);
+    END;
+    RETURN true;
+END
+$$;
+CREATE FUNCTION atk.on_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM atk.escalate(TG_OP || ' trigger');
+    RETURN COALESCE(NEW, OLD);
+END
+$$;
+CREATE DOMAIN atk.watched_text AS text CHECK (atk.escalate('domain check'));
+CREATE TABLE atk.people (id int PRIMARY KEY, phone atk.watched_text, seen_at timestamptz NOT NULL);
+CREATE TRIGGER people_change BEFORE UPDATE OR DELETE ON atk.people FOR EACH ROW EXECUTE FUNCTION atk.on_change();
+SECURITY LABEL FOR privacy ON COLUMN atk.people.id IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN atk.people.phone IS 'CATEGORY contact.phone';
+SECURITY LABEL FOR privacy ON TABLE atk.people IS 'ON CANCEL DELETE RETAIN 30 days AFTER seen_at';
+INSERT INTO atk.people VALUES (900001, '13800000001', now()), (900002, '13800000002', now() - interval '90 days'),
+                              (900003, '13800000003', now());
+RESET ROLE;
+TRUNCATE atk.marker;
+SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
+-- (the batches run as the owner, which may pseudonymize its own keys)
+GRANT EXECUTE ON FUNCTION privacy.fpe_encrypt(bigint, text, bigint, bigint) TO regress_owner;
+SELECT c.relation, c.action, c.rows FROM privacy.cancel_subject('900001') c WHERE c.relation = 'atk.people'::regclass;
+SET client_min_messages = error;   -- other suites' tables are expired too
+CALL privacy.run_retention();
+RESET client_min_messages;
+CALL privacy.anonymize_table('atk.people');
+SELECT phone = privacy.fpe_encrypt('13800000003', 'anonymize') AS anonymized,
+       id = privacy.fpe_encrypt(900003, 'anonymize', -2147483648, 2147483647) AS key_pseudonymized
+  FROM atk.people;
+-- every piece of the owner's code ran as the owner, and could not escalate
+SELECT who, what, count(*) FROM atk.marker GROUP BY who, what ORDER BY what;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_owner';
+
+-- 2. objects planted where a careless function would find them: an = on
+-- text, lower(), now(), and tables named like ours, in public and pg_temp
+CREATE TABLE public.hostile_calls (fn text, statement text);
+GRANT INSERT ON public.hostile_calls TO PUBLIC;
+CREATE FUNCTION public.hostile_eq(a text, b text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.hostile_calls VALUES ('=', current_query());
+    RETURN a OPERATOR(pg_catalog.=) b;
+END
+$$;
+CREATE OPERATOR public.= (LEFTARG = text, RIGHTARG = text, FUNCTION = public.hostile_eq);
+CREATE FUNCTION public.lower(text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.hostile_calls VALUES ('lower', current_query());
+    RETURN pg_catalog.lower($1);
+END
+$$;
+CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.hostile_calls VALUES ('now', current_query());
+    RETURN pg_catalog.now();
+END
+$$;
+CREATE TABLE public.category (name text);
+CREATE TABLE public.audit_log (seq bigint);
+CREATE TEMP TABLE labels (relation regclass);
+CREATE TEMP TABLE key (name text);
+CREATE TABLE atk.shop (id int PRIMARY KEY, email text UNIQUE, phone text, visited date);
+SECURITY LABEL FOR privacy ON COLUMN atk.shop.id IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN atk.shop.email IS 'CATEGORY contact.email';
+SECURITY LABEL FOR privacy ON COLUMN atk.shop.phone IS 'CATEGORY contact.phone';
+INSERT INTO atk.shop SELECT i, 'u' || i || '@example.com', '1390000' || lpad(i::text, 4, '0'), date '2026-01-01' + i
+  FROM generate_series(1, 20) i;
+-- the planted objects come first for unqualified names (pg_catalog last)
+SET search_path = public, pg_temp, pg_catalog;
+SELECT 'x' = 'x' AS planted_operator_works, lower('X') AS planted_lower_works;
+TRUNCATE public.hostile_calls;
+SELECT count(*) > 0 AS labels FROM privacy.labels;
+SELECT count(*) > 0 AS inventory FROM privacy.inventory;
+SELECT count(*) >= 0 AS findings FROM privacy.check();
+SELECT count(*) AS suggestions FROM privacy.discover('atk', 50);
+SELECT count(*) AS plan_rows FROM privacy.anonymization_plan('atk.shop');
+SELECT privacy.k_anonymity('atk.shop', '{visited}') AS k;
+SELECT privacy.mask_phone('13912345678') AS masked, privacy.mask_email('ab@example.com') AS masked_email;
+SELECT privacy.pseudonym('x', 'anonymize') OPERATOR(pg_catalog.=) privacy.pseudonym('x', 'anonymize') AS pseudonym_stable;
+SELECT privacy.grant_consent('7', 'marketing', '{"form": "attack"}') IS NOT NULL AS granted,
+       privacy.has_consent('7', 'marketing') AS consent,
+       privacy.withdraw_consent('7', 'marketing') AS withdrawn;
+SELECT count(*) > 0 AS export_keys FROM jsonb_object_keys(privacy.export_subject('5'));
+SELECT count(*) AS planned_actions FROM privacy.cancel_subject('5', dry_run => true);
+SELECT count(*) >= 0 AS preview FROM privacy.retention_preview();
+SELECT valid FROM privacy.verify_audit_log();
+CALL privacy.anonymize_table('atk.shop', 7);
+SET client_min_messages = error;
+CALL privacy.run_retention();
+RESET client_min_messages;
+RESET search_path;
+-- none of the planted objects was called by any of them
+SELECT fn, statement, count(*) FROM public.hostile_calls GROUP BY fn, statement;
+SELECT count(*) AS shop_rows_anonymized FROM atk.shop s
+ WHERE s.email LIKE '%@anonymized.invalid' AND s.phone ~ '^[0-9]{11}$';
+-- and the same functions as an unprivileged role with that search path
+GRANT USAGE ON SCHEMA atk TO regress_app;
+SET ROLE regress_app;
+SET search_path = public, pg_temp, pg_catalog;
+SELECT count(*) > 0 AS labels FROM privacy.labels;
+SELECT count(*) >= 0 AS findings FROM privacy.check();
+SELECT privacy.mask_phone('13912345678') AS masked;
+RESET search_path;
+RESET ROLE;
+SELECT fn, statement, count(*) FROM public.hostile_calls GROUP BY fn, statement;
+
+DROP OPERATOR public.= (text, text);
+DROP FUNCTION public.hostile_eq(text, text), public.lower(text), public.now();
+DROP TABLE public.hostile_calls, public.category, public.audit_log;
+DROP TABLE pg_temp.labels, pg_temp.key;
