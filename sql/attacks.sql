@@ -124,6 +124,49 @@ RESET search_path;
 RESET ROLE;
 SELECT fn, statement, count(*) FROM public.hostile_calls GROUP BY fn, statement;
 
+-- 3. a purpose role reads exactly what its view shows, however it reads:
+-- a cursor, COPY, a prepared statement (custom and generic plans); it cannot
+-- lock rows, nor read the table or its partitions directly
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS regress_reader;
+RESET client_min_messages;
+CREATE ROLE regress_reader;
+CREATE SCHEMA atk2;
+CREATE TABLE atk2.members (id bigint, email text, phone text, joined date) PARTITION BY RANGE (joined);
+CREATE TABLE atk2.members_2025 PARTITION OF atk2.members FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE atk2.members_2026 PARTITION OF atk2.members FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+SECURITY LABEL FOR privacy ON COLUMN atk2.members.id IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN atk2.members.email IS 'CATEGORY contact.email';
+SECURITY LABEL FOR privacy ON COLUMN atk2.members.phone IS 'CATEGORY contact.phone';
+INSERT INTO atk2.members SELECT 900100 + i, 'm' || i || '@example.com', '1370000000' || i, date '2025-10-01' + i * 40
+  FROM generate_series(1, 6) i;
+SELECT privacy.define_purpose('atk_offers', 'consent', ARRAY['contact.email'], 'offers by e-mail');
+SELECT privacy.grant_consent('900101', 'atk_offers') > 0 AS g1, privacy.grant_consent('900104', 'atk_offers') > 0 AS g4;
+SELECT privacy.create_purpose_view('atk2.members', 'atk_offers') AS view;
+SELECT privacy.grant_purpose('atk_offers', 'regress_reader') AS granted;
+SET ROLE regress_reader;
+SELECT id, email, phone, joined FROM atk2.members_atk_offers ORDER BY id;
+BEGIN;
+DECLARE c CURSOR FOR SELECT id, email, phone FROM atk2.members_atk_offers ORDER BY id;
+FETCH ALL FROM c;
+COMMIT;
+COPY (SELECT id, email, phone FROM atk2.members_atk_offers ORDER BY id) TO STDOUT;
+PREPARE one(bigint) AS SELECT count(*) FROM atk2.members_atk_offers WHERE id = $1;
+EXECUTE one(900102);
+EXECUTE one(900102);
+EXECUTE one(900102);
+EXECUTE one(900102);
+EXECUTE one(900102);
+EXECUTE one(900102);
+EXECUTE one(900101);
+DEALLOCATE one;
+SELECT try($$SELECT id FROM atk2.members_atk_offers FOR UPDATE$$) AS lock_rows
+UNION ALL SELECT try($$SELECT id FROM atk2.members$$)
+UNION ALL SELECT try($$SELECT id FROM atk2.members_2025$$)
+UNION ALL SELECT try($$SELECT id FROM ONLY atk2.members_2026$$);
+COPY atk2.members_2026 TO STDOUT;
+RESET ROLE;
+
 DROP OPERATOR public.= (text, text);
 DROP FUNCTION public.hostile_eq(text, text), public.lower(text), public.now();
 DROP TABLE public.hostile_calls, public.category, public.audit_log;
