@@ -167,6 +167,24 @@ UNION ALL SELECT try($$SELECT id FROM ONLY atk2.members_2026$$);
 COPY atk2.members_2026 TO STDOUT;
 RESET ROLE;
 
+-- 4. where a role with no grants could look for key bytes: the settings
+-- that name the key files are hidden, no catalog text of ours holds a long
+-- hex or base64 run, and no database or role setting is ours
+SET ROLE regress_app;
+SELECT name FROM pg_settings WHERE name LIKE 'privacy.%' ORDER BY name;
+SELECT try($$SHOW privacy.master_key_file$$) AS master_key_file
+UNION ALL SELECT try($$SHOW privacy.subject_key_dir$$);
+SELECT md5('k') ~ '[0-9A-Fa-f]{32}|[A-Za-z0-9+/]{40}' AS the_pattern_finds_a_128_bit_hex_key;
+SELECT count(*) AS function_bodies_with_key_like_text FROM pg_proc
+ WHERE pronamespace = 'privacy'::regnamespace AND prosrc ~ '[0-9A-Fa-f]{32}|[A-Za-z0-9+/]{40}';
+SELECT count(*) AS view_definitions_with_key_like_text FROM pg_views
+ WHERE schemaname = 'privacy' AND definition ~ '[0-9A-Fa-f]{32}|[A-Za-z0-9+/]{40}';
+SELECT count(*) AS privacy_role_or_database_settings FROM pg_db_role_setting s, unnest(s.setconfig) c
+ WHERE c LIKE 'privacy.%';
+SELECT try($$SELECT * FROM privacy.key$$) AS key_table
+UNION ALL SELECT try($$SELECT * FROM privacy.key_version$$);
+RESET ROLE;
+
 DROP OPERATOR public.= (text, text);
 DROP FUNCTION public.hostile_eq(text, text), public.lower(text), public.now();
 DROP TABLE public.hostile_calls, public.category, public.audit_log;
