@@ -3,9 +3,31 @@
 \echo Use "CREATE EXTENSION privacy" to load this file. \quit
 
 -- Refuse a schema somebody prepared for us: CREATE EXTENSION adopts an
--- existing schema named in the control file, so it must be empty.
+-- existing schema named in the control file, so it must be empty, owned by
+-- a superuser, and writable by nobody else (a schema's owner may drop what
+-- is in it; CREATE on it would let objects be planted beside ours).
 DO $guard$
+DECLARE
+    owner_name name;
+    writers text;
 BEGIN
+    SELECT r.rolname, (SELECT pg_catalog.string_agg(DISTINCT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                                                   ELSE a.grantee::pg_catalog.regrole::text END, ', ')
+                         FROM pg_catalog.aclexplode(n.nspacl) a
+                        WHERE a.privilege_type OPERATOR(pg_catalog.=) 'CREATE' AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner)
+      INTO owner_name, writers
+      FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+     WHERE n.nspname OPERATOR(pg_catalog.=) 'privacy';
+    IF owner_name IS NOT NULL AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) owner_name) THEN
+        RAISE EXCEPTION 'schema "privacy" already exists and is owned by role "%", who is not a superuser', owner_name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The owner of a schema may drop the objects in it.',
+                  HINT = 'Drop or rename the existing schema "privacy" first.';
+    ELSIF writers IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "privacy" already exists and % may create objects in it', writers
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Drop or rename the existing schema "privacy" first.';
+    END IF;
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_class
                 WHERE relnamespace OPERATOR(pg_catalog.=) 'privacy'::pg_catalog.regnamespace)
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc

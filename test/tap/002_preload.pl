@@ -54,5 +54,23 @@ like($err, qr/schema "privacy" already contains objects/, 'a prepared schema is 
 is($node->safe_psql('trap', q{SELECT count(*) FROM pg_extension WHERE extname = 'privacy'}), '0',
 	'and the extension is not installed');
 
+# an empty schema prepared by a role that is not a superuser: its owner could
+# drop our objects later, so it is refused too; so is one others may write to
+$node->safe_psql('postgres', q{CREATE ROLE schemer LOGIN; CREATE DATABASE trap2; GRANT CREATE ON DATABASE trap2 TO schemer});
+$node->safe_psql('trap2', q{SET ROLE schemer; CREATE SCHEMA privacy});
+($rc, $out, $err) = $node->psql('trap2', 'CREATE EXTENSION privacy');
+like($err, qr/schema "privacy" already exists and is owned by role "schemer", who is not a superuser/,
+	'an empty schema owned by another role is refused');
+$node->safe_psql('trap2', q{DROP SCHEMA privacy; CREATE SCHEMA privacy; GRANT CREATE ON SCHEMA privacy TO schemer});
+($rc, $out, $err) = $node->psql('trap2', 'CREATE EXTENSION privacy');
+like($err, qr/schema "privacy" already exists and schemer may create objects in it/,
+	'an empty schema others may create objects in is refused');
+is($node->safe_psql('trap2', q{SELECT count(*) FROM pg_extension WHERE extname = 'privacy'}), '0',
+	'and the extension is not installed');
+$node->safe_psql('trap2', q{DROP SCHEMA privacy; CREATE SCHEMA privacy});
+$node->safe_psql('trap2', 'CREATE EXTENSION privacy');
+is($node->safe_psql('trap2', q{SELECT count(*) FROM pg_extension WHERE extname = 'privacy'}), '1',
+	'an empty schema of a superuser, writable by nobody else, is used');
+
 $node->stop;
 done_testing();
