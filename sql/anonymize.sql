@@ -186,7 +186,7 @@ SELECT count(*) FILTER (WHERE o.user_id = privacy.fpe_encrypt(b.user_id, 'anonym
 SELECT relation, status, rows_done, rows_total, batches, batch_size, key_name FROM privacy.anonymize_log;
 SELECT p.relation, p.mode, p.key_column, p.rows_done, p.finished FROM privacy.anonymize_part p;
 SELECT object, detail->>'operation' AS operation, detail->>'rows' AS rows, detail->>'batches' AS batches,
-       jsonb_array_length(detail->'columns') AS columns
+       jsonb_array_length(detail->'columns') AS columns, detail->>'erasure' AS erasure
   FROM privacy.audit_log WHERE kind = 'anonymize' ORDER BY seq;
 SELECT count(*) AS values_in_audit FROM privacy.audit_log a, anon.users_before b
  WHERE a.kind = 'anonymize' AND (a.detail::text LIKE '%' || b.email || '%' OR a.detail::text LIKE '%' || b.phone || '%');

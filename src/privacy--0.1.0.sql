@@ -5512,6 +5512,7 @@ BEGIN
     UPDATE privacy.anonymize_part p SET first_sql = NULL, next_sql = NULL, watermark = NULL WHERE p.run_id OPERATOR(pg_catalog.=) r.id;
     PERFORM privacy.audit_append('anonymize', pg_catalog.format('table %s', r.relation),
         pg_catalog.jsonb_build_object('operation', 'finish', 'run', r.id,
+            'erasure', 'logical: the old values stay in dead tuples until VACUUM, in WAL until it is recycled and in backups until they expire',
             'rows', (SELECT pg_catalog.sum(p.rows_done) FROM privacy.anonymize_part p WHERE p.run_id OPERATOR(pg_catalog.=) r.id),
             'batches', (SELECT pg_catalog.sum(p.batches) FROM privacy.anonymize_part p WHERE p.run_id OPERATOR(pg_catalog.=) r.id)));
 END
