@@ -167,6 +167,55 @@ UNION ALL SELECT try($$SELECT id FROM ONLY atk2.members_2026$$);
 COPY atk2.members_2026 TO STDOUT;
 RESET ROLE;
 
+-- 5. names with quotes, ;, $$ and a newline, through every generator of SQL:
+-- labels, purpose views, cancellation, retention, anonymization, discovery
+CREATE SCHEMA "atk ""3"";$$";
+CREATE TABLE "atk ""3"";$$"."Users
+ ""x""; DROP TABLE atk.marker; --" ("Id $$" int PRIMARY KEY, "e;mail" text, "when
+seen" timestamptz NOT NULL);
+CREATE TABLE "atk ""3"";$$"."Orders'" (id int PRIMARY KEY, "user ""id""" int REFERENCES "atk ""3"";$$"."Users
+ ""x""; DROP TABLE atk.marker; --" ("Id $$") ON DELETE SET NULL, "ship;to" text);
+SECURITY LABEL FOR privacy ON COLUMN "atk ""3"";$$"."Users
+ ""x""; DROP TABLE atk.marker; --"."Id $$" IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN "atk ""3"";$$"."Users
+ ""x""; DROP TABLE atk.marker; --"."e;mail" IS 'CATEGORY contact.email';
+SECURITY LABEL FOR privacy ON TABLE "atk ""3"";$$"."Users
+ ""x""; DROP TABLE atk.marker; --" IS 'RETAIN 30 days AFTER "when
+seen"';
+SECURITY LABEL FOR privacy ON COLUMN "atk ""3"";$$"."Orders'"."user ""id""" IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN "atk ""3"";$$"."Orders'"."ship;to" IS 'CATEGORY contact.address';
+SECURITY LABEL FOR privacy ON TABLE "atk ""3"";$$"."Orders'" IS 'ON CANCEL ANONYMIZE';
+INSERT INTO "atk ""3"";$$"."Users
+ ""x""; DROP TABLE atk.marker; --" SELECT 900200 + i, 'q' || i || '@example.com', now() - (i * 20 || ' days')::interval
+  FROM generate_series(1, 4) i;
+INSERT INTO "atk ""3"";$$"."Orders'" SELECT i, 900200 + i, 'Pier ' || i FROM generate_series(1, 4) i;
+SELECT privacy.grant_consent('900201', 'atk_offers') > 0 AS consented;
+SELECT privacy.create_purpose_view((SELECT c.oid FROM pg_class c WHERE c.relname LIKE 'Users%' AND c.relkind = 'r')::regclass,
+                                   'atk_offers') IS NOT NULL AS view_made;
+SELECT count(*) AS rows_in_view FROM "atk ""3"";$$"."Users
+ ""x""; DROP TABLE atk.marker; --_atk_offers";
+SELECT c.action, c.rows FROM privacy.cancel_subject('900201') c
+ WHERE c.relation::text LIKE '%atk%3%' ORDER BY c.action;
+SET client_min_messages = error;
+CALL privacy.run_retention();
+RESET client_min_messages;
+SELECT count(*) AS users_left FROM "atk ""3"";$$"."Users
+ ""x""; DROP TABLE atk.marker; --";
+INSERT INTO "atk ""3"";$$"."Users
+ ""x""; DROP TABLE atk.marker; --" SELECT 900210 + i, 'r' || i || '@example.com', now() FROM generate_series(1, 3) i;
+UPDATE "atk ""3"";$$"."Orders'" SET "user ""id""" = 900210 + id WHERE id <= 3;
+CALL privacy.anonymize_table('"atk ""3"";$$"."Users
+ ""x""; DROP TABLE atk.marker; --"');
+SELECT "e;mail" LIKE '%@anonymized.invalid' AS email_pseudonymized, count(*)
+  FROM "atk ""3"";$$"."Users
+ ""x""; DROP TABLE atk.marker; --" GROUP BY 1;
+SELECT count(*) AS orders_still_joining FROM "atk ""3"";$$"."Orders'" o
+  JOIN "atk ""3"";$$"."Users
+ ""x""; DROP TABLE atk.marker; --" u ON u."Id $$" = o."user ""id""";
+SELECT count(*) >= 0 AS discovered FROM privacy.discover('atk "3";$$');
+SELECT to_regclass('atk.marker') IS NOT NULL AS marker_table_still_there;
+DROP SCHEMA "atk ""3"";$$" CASCADE;
+
 -- 4. where a role with no grants could look for key bytes: the settings
 -- that name the key files are hidden, no catalog text of ours holds a long
 -- hex or base64 run, and no database or role setting is ours
