@@ -3688,7 +3688,7 @@ BEGIN
     pending := pg_catalog.format('t.%I OPERATOR(pg_catalog.<) $1', retain_after);
     IF action OPERATOR(pg_catalog.=) 'anonymize' THEN
         FOR c IN
-            SELECT a.attname, a.attnotnull, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, a.atttypid, l.category,
+            SELECT a.attname, a.attnotnull, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, a.atttypid, a.atttypmod, l.category,
                    EXISTS (SELECT 1 FROM pg_catalog.pg_index i
                             WHERE i.indrelid OPERATOR(pg_catalog.=) rel AND i.indisunique
                               AND a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::smallint[])) AS is_unique,
@@ -3718,7 +3718,9 @@ BEGIN
                     USING ERRCODE = 'feature_not_supported',
                           HINT = 'Make the column nullable, or retain the whole row with THEN DELETE.';
             ELSE
-                v := pg_catalog.format('privacy.anonymous_value(t.%I, %L)::%s', c.attname, c.category, c.typ);
+                -- the placeholder inline: no function call per row
+                v := COALESCE(privacy.placeholder_sql(pg_catalog.format('t.%I', c.attname), c.atttypid::pg_catalog.regtype, c.category, c.atttypmod),
+                              pg_catalog.format('privacy.anonymous_value(t.%I, %L)::%s', c.attname, c.category, c.typ));
             END IF;
             assign := assign OPERATOR(pg_catalog.||) pg_catalog.format('%I = %s', c.attname, v);
             differing := differing OPERATOR(pg_catalog.||) pg_catalog.format('t.%I IS DISTINCT FROM %s', c.attname, v);
