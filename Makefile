@@ -13,6 +13,7 @@ OBJS = \
 	src/keys.o \
 	src/crypto.o \
 	src/subjects.o \
+	src/journal.o \
 	src/consent.o \
 	src/rights.o \
 	src/fpe.o \

@@ -373,3 +373,56 @@ SELECT id, owner, login ~ '^anonymized-[0-9a-f]{32}$' AS random_login, email,
        phone ~ '^[0-9]{11}$' AS digits, phone NOT IN ('13900000001', '13900000002') AS changed
   FROM store.accounts ORDER BY id;
 SELECT count(DISTINCT login) = 3 AND count(DISTINCT phone) = 3 AS still_unique FROM store.accounts;
+
+-- tombstones: every table with a SUBJECT column gets a trigger on those
+-- columns that refuses a cancelled subject (test/tap/009_tombstones.pl replays
+-- cancellations after restoring an older backup); the error's time is masked
+CREATE FUNCTION pg_temp.untimed(t text) RETURNS text LANGUAGE sql
+    AS $$ SELECT regexp_replace(t, 'tombstone of [^(]+ \(', 'tombstone of <time> (') $$;
+SELECT c.relname, t.tgname, t.tgattr, t.tgtype
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE t.tgname = 'privacy_cancelled_subject' AND c.relnamespace = 'store'::regnamespace
+ ORDER BY 1;
+SELECT pg_temp.untimed(try($$INSERT INTO store.accounts VALUES (4, 9010, 'alice03', 'a3@example.com', '13900000004')$$));
+SELECT pg_temp.untimed(try($$UPDATE store.accounts SET owner = 9010 WHERE id = 3$$));
+-- an update that keeps the subject passes, and so does another subject
+UPDATE store.accounts SET owner = owner, email = 'b2@example.com' WHERE id = 3;
+INSERT INTO store.accounts VALUES (4, 9012, 'carol01', 'c1@example.com', '13900000004');
+SELECT count(*) FROM store.accounts WHERE owner = 9010;
+-- two subject columns: one trigger on both; either one refuses
+CREATE TABLE store.transfers (id int PRIMARY KEY, sender int, note text, receiver int);
+SECURITY LABEL FOR privacy ON COLUMN store.transfers.sender IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN store.transfers.receiver IS 'SUBJECT';
+SELECT tgattr FROM pg_trigger WHERE tgrelid = 'store.transfers'::regclass AND tgname = 'privacy_cancelled_subject';
+SELECT pg_temp.untimed(try($$INSERT INTO store.transfers VALUES (1, 9011, 'rent', 9010)$$));
+INSERT INTO store.transfers VALUES (1, 9011, 'rent', NULL);
+-- a label change moves it; no SUBJECT column left, no trigger
+SECURITY LABEL FOR privacy ON COLUMN store.transfers.sender IS 'CATEGORY financial.bank_account';
+SELECT tgattr FROM pg_trigger WHERE tgrelid = 'store.transfers'::regclass AND tgname = 'privacy_cancelled_subject';
+SECURITY LABEL FOR privacy ON COLUMN store.transfers.receiver IS NULL;
+SELECT count(*) FROM pg_trigger WHERE tgrelid = 'store.transfers'::regclass AND tgname = 'privacy_cancelled_subject';
+-- partitions, present and future, carry it, and refuse through the parent or directly
+CREATE TABLE store.visits (user_id int NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE store.visits_2026 PARTITION OF store.visits FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+SECURITY LABEL FOR privacy ON COLUMN store.visits.user_id IS 'SUBJECT';
+CREATE TABLE store.visits_2027 PARTITION OF store.visits FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+SELECT tgrelid::regclass, tgparentid <> 0 AS cloned FROM pg_trigger WHERE tgname = 'privacy_cancelled_subject'
+   AND tgrelid::regclass::text LIKE 'store.visits%' ORDER BY 1::text;
+SELECT pg_temp.untimed(try($$INSERT INTO store.visits VALUES (9010, '2026-05-01')$$));
+SELECT pg_temp.untimed(try($$INSERT INTO store.visits_2027 VALUES (9010, '2027-05-01')$$));
+INSERT INTO store.visits VALUES (9011, '2026-05-01'), (9011, '2027-05-01');
+SELECT count(*) FROM store.visits;
+-- the journal, outside the database, has the same tombstones as the table
+SELECT (SELECT array_agg(subject_id ORDER BY subject_id) FROM privacy.tombstone_journal())
+     = (SELECT array_agg(subject_id ORDER BY subject_id) FROM privacy.cancelled_subject) AS journal_matches;
+-- journal_tombstone checks its input
+SELECT try($$SELECT privacy.journal_tombstone('not hex', now())$$);
+SELECT try($$SELECT privacy.journal_tombstone(NULL, now())$$);
+-- nothing to replay here: every cancelled subject is gone
+SELECT count(*) FROM privacy.replay_cancellations();
+-- roles without a grant may not replay, read the journal or write to it
+SET ROLE regress_app;
+SELECT try($$SELECT privacy.replay_cancellations()$$);
+SELECT try($$SELECT * FROM privacy.tombstone_journal()$$);
+SELECT try($$SELECT privacy.journal_tombstone(repeat('ab', 32), now())$$);
+RESET ROLE;

@@ -19,6 +19,7 @@ SELECT fn, rettype FROM ext_functions
  WHERE prosecdef AND has_function_privilege('public', oid, 'EXECUTE')
  ORDER BY fn::text;
 SELECT try($$SELECT privacy.category_audit()$$);
+SELECT try($$SELECT privacy.subject_guard_ddl()$$);
 
 -- the functions that run with the caller's search_path: each qualifies every
 -- name and operator (SQL and PL/pgSQL bodies), or pins the path in its body
@@ -30,11 +31,13 @@ SELECT fn FROM ext_functions f JOIN pg_proc p ON p.oid = f.oid
  WHERE f.lanname = 'plpgsql' AND f.proconfig IS NULL AND p.prokind = 'p'
  ORDER BY fn::text;
 
--- C functions PUBLIC may execute: masks, validators, a trigger, and functions
+-- C functions PUBLIC may execute: masks, validators, triggers, and functions
 -- that check their caller or read only what the caller may read
 SELECT fn FROM ext_functions
  WHERE lanname = 'c' AND has_function_privilege('public', oid, 'EXECUTE')
  ORDER BY fn::text;
+-- (refuse_cancelled: a partition's owner clones its trigger; called directly, it fails)
+SELECT try($$SELECT privacy.refuse_cancelled()$$);
 
 -- no table or sequence of the extension is writable by PUBLIC
 SELECT c.oid::regclass AS rel, c.relkind

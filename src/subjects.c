@@ -13,6 +13,14 @@
  * the database, is unreadable.  A file whose subject has a tombstone (left by
  * a crash between commit and deletion) is refused and removed on sight and by
  * privacy.sweep_subject_keys().
+ *
+ * The same directory keeps the tombstone journal, cancelled.journal: every
+ * cancellation's tombstone (privacy.cancelled_subject) is appended to it when
+ * its transaction commits.  A restored older backup lacks the tombstone rows
+ * of later cancellations; the journal, outside the database, still has them,
+ * and privacy.replay_cancellations() erases those subjects again.  A trigger
+ * on every table with a SUBJECT column, privacy.refuse_cancelled(), refuses
+ * new rows for a cancelled subject.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -25,17 +33,25 @@
 #include <openssl/sha.h>
 
 #include "access/xact.h"
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "audit.h"
 #include "crypto.h"
+#include "journal.h"
 #include "keys.h"
 #include "privacy.h"
 
@@ -44,10 +60,22 @@
 static char *subject_key_dir = NULL;
 static bool dir_checked = false;
 
-/* key files to delete when the transaction that shredded them commits */
+#define JOURNAL_NAME "cancelled.journal"
+/*
+ * Databases that share the directory share the journal (the line format is
+ * in journal.h); each reads its own lines, by fingerprint.
+ */
+
+/*
+ * What the transaction does to the subject key directory when it commits:
+ * key files to delete (shreds) and tombstone journal lines to append
+ * (cancellations).  Nothing happens when it rolls back, so the journal never
+ * names a subject whose cancellation did not commit.
+ */
 typedef struct PendingUnlink
 {
-	char		path[MAXPGPATH];
+	char		path[MAXPGPATH];	/* a key file, or a journal line */
+	bool		journal;
 	SubTransactionId subid;
 	struct PendingUnlink *next;
 } PendingUnlink;
@@ -67,6 +95,56 @@ subj_free_pending(void)
 }
 
 static void
+subj_journal_append(void)
+{
+	char		path[MAXPGPATH];
+	PendingUnlink *p;
+	int			fd;
+	bool		created;
+	struct stat st;
+
+	for (p = pending; p; p = p->next)
+		if (p->journal)
+			break;
+	if (p == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", subject_key_dir, JOURNAL_NAME);
+	created = stat(path, &st) != 0;
+	fd = OpenTransientFile(path, O_WRONLY | O_APPEND | O_CREAT | PG_BINARY);
+	if (fd < 0)
+	{
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("could not open the tombstone journal: %m"),
+				 errhint("The tombstones are in privacy.cancelled_subject; SELECT privacy.replay_cancellations() writes them to the journal.")));
+		return;
+	}
+	for (p = pending; p; p = p->next)
+	{
+		size_t		len = strlen(p->path);
+
+		if (!p->journal)
+			continue;
+		/* one write per line: O_APPEND keeps concurrent lines whole */
+		if (write(fd, p->path, len) != (ssize_t) len)
+		{
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not append to the tombstone journal: %m"),
+					 errhint("The tombstones are in privacy.cancelled_subject; SELECT privacy.replay_cancellations() writes them to the journal.")));
+			break;
+		}
+	}
+	if (pg_fsync(fd) != 0)
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("could not fsync the tombstone journal: %m")));
+	CloseTransientFile(fd);
+	if (created)
+		(void) fsync_fname_ext(subject_key_dir, true, false, WARNING);
+}
+
+static void
 subj_xact_callback(XactEvent event, void *arg)
 {
 	PendingUnlink *p;
@@ -77,12 +155,15 @@ subj_xact_callback(XactEvent event, void *arg)
 			if (pending)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot PREPARE a transaction that shredded a subject key")));
+						 errmsg("cannot PREPARE a transaction that shredded a subject key or cancelled a subject")));
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			subj_journal_append();
 			for (p = pending; p; p = p->next)
 			{
+				if (p->journal)
+					continue;
 				if (unlink(p->path) != 0 && errno != ENOENT)
 					ereport(WARNING,
 							(errcode_for_file_access(),
@@ -241,16 +322,6 @@ subj_id(text *subject, uint8 *id)
 				 VARSIZE_ANY_EXHDR(subject), id);
 }
 
-static int
-subj_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static char *
 subj_hex(const uint8 *id)
 {
@@ -320,7 +391,7 @@ subj_pending(const char *path)
 	PendingUnlink *p;
 
 	for (p = pending; p; p = p->next)
-		if (strcmp(p->path, path) == 0)
+		if (!p->journal && strcmp(p->path, path) == 0)
 			return true;
 	return false;
 }
@@ -577,18 +648,10 @@ privacy_sweep_subject_keys(PG_FUNCTION_ARGS)
 	while ((de = ReadDir(dir, subject_key_dir)) != NULL)
 	{
 		uint8		id[SHA256_DIGEST_LENGTH];
-		int			i;
 		bool		ok = strlen(de->d_name) == 2 * SHA256_DIGEST_LENGTH + 4 &&
-			strcmp(de->d_name + 2 * SHA256_DIGEST_LENGTH, ".key") == 0;
+			strcmp(de->d_name + 2 * SHA256_DIGEST_LENGTH, ".key") == 0 &&
+			privacy_hex_id(de->d_name, 2 * SHA256_DIGEST_LENGTH, id);
 
-		for (i = 0; ok && i < SHA256_DIGEST_LENGTH; i++)
-		{
-			int			hi = subj_hexval(de->d_name[2 * i]);
-			int			lo = subj_hexval(de->d_name[2 * i + 1]);
-
-			ok = hi >= 0 && lo >= 0;
-			id[i] = (uint8) ((hi << 4) | lo);
-		}
 		if (ok && subj_tombstoned(id, false) && subj_remove_leftover(id))
 			removed++;
 	}
@@ -596,4 +659,256 @@ privacy_sweep_subject_keys(PG_FUNCTION_ARGS)
 	if (removed > 0)
 		fsync_fname(subject_key_dir, true);
 	PG_RETURN_INT32(removed);
+}
+
+/* ------------------------------------------------------------------------
+ * Cancellation tombstones: the journal and the trigger
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * This database's journal fingerprint: HMAC(privacy.subjects, a constant),
+ * cut to 8 bytes, in hex.  A restored copy of the database has the same
+ * subjects key, so the same fingerprint.
+ */
+static void
+subj_journal_fp(char *fp)
+{
+	static const char label[] = "privacy:tombstone-journal";
+	uint8		mac[SHA256_DIGEST_LENGTH];
+	char	   *hex;
+
+	privacy_hmac(privacy_subjects_key(), (const uint8 *) label, strlen(label), mac);
+	hex = subj_hex(mac);
+	memcpy(fp, hex, JOURNAL_FP_LEN);
+	fp[JOURNAL_FP_LEN] = '\0';
+}
+
+PG_FUNCTION_INFO_V1(privacy_journal_tombstone);
+
+/*
+ * privacy.journal_tombstone(subject_id text, cancelled_at timestamptz): append
+ * the tombstone to the journal when the current transaction commits.
+ */
+Datum
+privacy_journal_tombstone(PG_FUNCTION_ARGS)
+{
+	text	   *sid;
+	uint8		id[SHA256_DIGEST_LENGTH];
+	char		fp[JOURNAL_FP_LEN + 1];
+	PendingUnlink *p;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("subject_id and cancelled_at must not be NULL")));
+	sid = PG_GETARG_TEXT_PP(0);
+	if (!privacy_hex_id(VARDATA_ANY(sid), VARSIZE_ANY_EXHDR(sid), id))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a subject_id is 64 lowercase hexadecimal digits, privacy.subject_pseudonym(subject)")));
+	subj_check_dir();
+	subj_journal_fp(fp);
+	p = MemoryContextAllocZero(TopMemoryContext, sizeof(PendingUnlink));
+	(void) privacy_journal_format(p->path, sizeof(p->path), fp, id, PG_GETARG_TIMESTAMPTZ(1));
+	p->journal = true;
+	p->subid = GetCurrentSubTransactionId();
+	p->next = pending;
+	pending = p;
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(privacy_tombstone_journal);
+
+/*
+ * privacy.tombstone_journal() -> setof (subject_id text, cancelled_at
+ * timestamptz): the journal's tombstones, in the order they were written.  A
+ * malformed line is skipped with a WARNING that gives its number only.
+ */
+Datum
+privacy_tombstone_journal(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char		path[MAXPGPATH];
+	char		line[JOURNAL_LINE_MAX + 1];
+	FILE	   *f;
+	int			lineno = 0;
+	char		fp[JOURNAL_FP_LEN + 1];
+
+	subj_check_dir();
+	subj_journal_fp(fp);
+	InitMaterializedSRF(fcinfo, 0);
+	snprintf(path, sizeof(path), "%s/%s", subject_key_dir, JOURNAL_NAME);
+	f = AllocateFile(path, "r");
+	if (f == NULL)
+	{
+		if (errno == ENOENT)
+			return (Datum) 0;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read the tombstone journal: %m")));
+	}
+	while (fgets(line, sizeof(line), f) != NULL)
+	{
+		size_t		len = strlen(line);
+		uint8		id[SHA256_DIGEST_LENGTH];
+		int64		at;
+		JournalLine kind;
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		lineno++;
+		if (len == 0 || line[len - 1] != '\n')
+		{
+			/* too long, or the last line cut short: skip to its end */
+			int			c;
+
+			if (len == sizeof(line) - 1)
+				while ((c = fgetc(f)) != EOF && c != '\n')
+					;
+			ereport(WARNING,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("line %d of the tombstone journal is malformed; it was skipped", lineno)));
+			continue;
+		}
+		kind = privacy_journal_parse(line, len - 1, fp, id, &at);
+		if (kind == JOURNAL_LINE_OTHER)
+			continue;
+		if (kind == JOURNAL_LINE_BAD)
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("line %d of the tombstone journal is malformed; it was skipped", lineno)));
+			continue;
+		}
+		values[0] = CStringGetTextDatum(subj_hex(id));
+		values[1] = TimestampTzGetDatum(at);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	FreeFile(f);
+	return (Datum) 0;
+}
+
+/* the trigger's lookups, as the extension's owner */
+typedef struct CancelledCheck
+{
+	int			n;				/* values to check */
+	text	  **ids;			/* their pseudonyms, in hex */
+	int			hit;			/* out: the first cancelled one, or -1 */
+	TimestampTz at;				/* out: when it was cancelled */
+} CancelledCheck;
+
+static void
+subj_cancelled_spi(void *arg)
+{
+	static SPIPlanPtr any_plan = NULL;
+	static SPIPlanPtr one_plan = NULL;
+	CancelledCheck *c = (CancelledCheck *) arg;
+	Oid			type = TEXTOID;
+	int			i;
+
+	c->hit = -1;
+	/* no tombstone at all, the usual case: nothing to look up */
+	if (SPI_execute_plan(privacy_keep_plan(&any_plan, "SELECT 1 FROM privacy.cancelled_subject LIMIT 1", 0, NULL),
+						 NULL, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read privacy.cancelled_subject");
+	if (SPI_processed == 0)
+		return;
+	for (i = 0; i < c->n; i++)
+	{
+		Datum		value = PointerGetDatum(c->ids[i]);
+		bool		isnull;
+
+		if (SPI_execute_plan(privacy_keep_plan(&one_plan,
+											   "SELECT cancelled_at FROM privacy.cancelled_subject"
+											   " WHERE subject_id OPERATOR(pg_catalog.=) $1",
+											   1, &type),
+							 &value, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read privacy.cancelled_subject");
+		if (SPI_processed > 0)
+		{
+			c->hit = i;
+			c->at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			return;
+		}
+	}
+}
+
+PG_FUNCTION_INFO_V1(privacy_refuse_cancelled);
+
+/*
+ * privacy.refuse_cancelled(): BEFORE INSERT OR UPDATE OF <subject columns>
+ * FOR EACH ROW.  The trigger's column list is the table's SUBJECT columns; a
+ * row whose subject (the column's text form, as cancel_subject takes it) has
+ * a cancellation tombstone is refused.  The error names the table and the
+ * column, never the value.
+ */
+Datum
+privacy_refuse_cancelled(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Trigger    *tg;
+	TupleDesc	desc;
+	HeapTuple	row;
+	CancelledCheck c;
+	int		   *attnums;
+	int			i;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("privacy.refuse_cancelled() must be a BEFORE INSERT OR UPDATE row trigger")));
+	tg = td->tg_trigger;
+	desc = RelationGetDescr(td->tg_relation);
+	row = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+
+	c.n = 0;
+	c.ids = palloc(sizeof(text *) * Max(tg->tgnattr, 1));
+	attnums = palloc(sizeof(int) * Max(tg->tgnattr, 1));
+	for (i = 0; i < tg->tgnattr; i++)
+	{
+		int			attnum = tg->tgattr[i];
+		Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+		bool		isnull;
+		Datum		value = heap_getattr(row, attnum, desc, &isnull);
+		Oid			out;
+		bool		varlena;
+		char	   *str;
+		uint8		id[SHA256_DIGEST_LENGTH];
+
+		if (isnull || att->attisdropped)
+			continue;
+		if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+		{
+			bool		oldnull;
+			Datum		old = heap_getattr(td->tg_trigtuple, attnum, desc, &oldnull);
+
+			/* an unchanged subject is not a new one */
+			if (!oldnull && datumIsEqual(old, value, att->attbyval, att->attlen))
+				continue;
+		}
+		getTypeOutputInfo(att->atttypid, &out, &varlena);
+		str = OidOutputFunctionCall(out, value);
+		privacy_hmac(privacy_subjects_key(), (const uint8 *) str, strlen(str), id);
+		/* privacy.cancelled_subject is keyed by the hex text */
+		c.ids[c.n] = cstring_to_text(subj_hex(id));
+		attnums[c.n] = attnum;
+		c.n++;
+	}
+	if (c.n == 0)
+		return PointerGetDatum(row);
+	privacy_as_owner(subj_cancelled_spi, &c);
+	if (c.hit >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
+				 errmsg("the subject in column \"%s\" of table \"%s\" has cancelled their account",
+						NameStr(TupleDescAttr(desc, attnums[c.hit] - 1)->attname),
+						RelationGetRelationName(td->tg_relation)),
+				 errdetail("A cancellation tombstone of %s (privacy.cancelled_subject) refuses new rows for this subject.",
+						   timestamptz_to_str(c.at)),
+				 errhint("After restoring an older backup, SELECT privacy.replay_cancellations() erases cancelled subjects again."),
+				 errtablecol(td->tg_relation, attnums[c.hit])));
+	return PointerGetDatum(row);
 }
