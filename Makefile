@@ -17,6 +17,7 @@ OBJS = \
 	src/consent.o \
 	src/rights.o \
 	src/fpe.o \
+	src/ff1.o \
 	src/masks.o \
 	src/validators.o \
 	src/discover.o
