@@ -792,6 +792,8 @@ privacy_tombstone_journal(PG_FUNCTION_ARGS)
 /* the trigger's lookups, as the extension's owner */
 typedef struct CancelledCheck
 {
+	bool		any_only;		/* only: is there any tombstone? */
+	bool		any;			/* out */
 	int			n;				/* values to check */
 	text	  **ids;			/* their pseudonyms, in hex */
 	int			hit;			/* out: the first cancelled one, or -1 */
@@ -808,12 +810,14 @@ subj_cancelled_spi(void *arg)
 	int			i;
 
 	c->hit = -1;
-	/* no tombstone at all, the usual case: nothing to look up */
-	if (SPI_execute_plan(privacy_keep_plan(&any_plan, "SELECT 1 FROM privacy.cancelled_subject LIMIT 1", 0, NULL),
-						 NULL, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read privacy.cancelled_subject");
-	if (SPI_processed == 0)
+	if (c->any_only)
+	{
+		if (SPI_execute_plan(privacy_keep_plan(&any_plan, "SELECT 1 FROM privacy.cancelled_subject LIMIT 1", 0, NULL),
+							 NULL, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read privacy.cancelled_subject");
+		c->any = SPI_processed > 0;
 		return;
+	}
 	for (i = 0; i < c->n; i++)
 	{
 		Datum		value = PointerGetDatum(c->ids[i]);
@@ -851,6 +855,7 @@ privacy_refuse_cancelled(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	HeapTuple	row;
 	CancelledCheck c;
+	char	  **strs;
 	int		   *attnums;
 	int			i;
 
@@ -864,8 +869,9 @@ privacy_refuse_cancelled(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(td->tg_relation);
 	row = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 
-	c.n = 0;
-	c.ids = palloc(sizeof(text *) * Max(tg->tgnattr, 1));
+	/* the new subjects, as text */
+	memset(&c, 0, sizeof(c));
+	strs = palloc(sizeof(char *) * Max(tg->tgnattr, 1));
 	attnums = palloc(sizeof(int) * Max(tg->tgnattr, 1));
 	for (i = 0; i < tg->tgnattr; i++)
 	{
@@ -875,8 +881,6 @@ privacy_refuse_cancelled(PG_FUNCTION_ARGS)
 		Datum		value = heap_getattr(row, attnum, desc, &isnull);
 		Oid			out;
 		bool		varlena;
-		char	   *str;
-		uint8		id[SHA256_DIGEST_LENGTH];
 
 		if (isnull || att->attisdropped)
 			continue;
@@ -890,15 +894,32 @@ privacy_refuse_cancelled(PG_FUNCTION_ARGS)
 				continue;
 		}
 		getTypeOutputInfo(att->atttypid, &out, &varlena);
-		str = OidOutputFunctionCall(out, value);
-		privacy_hmac(privacy_subjects_key(), (const uint8 *) str, strlen(str), id);
-		/* privacy.cancelled_subject is keyed by the hex text */
-		c.ids[c.n] = cstring_to_text(subj_hex(id));
+		strs[c.n] = OidOutputFunctionCall(out, value);
 		attnums[c.n] = attnum;
 		c.n++;
 	}
 	if (c.n == 0)
 		return PointerGetDatum(row);
+
+	/*
+	 * No tombstone at all, the usual case: nothing to look up, and no key
+	 * needed (a database without a master key can still insert rows).
+	 */
+	c.any_only = true;
+	privacy_as_owner(subj_cancelled_spi, &c);
+	if (!c.any)
+		return PointerGetDatum(row);
+
+	/* privacy.cancelled_subject is keyed by the pseudonym's hex text */
+	c.any_only = false;
+	c.ids = palloc(sizeof(text *) * c.n);
+	for (i = 0; i < c.n; i++)
+	{
+		uint8		id[SHA256_DIGEST_LENGTH];
+
+		privacy_hmac(privacy_subjects_key(), (const uint8 *) strs[i], strlen(strs[i]), id);
+		c.ids[i] = cstring_to_text(subj_hex(id));
+	}
 	privacy_as_owner(subj_cancelled_spi, &c);
 	if (c.hit >= 0)
 		ereport(ERROR,

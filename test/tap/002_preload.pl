@@ -42,6 +42,16 @@ $node->safe_psql('postgres', q{SECURITY LABEL FOR privacy ON COLUMN t.a IS 'CATE
 is($node->safe_psql('postgres', q{SELECT category FROM privacy.labels}), 'contact.phone',
 	'labels work once preloaded');
 
+# no master key here: a table with a SUBJECT column still takes rows, as its
+# tombstone trigger needs no key while no subject was ever cancelled
+$node->safe_psql('postgres', q{CREATE TABLE people (id int, name text);
+SECURITY LABEL FOR privacy ON COLUMN people.id IS 'SUBJECT';
+INSERT INTO people VALUES (1, 'a'), (2, 'b'); UPDATE people SET id = 3 WHERE id = 2});
+is($node->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM people}), '1,3',
+	'without a master key, rows for subjects are inserted and updated');
+($rc, $out, $err) = $node->psql('postgres', q{SELECT privacy.subject_pseudonym('1')});
+like($err, qr/ERROR:  privacy.master_key_file is not set/, '(while what needs the key says it is missing)');
+
 # the privacy. GUC prefix is reserved: a misspelt setting is refused
 ($rc, $out, $err) = $node->psql('postgres', q{SET privacy.no_such_setting = 'x'});
 like($err, qr/invalid configuration parameter name "privacy\.no_such_setting"/, 'privacy. prefix reserved');
