@@ -76,3 +76,9 @@ bench: deps
 	@$(MAKE) --no-print-directory bench-run
 bench-run:
 	@test/bench/run.sh
+
+# The fuzz harness (test/fuzz): each target under libFuzzer with ASan/UBSan for
+# FUZZ_SECONDS (default 60), then under valgrind.  Installs clang and valgrind.
+.PHONY: fuzz
+fuzz: deps
+	@test/fuzz/run.sh fuzz

@@ -22,6 +22,8 @@ extern bytea *privacy_gcm_encrypt(const uint8 *key, uint8 format, int32 version,
 								  const uint8 *aad2, int aad2len, const uint8 *plain, int len);
 extern uint8 *privacy_gcm_decrypt(const uint8 *key, const bytea *ct, const uint8 *aad2,
 								  int aad2len, int *outlen);
+extern bool privacy_s2v(const uint8 *k1, int k1len, const uint8 *const *ad, const int *adlen, int nad,
+						const uint8 *plain, int len, uint8 *v);
 extern int32 privacy_ct_header(const bytea *ct, uint8 format, int minlen, const char *fn);
 /* the plaintext as text or bytea, as the calling SQL function declares */
 extern Datum privacy_plain_result(FunctionCallInfo fcinfo, uint8 *plain, int len);

@@ -499,6 +499,9 @@ val_bank_card(const char *s, int len, const ValidatorDate *today)
 	for (i = 0; i < len; i++)
 		if (IS_DIGIT(s[i]))
 			n++;
+	/* (and no more than stops lists: a longer run of digits is no card) */
+	if (n < 15 || n > 19)
+		return false;
 	nstops = (n - 1) / 4;
 	n = val_grouped_digits(s, len, d, 19, stops, nstops);
 	if (n < 15 || n > 19)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# test/deps.sh: install the Debian packages that building, testing and the demo need.
+# test/deps.sh: install the Debian packages that building, testing and the demo need
+# (test/deps.sh fuzz: and the fuzz harness).
 # Idempotent: installs only what is missing (apt-get update runs only then).
 set -euo pipefail
 
@@ -11,6 +12,10 @@ pkgs=(
 	libipc-run-perl     # TAP tests (PostgreSQL::Test::Cluster)
 	"postgresql-$PG_MAJOR-cron"   # the scheduler of retention (TAP test, docs)
 )
+# make fuzz: libFuzzer with ASan/UBSan (clang), and valgrind
+if [ "${1:-}" = fuzz ]; then
+	pkgs+=(clang-14 libclang-rt-14-dev valgrind)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test/run-tests.sh: build, install, and run every suite on scratch clusters:
-# pg_regress (sql/ + expected/), isolation (test/isolation), TAP (test/tap).
+# pg_regress (sql/ + expected/), isolation (test/isolation), the fuzz corpus
+# replayed under ASan/UBSan (test/fuzz), TAP (test/tap).
 # Called by `make test` with REGRESS and ISOLATION set from the Makefile.
 # Prints regression.diffs on failure; exits non-zero when anything fails.
 set -uo pipefail
@@ -59,6 +60,13 @@ run_suite isolation "$PGXS_DIR/test/isolation/pg_isolation_regress" "$work/test/
 	isolation_regression $ISOLATION
 status_iso=$?
 
+echo "== fuzz corpus: test/fuzz (gcc ASan + UBSan)"
+FUZZ_BUILD="$work/fuzz" "$ROOT/test/fuzz/run.sh" replay 2>&1 | tee "$work/fuzz.log"
+status_fuzz=${PIPESTATUS[0]}
+passed=$((passed + $(grep -c '^ok: fuzz corpus' "$work/fuzz.log" || true)))
+failed=$((failed + $(grep -c '^FAILED: fuzz corpus' "$work/fuzz.log" || true)))
+[ "$status_fuzz" -ne 0 ] && [ "$(grep -c '^FAILED' "$work/fuzz.log" || true)" -eq 0 ] && failed=$((failed + 1))
+
 echo "== TAP: test/tap"
 mkdir -p "$work/tap"
 [ "$(id -u)" -eq 0 ] && chown "$PG_RUN_USER" "$work/tap"
@@ -81,7 +89,7 @@ fi
 
 echo
 echo "summary: $passed passed, $failed failed"
-if [ "$status_regress" -ne 0 ] || [ "$status_iso" -ne 0 ] || [ "$status_tap" -ne 0 ]; then
+if [ "$status_regress" -ne 0 ] || [ "$status_iso" -ne 0 ] || [ "$status_fuzz" -ne 0 ] || [ "$status_tap" -ne 0 ]; then
 	keep=1
 	echo "scratch directory kept for inspection: $work"
 	exit 1
