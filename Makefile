@@ -26,7 +26,7 @@ DATA = src/privacy--$(EXTVERSION).sql
 SCRIPTS = bin/privacy_anonymized_dump
 
 # pg_regress suites (sql/ + expected/), one per concern
-REGRESS = setup labels label_errors partitions subject_paths taxonomy inventory audit keys crypto masks consent purpose_views cancellation requests export retention discovery check k_anonymity anonymize attacks catalog
+REGRESS = setup labels label_errors partitions subject_paths taxonomy inventory audit keys crypto masks consent purpose_views cancellation requests export retention discovery check k_anonymity anonymize attacks catalog leaks
 REGRESS_OPTS = --temp-config=$(CURDIR)/test/privacy.conf
 # isolation specs under test/isolation
 ISOLATION = audit_concurrent key_invalidation consent_views cancel_concurrent retention_concurrent

@@ -52,6 +52,15 @@ run_suite() {
 	return "$status"
 }
 
+# the whole run is logged, statements and errors, for the suite leaks (last),
+# which reads the log and looks for key material in it
+cat >>"$work/test/privacy.conf" <<'CONF'
+log_statement = 'all'
+logging_collector = on
+log_directory = 'log'
+log_filename = 'postgresql.log'
+CONF
+
 # shellcheck disable=SC2086 # the suite lists are word lists
 run_suite regress "$PGXS_DIR/test/regress/pg_regress" "$work" contrib_regression $REGRESS
 status_regress=$?
