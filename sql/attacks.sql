@@ -2,7 +2,8 @@
 -- public and pg_temp, gain nothing when our functions run, even as a superuser
 \set VERBOSITY terse
 
--- 1. a table owner's trigger and domain check try to become superuser, and
+-- 1. a table owner's trigger, domain check, generated column and default try
+-- to become superuser, and
 -- record who they run as, while a superuser cancels, expires and anonymizes
 CREATE SCHEMA atk;
 GRANT USAGE, CREATE ON SCHEMA atk TO regress_owner;
@@ -28,13 +29,29 @@ BEGIN
 END
 $$;
 CREATE DOMAIN atk.watched_text AS text CHECK (atk.escalate('domain check'));
-CREATE TABLE atk.people (id int PRIMARY KEY, phone atk.watched_text, seen_at timestamptz NOT NULL);
+-- a generated column is computed again by every UPDATE; a default only by an
+-- INSERT, which none of our functions makes in a user's table
+CREATE FUNCTION atk.generated(v text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN atk.escalate('generated column');
+END
+$$;
+CREATE FUNCTION atk.default_note() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM atk.escalate('default');
+    RETURN 'n';
+END
+$$;
+CREATE TABLE atk.people (id int PRIMARY KEY, phone atk.watched_text, seen_at timestamptz NOT NULL,
+                         note text DEFAULT atk.default_note(),
+                         checked boolean GENERATED ALWAYS AS (atk.generated(phone)) STORED);
 CREATE TRIGGER people_change BEFORE UPDATE OR DELETE ON atk.people FOR EACH ROW EXECUTE FUNCTION atk.on_change();
 SECURITY LABEL FOR privacy ON COLUMN atk.people.id IS 'SUBJECT';
 SECURITY LABEL FOR privacy ON COLUMN atk.people.phone IS 'CATEGORY contact.phone';
 SECURITY LABEL FOR privacy ON TABLE atk.people IS 'ON CANCEL DELETE RETAIN 30 days AFTER seen_at';
-INSERT INTO atk.people VALUES (900001, '13800000001', now()), (900002, '13800000002', now() - interval '90 days'),
-                              (900003, '13800000003', now());
+INSERT INTO atk.people (id, phone, seen_at)
+VALUES (900001, '13800000001', now()), (900002, '13800000002', now() - interval '90 days'),
+       (900003, '13800000003', now());
 RESET ROLE;
 TRUNCATE atk.marker;
 SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
