@@ -46,7 +46,8 @@ for my $cat (split /\n/, $node->safe_psql('postgres',
 
 my $makefile = slurp_file("$root/Makefile");
 my ($regress) = $makefile =~ /^REGRESS = (.*)$/m;
-for my $suite (split ' ', $regress)
+my ($logged) = $makefile =~ /^REGRESS_LOGGED = (.*)$/m;
+for my $suite (split(' ', $regress), split(' ', $logged // ''))
 {
 	like($testing, qr/^\| `\Q$suite\E` \|/m, "suite $suite is described in doc/testing.md");
 }
