@@ -905,7 +905,7 @@ CREATE FUNCTION privacy.key_cache_invalidate() RETURNS trigger
     AS 'MODULE_PATHNAME', 'privacy_key_cache_invalidate'
     LANGUAGE C;
 COMMENT ON FUNCTION privacy.key_cache_invalidate() IS
-    'trigger: every session drops its cached keys when a key changes';
+    'trigger: every session drops what it caches of the table (keys, tombstones) when the table changes';
 CREATE TRIGGER key_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.key
     FOR EACH STATEMENT EXECUTE FUNCTION privacy.key_cache_invalidate();
 CREATE TRIGGER key_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.key_version
@@ -2166,6 +2166,9 @@ CREATE TABLE privacy.cancelled_subject (
 COMMENT ON TABLE privacy.cancelled_subject IS
     'tombstones: subjects whose account was cancelled, by subject_id = privacy.subject_pseudonym(subject); holds no personal data';
 REVOKE ALL ON privacy.cancelled_subject FROM PUBLIC;
+-- every session's set of tombstones (privacy.refuse_cancelled) is dropped when they change
+CREATE TRIGGER tombstone_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.cancelled_subject
+    FOR EACH STATEMENT EXECUTE FUNCTION privacy.key_cache_invalidate();
 
 -- The ledger's only permitted change: cancellation replaces the subject by
 -- its pseudonym, so that the history stays provable and names nobody.

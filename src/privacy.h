@@ -24,6 +24,13 @@ extern Oid	privacy_extension_owner(void);
 /* run fn(arg) in an SPI connection as the extension's owner */
 extern void privacy_as_owner(void (*fn) (void *arg), void *arg);
 
+/*
+ * The relation privacy.owner_exec is writing (cancellation, retention,
+ * anonymization: deletes and overwrites), or InvalidOid: the tombstone
+ * trigger does not check the rows of these writes.
+ */
+extern Oid	privacy_erasing_relid;
+
 /* a statement prepared once per backend (SPIPlanPtr: include executor/spi.h) */
 struct _SPI_plan;
 extern struct _SPI_plan *privacy_keep_plan(struct _SPI_plan **slot, const char *sql,

@@ -130,6 +130,8 @@ rights_rel_owner(Oid relid)
 	return owner;
 }
 
+Oid			privacy_erasing_relid = InvalidOid;
+
 PG_FUNCTION_INFO_V1(privacy_owner_exec);
 
 /*
@@ -152,6 +154,7 @@ privacy_owner_exec(PG_FUNCTION_ARGS)
 	Oid			owner;
 	Oid			save_userid;
 	int			save_sec;
+	Oid			save_erasing = privacy_erasing_relid;
 	volatile uint64 processed = 0;
 	/* privacy.owner_exec_value: the first column of the first row, as text */
 	bool		want_value = get_fn_expr_rettype(fcinfo->flinfo) == TEXTOID;
@@ -181,7 +184,9 @@ privacy_owner_exec(PG_FUNCTION_ARGS)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
+		privacy_erasing_relid = relid;
 		rc = SPI_execute_plan(rights_plan(sql, 2, types), values, nulls, false, 0);
+		privacy_erasing_relid = save_erasing;
 		if (rc < 0)
 			elog(ERROR, "could not run a statement as the table's owner: %s",
 				 SPI_result_code_string(rc));
@@ -197,6 +202,7 @@ privacy_owner_exec(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
+		privacy_erasing_relid = save_erasing;
 		SetUserIdAndSecContext(save_userid, save_sec);
 	}
 	PG_END_TRY();

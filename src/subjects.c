@@ -32,10 +32,16 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include "access/xact.h"
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -44,9 +50,13 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/fmgroids.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "audit.h"
@@ -81,6 +91,8 @@ typedef struct PendingUnlink
 } PendingUnlink;
 
 static PendingUnlink *pending = NULL;
+
+static void subj_tomb_relcache_callback(Datum arg, Oid relid);
 
 static void
 subj_free_pending(void)
@@ -235,6 +247,7 @@ privacy_subjects_init(void)
 							   NULL);
 	RegisterXactCallback(subj_xact_callback, NULL);
 	RegisterSubXactCallback(subj_subxact_callback, NULL);
+	CacheRegisterRelcacheCallback(subj_tomb_relcache_callback, (Datum) 0);
 }
 
 /*
@@ -789,53 +802,126 @@ privacy_tombstone_journal(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* the trigger's lookups, as the extension's owner */
-typedef struct CancelledCheck
-{
-	bool		any_only;		/* only: is there any tombstone? */
-	bool		any;			/* out */
-	int			n;				/* values to check */
-	text	  **ids;			/* their pseudonyms, in hex */
-	int			hit;			/* out: the first cancelled one, or -1 */
-	TimestampTz at;				/* out: when it was cancelled */
-} CancelledCheck;
+/*
+ * Each backend keeps the ids of the tombstones, sorted, for as long as
+ * privacy.cancelled_subject is unchanged: a statement trigger on it
+ * (privacy.key_cache_invalidate, as on the key tables) sends a relcache
+ * invalidation at every change, here at once and in other sessions when the
+ * change commits.  The trigger's check is then a keyed hash and a binary
+ * search; only a hit reads the table.  With more than TOMB_SET_MAX tombstones
+ * the set is not kept and every new subject probes the table's primary key.
+ */
+#define TOMB_SET_MAX 100000
+
+static MemoryContext tomb_cxt = NULL;
+static uint8 *tomb_ids = NULL;	/* tomb_n ids of SHA256_DIGEST_LENGTH bytes */
+static int	tomb_n = 0;
+static bool tomb_valid = false;
+static bool tomb_too_many = false;
+static Oid	tomb_relid = InvalidOid;
 
 static void
-subj_cancelled_spi(void *arg)
+subj_tomb_relcache_callback(Datum arg, Oid relid)
 {
-	static SPIPlanPtr any_plan = NULL;
-	static SPIPlanPtr one_plan = NULL;
-	CancelledCheck *c = (CancelledCheck *) arg;
-	Oid			type = TEXTOID;
-	int			i;
+	if (relid == InvalidOid || relid == tomb_relid)
+		tomb_valid = false;
+}
 
-	c->hit = -1;
-	if (c->any_only)
-	{
-		if (SPI_execute_plan(privacy_keep_plan(&any_plan, "SELECT 1 FROM privacy.cancelled_subject LIMIT 1", 0, NULL),
-							 NULL, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not read privacy.cancelled_subject");
-		c->any = SPI_processed > 0;
+static int
+subj_id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, SHA256_DIGEST_LENGTH);
+}
+
+/* load the set, as the extension's owner */
+static void
+subj_tomb_load_spi(void *arg)
+{
+	static SPIPlanPtr plan = NULL;
+	uint64		i;
+	int			n = 0;
+
+	if (SPI_execute_plan(privacy_keep_plan(&plan, "SELECT subject_id FROM privacy.cancelled_subject LIMIT "
+										   CppAsString2(TOMB_SET_MAX) " + 1", 0, NULL),
+						 NULL, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read privacy.cancelled_subject");
+	tomb_too_many = SPI_processed > TOMB_SET_MAX;
+	if (tomb_too_many)
 		return;
-	}
-	for (i = 0; i < c->n; i++)
+	tomb_ids = MemoryContextAlloc(tomb_cxt, Max(SPI_processed, 1) * SHA256_DIGEST_LENGTH);
+	for (i = 0; i < SPI_processed; i++)
 	{
-		Datum		value = PointerGetDatum(c->ids[i]);
-		bool		isnull;
+		char	   *hex = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 
-		if (SPI_execute_plan(privacy_keep_plan(&one_plan,
-											   "SELECT cancelled_at FROM privacy.cancelled_subject"
-											   " WHERE subject_id OPERATOR(pg_catalog.=) $1",
-											   1, &type),
-							 &value, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not read privacy.cancelled_subject");
-		if (SPI_processed > 0)
-		{
-			c->hit = i;
-			c->at = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-			return;
-		}
+		/* (a row not made by subject_pseudonym can match no subject) */
+		if (hex != NULL && privacy_hex_id(hex, strlen(hex), tomb_ids + (size_t) n * SHA256_DIGEST_LENGTH))
+			n++;
 	}
+	qsort(tomb_ids, n, SHA256_DIGEST_LENGTH, subj_id_cmp);
+	tomb_n = n;
+}
+
+static void
+subj_tomb_load(void)
+{
+	if (tomb_cxt == NULL)
+		tomb_cxt = AllocSetContextCreate(TopMemoryContext, "privacy tombstones", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(tomb_cxt);
+	tomb_ids = NULL;
+	tomb_n = 0;
+	tomb_too_many = false;
+	tomb_relid = get_relname_relid("cancelled_subject", get_namespace_oid("privacy", false));
+	/* valid from here: an invalidation arriving while loading makes it load again */
+	tomb_valid = true;
+	PG_TRY();
+	{
+		privacy_as_owner(subj_tomb_load_spi, NULL);
+	}
+	PG_CATCH();
+	{
+		tomb_valid = false;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/*
+ * The tombstone of a pseudonym (hex text), by a probe of the primary key of
+ * privacy.cancelled_subject under the statement's snapshot (no SPI, no
+ * executor).  False when there is none; *at gets its time.
+ */
+static bool
+subj_tombstone_lookup(Oid relid, text *id, TimestampTz *at)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Oid			indexoid = RelationGetPrimaryKeyIndex(rel);
+	Relation	idx;
+	IndexScanDesc scan;
+	ScanKeyData key;
+	TupleTableSlot *slot;
+	bool		found;
+
+	if (!OidIsValid(indexoid))
+		elog(ERROR, "privacy.cancelled_subject has no primary key");
+	idx = index_open(indexoid, AccessShareLock);
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, TEXTOID,
+						   idx->rd_indcollation[0], F_TEXTEQ, PointerGetDatum(id));
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	if (found)
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, 2, &isnull);
+
+		*at = isnull ? 0 : DatumGetTimestampTz(d);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return found;
 }
 
 PG_FUNCTION_INFO_V1(privacy_refuse_cancelled);
@@ -854,7 +940,9 @@ privacy_refuse_cancelled(PG_FUNCTION_ARGS)
 	Trigger    *tg;
 	TupleDesc	desc;
 	HeapTuple	row;
-	CancelledCheck c;
+	int			n = 0;
+	int			hit;
+	TimestampTz at = 0;
 	char	  **strs;
 	int		   *attnums;
 	int			i;
@@ -865,12 +953,17 @@ privacy_refuse_cancelled(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("privacy.refuse_cancelled() must be a BEFORE INSERT OR UPDATE row trigger")));
+	/*
+	 * Our own erasures (deletes and overwrites of the relation owner_exec is
+	 * writing) never bring a subject back: not checked.
+	 */
+	if (RelationGetRelid(td->tg_relation) == privacy_erasing_relid)
+		return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple);
 	tg = td->tg_trigger;
 	desc = RelationGetDescr(td->tg_relation);
 	row = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 
 	/* the new subjects, as text */
-	memset(&c, 0, sizeof(c));
 	strs = palloc(sizeof(char *) * Max(tg->tgnattr, 1));
 	attnums = palloc(sizeof(int) * Max(tg->tgnattr, 1));
 	for (i = 0; i < tg->tgnattr; i++)
@@ -894,42 +987,44 @@ privacy_refuse_cancelled(PG_FUNCTION_ARGS)
 				continue;
 		}
 		getTypeOutputInfo(att->atttypid, &out, &varlena);
-		strs[c.n] = OidOutputFunctionCall(out, value);
-		attnums[c.n] = attnum;
-		c.n++;
+		strs[n] = OidOutputFunctionCall(out, value);
+		attnums[n] = attnum;
+		n++;
 	}
-	if (c.n == 0)
+	if (n == 0)
 		return PointerGetDatum(row);
 
 	/*
 	 * No tombstone at all, the usual case: nothing to look up, and no key
 	 * needed (a database without a master key can still insert rows).
 	 */
-	c.any_only = true;
-	privacy_as_owner(subj_cancelled_spi, &c);
-	if (!c.any)
+	if (!tomb_valid)
+		subj_tomb_load();
+	if (!tomb_too_many && tomb_n == 0)
 		return PointerGetDatum(row);
 
-	/* privacy.cancelled_subject is keyed by the pseudonym's hex text */
-	c.any_only = false;
-	c.ids = palloc(sizeof(text *) * c.n);
-	for (i = 0; i < c.n; i++)
+	hit = -1;
+	for (i = 0; i < n && hit < 0; i++)
 	{
 		uint8		id[SHA256_DIGEST_LENGTH];
 
 		privacy_hmac(privacy_subjects_key(), (const uint8 *) strs[i], strlen(strs[i]), id);
-		c.ids[i] = cstring_to_text(subj_hex(id));
+		if (!tomb_too_many &&
+			bsearch(id, tomb_ids, tomb_n, SHA256_DIGEST_LENGTH, subj_id_cmp) == NULL)
+			continue;
+		/* privacy.cancelled_subject is keyed by the pseudonym's hex text */
+		if (subj_tombstone_lookup(tomb_relid, cstring_to_text(subj_hex(id)), &at))
+			hit = i;
 	}
-	privacy_as_owner(subj_cancelled_spi, &c);
-	if (c.hit >= 0)
+	if (hit >= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
 				 errmsg("the subject in column \"%s\" of table \"%s\" has cancelled their account",
-						NameStr(TupleDescAttr(desc, attnums[c.hit] - 1)->attname),
+						NameStr(TupleDescAttr(desc, attnums[hit] - 1)->attname),
 						RelationGetRelationName(td->tg_relation)),
 				 errdetail("A cancellation tombstone of %s (privacy.cancelled_subject) refuses new rows for this subject.",
-						   timestamptz_to_str(c.at)),
+						   timestamptz_to_str(at)),
 				 errhint("After restoring an older backup, SELECT privacy.replay_cancellations() erases cancelled subjects again."),
-				 errtablecol(td->tg_relation, attnums[c.hit])));
+				 errtablecol(td->tg_relation, attnums[hit])));
 	return PointerGetDatum(row);
 }

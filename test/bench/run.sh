@@ -227,6 +227,28 @@ awk -v u="$update_ms" -v a="$anon_ms" -v n="$arows" -v s="$same" -v b="$abatches
 	printf "  goal at most 1.3x the hand-written UPDATE: %s\n", (a / u <= 1.3 ? "yes" : "NO")
 }'
 
+# inserts into a table with a SUBJECT column, whose tombstone trigger looks up
+# each new subject (ids no earlier case cancelled), against the same table without the label
+irows=${BENCH_INSERT_ROWS:-1000000}
+echo
+echo "== inserts: $irows rows into a table with a SUBJECT column (the tombstone trigger, 10,000 tombstones), against the same table unlabelled (3 runs each, alternately; medians)"
+psql_bench -c "CREATE TABLE ib_plain (id bigint, email text)" -c "CREATE TABLE ib_subject (id bigint, email text)" \
+	-c "SECURITY LABEL FOR privacy ON COLUMN ib_subject.id IS 'SUBJECT'" \
+	-c "INSERT INTO privacy.cancelled_subject (subject_id) SELECT privacy.subject_pseudonym('ib-gone-' || g) FROM generate_series(1, 10000) g" >/dev/null
+: >"$work/plain.ms"
+: >"$work/subject.ms"
+for _ in 1 2 3; do
+	psql_bench -c "TRUNCATE ib_plain, ib_subject" -c "CHECKPOINT" >/dev/null
+	psql_bench -c '\timing on' -c "INSERT INTO ib_plain SELECT 1000000000 + g, 'user' || g || '@example.com' FROM generate_series(1, $irows) g" | ms >>"$work/plain.ms"
+	psql_bench -c '\timing on' -c "INSERT INTO ib_subject SELECT 1000000000 + g, 'user' || g || '@example.com' FROM generate_series(1, $irows) g" | ms >>"$work/subject.ms"
+done
+plain_ms=$(median <"$work/plain.ms")
+subject_ms=$(median <"$work/subject.ms")
+psql_bench -c "DROP TABLE ib_plain, ib_subject" -c "DELETE FROM privacy.cancelled_subject WHERE subject_id IN (SELECT privacy.subject_pseudonym('ib-gone-' || g) FROM generate_series(1, 10000) g)" >/dev/null
+awk -v p="$plain_ms" -v q="$subject_ms" -v n="$irows" 'BEGIN {
+	printf "  %d rows: unlabelled %.0f ms; with the tombstone trigger %.0f ms (ratio %.2f, %.2f us more per row)\n", n, p, q, q / p, (q - p) * 1000 / n
+}'
+
 # discovery: 50 tables of 1,000,000 rows against 50 tables of 10,000 (test/bench/discover.sql)
 drows=${BENCH_DISCOVER_ROWS:-1000000}
 echo

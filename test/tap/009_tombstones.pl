@@ -4,7 +4,8 @@
 # another cluster with the same master key and a copy of the subject key
 # directory: the two subjects are back, privacy.replay_cancellations() erases
 # them again from the tombstone journal, and the result equals the source
-# table by table.  Inserting a cancelled subject is refused; the journal skips
+# table by table.  Inserting a cancelled subject is refused, also by a session
+# that loaded its set of tombstones before the cancellation; the journal skips
 # malformed lines and other databases' lines, is written again when lost, and
 # never names a subject whose cancellation rolled back.
 use strict;
@@ -157,6 +158,21 @@ like($err, qr/2 tombstones, 0 restored from the journal, 2 written to it, 0 subj
 is($b->safe_psql('shop', q{SELECT string_agg(subject_id, ' ' ORDER BY subject_id) FROM privacy.tombstone_journal()}),
 	$b->safe_psql('shop', q{SELECT string_agg(subject_id, ' ' ORDER BY subject_id) FROM privacy.cancelled_subject}),
 	'with the same tombstones');
+
+# a session keeps a set of tombstones once it has checked a row: another
+# session's cancellation reaches it as soon as that commits, and its own at once
+my $other = $b->background_psql('shop', on_error_stop => 0);
+$other->query_safe(q{INSERT INTO users VALUES (40, 'forty@example.com', NULL)});
+$b->safe_psql('shop', q{SELECT count(*) FROM privacy.cancel_subject('40')});
+$other->query(q{INSERT INTO users VALUES (40, 'again@example.com', NULL)});
+like($other->{stderr}, qr/ERROR:  the subject in column "id" of table "users" has cancelled their account/,
+	'another session refuses a subject cancelled after it loaded its set of tombstones');
+$other->{stderr} = '';
+$other->query(q{INSERT INTO users VALUES (41, 'forty-one@example.com', NULL); SELECT count(*) FROM privacy.cancel_subject('41'); INSERT INTO users VALUES (41, 'back@example.com', NULL)});
+like($other->{stderr}, qr/ERROR:  the subject in column "id" of table "users" has cancelled their account/,
+	'and its own cancellation at once');
+$other->quit;
+is($b->safe_psql('shop', q{SELECT count(*) FROM users WHERE id IN (40, 41)}), '0', 'neither came back');
 
 # removing the SUBJECT label removes the trigger
 $b->safe_psql('shop', q{SECURITY LABEL FOR privacy ON COLUMN users.id IS NULL});
