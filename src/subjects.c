@@ -817,6 +817,7 @@ static MemoryContext tomb_cxt = NULL;
 static uint8 *tomb_ids = NULL;	/* tomb_n ids of SHA256_DIGEST_LENGTH bytes */
 static int	tomb_n = 0;
 static bool tomb_valid = false;
+static uint64 tomb_gen = 0;		/* invalidations seen */
 static bool tomb_too_many = false;
 static Oid	tomb_relid = InvalidOid;
 
@@ -824,7 +825,10 @@ static void
 subj_tomb_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == tomb_relid)
+	{
 		tomb_valid = false;
+		tomb_gen++;
+	}
 }
 
 static int
@@ -833,62 +837,76 @@ subj_id_cmp(const void *a, const void *b)
 	return memcmp(a, b, SHA256_DIGEST_LENGTH);
 }
 
-/* load the set, as the extension's owner */
-static void
-subj_tomb_load_spi(void *arg)
-{
-	static SPIPlanPtr plan = NULL;
-	uint64		i;
-	int			n = 0;
-
-	if (SPI_execute_plan(privacy_keep_plan(&plan, "SELECT subject_id FROM privacy.cancelled_subject LIMIT "
-										   CppAsString2(TOMB_SET_MAX) " + 1", 0, NULL),
-						 NULL, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read privacy.cancelled_subject");
-	tomb_too_many = SPI_processed > TOMB_SET_MAX;
-	if (tomb_too_many)
-		return;
-	tomb_ids = MemoryContextAlloc(tomb_cxt, Max(SPI_processed, 1) * SHA256_DIGEST_LENGTH);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		char	   *hex = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-
-		/* (a row not made by subject_pseudonym can match no subject) */
-		if (hex != NULL && privacy_hex_id(hex, strlen(hex), tomb_ids + (size_t) n * SHA256_DIGEST_LENGTH))
-			n++;
-	}
-	qsort(tomb_ids, n, SHA256_DIGEST_LENGTH, subj_id_cmp);
-	tomb_n = n;
-}
-
+/*
+ * Load the set under the latest snapshot, not the statement's: every change
+ * committed before this load is in it, and every later one sends an
+ * invalidation that this backend has not processed yet, so the set is never
+ * left behind (a REPEATABLE READ transaction, or a statement whose snapshot
+ * predates a cancellation, still sees the newer tombstones).
+ */
 static void
 subj_tomb_load(void)
 {
+	Relation	rel;
+	Snapshot	snap;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	int			n = 0;
+	int			size = 1024;
+	uint64		gen;
+
 	if (tomb_cxt == NULL)
 		tomb_cxt = AllocSetContextCreate(TopMemoryContext, "privacy tombstones", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextReset(tomb_cxt);
-	tomb_ids = NULL;
+	tomb_ids = MemoryContextAlloc(tomb_cxt, (Size) size * SHA256_DIGEST_LENGTH);
 	tomb_n = 0;
 	tomb_too_many = false;
 	tomb_relid = get_relname_relid("cancelled_subject", get_namespace_oid("privacy", false));
-	/* valid from here: an invalidation arriving while loading makes it load again */
-	tomb_valid = true;
-	PG_TRY();
+	gen = tomb_gen;
+
+	rel = table_open(tomb_relid, AccessShareLock);
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, snap, 0, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
-		privacy_as_owner(subj_tomb_load_spi, NULL);
+		bool		isnull;
+		Datum		d = slot_getattr(slot, 1, &isnull);
+		text	   *hex;
+
+		if (n == TOMB_SET_MAX)
+		{
+			tomb_too_many = true;
+			break;
+		}
+		if (n == size)
+		{
+			size *= 2;
+			tomb_ids = repalloc(tomb_ids, (Size) size * SHA256_DIGEST_LENGTH);
+		}
+		if (isnull)
+			continue;
+		hex = DatumGetTextPP(d);
+		/* (a row not made by subject_pseudonym can match no subject) */
+		if (privacy_hex_id(VARDATA_ANY(hex), VARSIZE_ANY_EXHDR(hex), tomb_ids + (size_t) n * SHA256_DIGEST_LENGTH))
+			n++;
 	}
-	PG_CATCH();
-	{
-		tomb_valid = false;
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snap);
+	table_close(rel, AccessShareLock);
+	if (tomb_too_many)
+		n = 0;
+	qsort(tomb_ids, n, SHA256_DIGEST_LENGTH, subj_id_cmp);
+	tomb_n = n;
+	/* an invalidation that came while loading makes the next row load again */
+	tomb_valid = tomb_gen == gen;
 }
 
 /*
  * The tombstone of a pseudonym (hex text), by a probe of the primary key of
- * privacy.cancelled_subject under the statement's snapshot (no SPI, no
- * executor).  False when there is none; *at gets its time.
+ * privacy.cancelled_subject under the latest snapshot, as the set is loaded
+ * (no SPI, no executor).  False when there is none; *at gets its time.
  */
 static bool
 subj_tombstone_lookup(Oid relid, text *id, TimestampTz *at)
@@ -899,6 +917,7 @@ subj_tombstone_lookup(Oid relid, text *id, TimestampTz *at)
 	IndexScanDesc scan;
 	ScanKeyData key;
 	TupleTableSlot *slot;
+	Snapshot	snap;
 	bool		found;
 
 	if (!OidIsValid(indexoid))
@@ -906,8 +925,9 @@ subj_tombstone_lookup(Oid relid, text *id, TimestampTz *at)
 	idx = index_open(indexoid, AccessShareLock);
 	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, TEXTOID,
 						   idx->rd_indcollation[0], F_TEXTEQ, PointerGetDatum(id));
+	snap = RegisterSnapshot(GetLatestSnapshot());
 	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	scan = index_beginscan(rel, idx, snap, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	if (found)
@@ -919,6 +939,7 @@ subj_tombstone_lookup(Oid relid, text *id, TimestampTz *at)
 	}
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snap);
 	index_close(idx, AccessShareLock);
 	table_close(rel, AccessShareLock);
 	return found;

@@ -173,6 +173,16 @@ like($other->{stderr}, qr/ERROR:  the subject in column "id" of table "users" ha
 	'and its own cancellation at once');
 $other->quit;
 is($b->safe_psql('shop', q{SELECT count(*) FROM users WHERE id IN (40, 41)}), '0', 'neither came back');
+# a REPEATABLE READ transaction whose snapshot predates a cancellation still
+# refuses that subject: the set is read under the latest snapshot
+$other = $b->background_psql('shop', on_error_stop => 0);
+$other->query_safe(q{BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM users});
+$b->safe_psql('shop', q{INSERT INTO users VALUES (42, 'forty-two@example.com', NULL); SELECT count(*) FROM privacy.cancel_subject('42')});
+$other->query(q{INSERT INTO users VALUES (42, 'again@example.com', NULL)});
+like($other->{stderr}, qr/ERROR:  the subject in column "id" of table "users" has cancelled their account/,
+	'a transaction whose snapshot predates the cancellation refuses the subject too');
+$other->query(q{ROLLBACK});
+$other->quit;
 
 # removing the SUBJECT label removes the trigger
 $b->safe_psql('shop', q{SECURITY LABEL FOR privacy ON COLUMN users.id IS NULL});
