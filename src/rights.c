@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -28,6 +29,7 @@
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
@@ -289,9 +291,16 @@ static Jsonb *rights_cancel_plan = NULL;
 static uint64 rights_invalidations = 0;
 static uint64 rights_plan_generation = 0;
 
+/* privacy.cancelled_subject: its invalidations (the tombstone set) leave the plan alone */
+static Oid	rights_tombstone_relid = InvalidOid;
+
 static void
 rights_relcache_callback(Datum arg, Oid relid)
 {
+	if (OidIsValid(relid) && relid == rights_tombstone_relid)
+		return;
+	if (!OidIsValid(relid))
+		rights_tombstone_relid = InvalidOid;	/* learned again */
 	rights_invalidations++;
 }
 
@@ -308,6 +317,8 @@ Datum
 privacy_cancel_plan(PG_FUNCTION_ARGS)
 {
 	rights_check_caller("cancel_plan");
+	if (!OidIsValid(rights_tombstone_relid))
+		rights_tombstone_relid = get_relname_relid("cancelled_subject", get_namespace_oid("privacy", true));
 	AcceptInvalidationMessages();
 	if (rights_cancel_plan == NULL || rights_plan_generation != rights_invalidations)
 	{
