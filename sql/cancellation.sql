@@ -389,6 +389,18 @@ SELECT pg_temp.untimed(try($$UPDATE store.accounts SET owner = 9010 WHERE id = 3
 UPDATE store.accounts SET owner = owner, email = 'b2@example.com' WHERE id = 3;
 INSERT INTO store.accounts VALUES (4, 9012, 'carol01', 'c1@example.com', '13900000004');
 SELECT count(*) FROM store.accounts WHERE owner = 9010;
+-- an erasure is never refused: the owner column's placeholder is 0, and once
+-- subject 0 is cancelled, anonymizing another subject's account writes 0 again
+-- (in a transaction rolled back: the suites after this one count these tables)
+BEGIN;
+INSERT INTO store.accounts VALUES (5, 0, 'zero01', 'z1@example.com', '13900000005');
+SELECT relation, action, rows FROM privacy.cancel_subject('0');
+SELECT relation, action, rows FROM privacy.cancel_subject('9012');
+SELECT id, owner, email FROM store.accounts WHERE id IN (4, 5) ORDER BY id;
+SELECT pg_temp.untimed(try($$INSERT INTO store.accounts VALUES (6, 0, 'zero02', 'z2@example.com', '13900000006')$$));
+ROLLBACK;
+-- (request numbers are not rolled back: the next suites' numbers stay as they were)
+SELECT setval('privacy.request_id_seq', (SELECT max(id) FROM privacy.request)) IS NOT NULL AS request_numbers_reset;
 -- two subject columns: one trigger on both; either one refuses
 CREATE TABLE store.transfers (id int PRIMARY KEY, sender int, note text, receiver int);
 SECURITY LABEL FOR privacy ON COLUMN store.transfers.sender IS 'SUBJECT';

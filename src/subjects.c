@@ -976,7 +976,9 @@ privacy_refuse_cancelled(PG_FUNCTION_ARGS)
 				 errmsg("privacy.refuse_cancelled() must be a BEFORE INSERT OR UPDATE row trigger")));
 	/*
 	 * Our own erasures (deletes and overwrites of the relation owner_exec is
-	 * writing) never bring a subject back: not checked.
+	 * writing) never bring a subject back, and must never be refused: a
+	 * placeholder (0 for an integer subject) may itself be a cancelled
+	 * subject (sql/cancellation.sql).  Not checked.
 	 */
 	if (RelationGetRelid(td->tg_relation) == privacy_erasing_relid)
 		return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple);
