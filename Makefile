@@ -26,13 +26,15 @@ DATA = src/privacy--$(EXTVERSION).sql
 SCRIPTS = bin/privacy_anonymized_dump
 
 # pg_regress suites (sql/ + expected/), one per concern
-REGRESS = setup labels label_errors partitions subject_paths taxonomy inventory audit keys crypto masks consent purpose_views cancellation requests export retention discovery check k_anonymity anonymize attacks catalog
-# run last by make test only, which logs the whole run for it (make installcheck
-# runs against a server whose logging it does not set)
-REGRESS_LOGGED = leaks
+REGRESS = setup labels label_errors partitions subject_paths taxonomy inventory audit keys crypto masks consent purpose_views cancellation requests export retention discovery check k_anonymity anonymize attacks catalog cancel_cases
+# run last by make test only, in the run it logs and profiles (make installcheck
+# runs against a server whose logging and libraries it does not set):
+# plpgsql_check checks every PL/pgSQL body, coverage reads the profiler, leaks
+# reads the server log
+REGRESS_LOGGED = plpgsql_check coverage leaks
 REGRESS_OPTS = --temp-config=$(CURDIR)/test/privacy.conf
 # isolation specs under test/isolation
-ISOLATION = audit_concurrent key_invalidation consent_views cancel_concurrent retention_concurrent
+ISOLATION = audit_concurrent key_invalidation consent_views cancel_concurrent retention_concurrent anonymize_concurrent
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output_iso
 
 PG_CPPFLAGS = -I$(srcdir)/src
@@ -69,9 +71,18 @@ demo: deps
 # `make test` re-enters make so that PGXS, installed by deps, is read.
 .PHONY: test-run demo-run
 test-run:
-	@REGRESS='$(REGRESS) $(REGRESS_LOGGED)' ISOLATION='$(ISOLATION)' test/run-tests.sh
+	@REGRESS='$(REGRESS)' REGRESS_LOGGED='$(REGRESS_LOGGED)' ISOLATION='$(ISOLATION)' test/run-tests.sh
 demo-run:
 	@test/demo.sh
+
+# Statement coverage of the PL/pgSQL functions (test/coverage): the regression
+# suites run once with plpgsql_check's profiler, then the report is printed.
+.PHONY: coverage coverage-run
+coverage: deps
+	@$(MAKE) --no-print-directory coverage-run
+coverage-run:
+	@REGRESS='$(REGRESS)' REGRESS_LOGGED='$(REGRESS_LOGGED)' ISOLATION='$(ISOLATION)' STAGES=regress test/run-tests.sh; \
+	 status=$$?; test/coverage/report.sh coverage.txt; exit $$status
 
 # Benchmarks: ratios against baselines measured in the same run (doc/benchmarks.md).
 .PHONY: bench bench-run

@@ -255,9 +255,7 @@ ALTER TABLE anon.owned OWNER TO regress_owner;
 SECURITY LABEL FOR privacy ON COLUMN anon.owned.phone IS 'CATEGORY contact.phone';
 INSERT INTO anon.owned VALUES (1, '13812345678');
 GRANT USAGE ON SCHEMA anon TO regress_owner, regress_app;
-GRANT EXECUTE ON FUNCTION privacy.anonymize_start(regclass, integer, text), privacy.anonymize_batch(bigint),
-                          privacy.anonymize_finish(bigint) TO regress_app, regress_owner;
-GRANT EXECUTE ON PROCEDURE privacy.anonymize_table(regclass, integer, text) TO regress_app, regress_owner;
+GRANT regress_anonymizer TO regress_app, regress_owner;   -- EXECUTE on anonymize_table and its functions
 SET ROLE regress_app;
 SELECT try($$CALL privacy.anonymize_table('anon.owned')$$) AS not_owner;
 RESET ROLE;
@@ -304,3 +302,105 @@ SELECT try($$CALL privacy.anonymize_database(ARRAY['anon2', 'no_such_schema'])$$
 SELECT relation, status FROM privacy.anonymize_log WHERE relation LIKE 'anon2.%' ORDER BY id;
 SELECT valid FROM privacy.verify_audit_log();
 DROP SCHEMA anon2 CASCADE;
+
+-- 9. more of what is refused before anything changes
+-- a foreign key column labelled with another method than the key it joins
+CREATE TABLE anon.kp (code text PRIMARY KEY);
+CREATE TABLE anon.kc (code text REFERENCES anon.kp (code));
+SECURITY LABEL FOR privacy ON COLUMN anon.kp.code IS 'CATEGORY account.id ANONYMIZE WITH PSEUDONYM';
+SECURITY LABEL FOR privacy ON COLUMN anon.kc.code IS 'CATEGORY account.id ANONYMIZE WITH FF1';
+SELECT try($$SELECT * FROM privacy.anonymization_plan('anon.kc')$$) AS other_method;
+DROP TABLE anon.kc, anon.kp;
+-- a method that no longer suits its column, whose type changed since it was labelled
+CREATE TABLE anon.retyped (v text);
+SECURITY LABEL FOR privacy ON COLUMN anon.retyped.v IS 'CATEGORY contact.phone ANONYMIZE WITH FF1';
+ALTER TABLE anon.retyped ALTER COLUMN v TYPE date USING NULL;
+SELECT try($$SELECT * FROM privacy.anonymization_plan('anon.retyped')$$) AS method_no_longer_fits;
+DROP TABLE anon.retyped;
+-- a placeholder for a type that has none
+CREATE TABLE anon.shapes (p point NOT NULL);
+SECURITY LABEL FOR privacy ON COLUMN anon.shapes.p IS 'CATEGORY location.precise ANONYMIZE WITH PLACEHOLDER';
+SELECT try($$SELECT * FROM privacy.anonymization_plan('anon.shapes')$$) AS no_placeholder;
+DROP TABLE anon.shapes;
+-- the owner runs the batches: it must be able to update the tables whose rows join its table
+CREATE TABLE anon.o_users (id int PRIMARY KEY, phone text);
+CREATE TABLE anon.o_orders (id int PRIMARY KEY, user_id int REFERENCES anon.o_users);
+ALTER TABLE anon.o_users OWNER TO regress_owner;
+SECURITY LABEL FOR privacy ON COLUMN anon.o_users.id IS 'SUBJECT';
+INSERT INTO anon.o_users VALUES (1, '13800000001');
+INSERT INTO anon.o_orders VALUES (1, 1);
+GRANT EXECUTE ON FUNCTION privacy.fpe_encrypt(bigint, text, bigint, bigint) TO regress_owner;
+SET ROLE regress_owner;
+SELECT try($$CALL privacy.anonymize_table('anon.o_users')$$) AS joining_table_not_updatable;
+-- and only its owner anonymizes a table, also in anonymize_database
+SELECT try($$CALL privacy.anonymize_database(ARRAY['anon'])$$) AS not_owner_of_every_table;
+RESET ROLE;
+SELECT (SELECT count(*) FROM anon.o_users WHERE id = 1) AS users_kept, (SELECT count(*) FROM anon.o_orders WHERE user_id = 1) AS orders_kept;
+DROP TABLE anon.o_orders, anon.o_users;
+-- a stopped run continues only with its own key; a partition of a table in
+-- another unfinished run is refused
+SELECT privacy.create_key('anon-other') AS other_key;
+CREATE TABLE anon.k1 (id int PRIMARY KEY, phone text);
+SECURITY LABEL FOR privacy ON COLUMN anon.k1.phone IS 'CATEGORY contact.phone';
+INSERT INTO anon.k1 SELECT i, '1380000' || lpad(i::text, 4, '0') FROM generate_series(1, 5) i;
+SELECT privacy.anonymize_start('anon.k1', 2, 'anonymize') AS k1_run \gset
+SELECT try($$CALL privacy.anonymize_table('anon.k1', 2, 'anon-other')$$) AS other_key_on_resume;
+SELECT try(format('SELECT privacy.anonymize_finish(%s)', :k1_run)) LIKE '55000: anonymize run % is not finished' AS not_finished;
+CALL privacy.anonymize_table('anon.k1', 2);
+SELECT count(*) FILTER (WHERE phone = privacy.fpe_encrypt('1380000' || lpad(id::text, 4, '0'), 'anonymize')) AS k1_done FROM anon.k1;
+CREATE TABLE anon.p2 (at date NOT NULL, caller text) PARTITION BY RANGE (at);
+CREATE TABLE anon.p2_a PARTITION OF anon.p2 FOR VALUES FROM (MINVALUE) TO ('2000-01-01');
+CREATE TABLE anon.p2_b PARTITION OF anon.p2 FOR VALUES FROM ('2000-01-01') TO (MAXVALUE);
+SECURITY LABEL FOR privacy ON COLUMN anon.p2.caller IS 'CATEGORY contact.phone';
+INSERT INTO anon.p2 VALUES (date '1999-01-01', '13800000001'), (date '2001-01-01', '13800000002');
+SELECT privacy.anonymize_start('anon.p2_a', 10, 'anonymize') IS NOT NULL AS partition_started;
+SELECT try($$CALL privacy.anonymize_table('anon.p2')$$) AS partition_in_another_run;
+CALL privacy.anonymize_table('anon.p2_a');
+CALL privacy.anonymize_table('anon.p2');
+SELECT count(*) FILTER (WHERE caller IN (privacy.fpe_encrypt('13800000001', 'anonymize'), privacy.fpe_encrypt('13800000002', 'anonymize'))) AS p2_done
+  FROM anon.p2;
+-- runs that do not exist
+SELECT try($$SELECT privacy.anonymize_batch(-1)$$) AS errors
+UNION ALL SELECT try($$SELECT privacy.anonymize_finish(-1)$$);
+SELECT privacy.drop_key('anon-other');
+DROP TABLE anon.k1, anon.p2;
+
+-- 10. a table walked by its key (not rewritten) whose rewritten unique column
+-- other rows join: each batch rewrites the joining rows with it
+CREATE TABLE anon.accounts (id int PRIMARY KEY, login text NOT NULL UNIQUE);
+CREATE TABLE anon.sessions (id int PRIMARY KEY, login text REFERENCES anon.accounts (login));
+SECURITY LABEL FOR privacy ON COLUMN anon.accounts.login IS 'CATEGORY contact.email';
+INSERT INTO anon.accounts SELECT i, 'a' || i || '@example.com' FROM generate_series(1, 9) i;
+INSERT INTO anon.sessions SELECT i, 'a' || (i % 9 + 1) || '@example.com' FROM generate_series(1, 20) i;
+CALL privacy.anonymize_table('anon.accounts', 4);
+SELECT p.mode, p.key_column, p.rows_done, p.batches FROM privacy.anonymize_part p
+  JOIN privacy.anonymize_run r ON r.id = p.run_id WHERE r.relation = 'anon.accounts';
+SELECT count(*) AS sessions_joined,
+       count(*) FILTER (WHERE s.login = left(privacy.pseudonym('a' || a.id || '@example.com', 'anonymize'), 32) || '@anonymized.invalid') AS rewritten
+  FROM anon.sessions s JOIN anon.accounts a ON a.login = s.login;
+DROP TABLE anon.sessions, anon.accounts;
+
+-- 11. the caller's application_name is theirs again after a run, also after
+-- one that fails in the middle (here a table owner's trigger refuses batch 2)
+CREATE TABLE anon.fails (id int PRIMARY KEY, phone text);
+SECURITY LABEL FOR privacy ON COLUMN anon.fails.phone IS 'CATEGORY contact.phone';
+INSERT INTO anon.fails SELECT i, '1380000' || lpad(i::text, 4, '0') FROM generate_series(1, 6) i;
+CREATE FUNCTION anon.refuse_late() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.id > 2 THEN
+        RAISE EXCEPTION 'row % is kept', NEW.id;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_late BEFORE UPDATE ON anon.fails FOR EACH ROW EXECUTE FUNCTION anon.refuse_late();
+SET application_name = 'nightly copy';
+CALL privacy.anonymize_table('anon.fails', 2);
+SHOW application_name;
+SELECT relation, status, rows_done, rows_total FROM privacy.anonymize_log WHERE relation = 'anon.fails';
+DROP TRIGGER refuse_late ON anon.fails;
+CALL privacy.anonymize_table('anon.fails', 2);
+SHOW application_name;
+RESET application_name;
+SELECT relation, status, rows_done, rows_total FROM privacy.anonymize_log WHERE relation = 'anon.fails';
+DROP TABLE anon.fails;
+DROP FUNCTION anon.refuse_late();

@@ -134,6 +134,8 @@ SELECT try($$SELECT privacy.create_purpose_view('pv.users', 'nosuch')$$);
 SELECT try($$SELECT privacy.create_purpose_view('pv.users', 'marketing')$$);
 SELECT try($$SELECT privacy.create_purpose_view(NULL, 'marketing')$$);
 SELECT try($$SELECT privacy.create_purpose_view('pv.users', 'marketing', 'a.b.c')$$);
+-- a name of more than 63 bytes would be cut (and could then be another view's)
+SELECT try($$SELECT privacy.create_purpose_view('pv.users', 'marketing', repeat('v', 64))$$);
 CREATE TABLE pv.unlabelled (x int);
 SELECT try($$SELECT privacy.create_purpose_view('pv.unlabelled', 'marketing')$$);
 SELECT try($$SELECT privacy.grant_purpose('nosuch', 'regress_marketer')$$);

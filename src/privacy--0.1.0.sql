@@ -1232,7 +1232,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = pg_catalog.format('Use 0 to %s.', maxlen);
     END IF;
-    RETURN pg_catalog.network(pg_catalog.set_masklen(value, prefix_len));
+    RETURN pg_catalog.network(pg_catalog.set_masklen(value, prefix_len))::inet;
 END
 $$;
 COMMENT ON FUNCTION privacy.generalize(inet, integer) IS
@@ -1958,8 +1958,8 @@ CREATE FUNCTION privacy.create_purpose_view(source regclass, purpose text, view_
 DECLARE
     src_schema name;
     src_name name;
-    v_schema name;
-    v_name name;
+    v_schema text;
+    v_name text;
     parts text[];
     v regclass;
 BEGIN
@@ -1979,12 +1979,12 @@ BEGIN
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
      WHERE c.oid OPERATOR(pg_catalog.=) source;
     IF view_name IS NULL THEN
-        v_schema := src_schema;
-        v_name := src_name OPERATOR(pg_catalog.||) '_' OPERATOR(pg_catalog.||) purpose;
+        v_schema := src_schema::text;
+        v_name := src_name::text OPERATOR(pg_catalog.||) '_' OPERATOR(pg_catalog.||) purpose;
     ELSE
         parts := pg_catalog.parse_ident(view_name);
         IF pg_catalog.cardinality(parts) OPERATOR(pg_catalog.=) 1 THEN
-            v_schema := src_schema;
+            v_schema := src_schema::text;
             v_name := parts[1];
         ELSIF pg_catalog.cardinality(parts) OPERATOR(pg_catalog.=) 2 THEN
             v_schema := parts[1];
@@ -1993,10 +1993,16 @@ BEGIN
             RAISE EXCEPTION 'improper view name "%"', view_name USING ERRCODE = 'invalid_name';
         END IF;
     END IF;
+    -- a longer name would be cut (and could then be another view's)
+    IF pg_catalog.octet_length(v_schema) OPERATOR(pg_catalog.>) 63 OR pg_catalog.octet_length(v_name) OPERATOR(pg_catalog.>) 63 THEN
+        RAISE EXCEPTION 'view name "%" is too long', v_name
+            USING ERRCODE = 'name_too_long',
+                  HINT = 'Names have at most 63 bytes: give the view a shorter name with view_name.';
+    END IF;
     IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', v_schema, v_name)) IS NOT NULL THEN
         RAISE EXCEPTION 'relation "%.%" already exists', v_schema, v_name USING ERRCODE = 'duplicate_table';
     END IF;
-    v := privacy.build_purpose_view(v_schema, v_name, source, purpose);
+    v := privacy.build_purpose_view(v_schema::name, v_name::name, source, purpose);
     INSERT INTO privacy.purpose_view (view_schema, view_name, source_schema, source_name, purpose)
     VALUES (v_schema, v_name, src_schema, src_name, purpose);
     PERFORM privacy.audit_append('purpose view', pg_catalog.format('view %s', v),
@@ -2478,9 +2484,9 @@ CREATE FUNCTION privacy.compile_cancel_plan() RETURNS jsonb
 DECLARE
     w record;
     t record;
-    paths jsonb := '[]';
-    tables jsonb := '[]';
-    rels oid[] := '{}';
+    paths jsonb := '[]'::jsonb;
+    tables jsonb := '[]'::jsonb;
+    rels oid[] := '{}'::oid[];
     multi boolean;
     excl text;
     sets text;
@@ -2517,10 +2523,13 @@ BEGIN
     END LOOP;
 
     -- whether a step can change rows of a later step (a trigger, or a
-    -- foreign key action): then each step reads its rows again
+    -- foreign key action): then each step reads its rows again.  Our own
+    -- guard, privacy_cancelled_subject, changes no row (and does not check
+    -- our erasures)
     recollect :=
         EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
                  WHERE NOT g.tgisinternal
+                   AND g.tgfoid OPERATOR(pg_catalog.<>) 'privacy.refuse_cancelled()'::pg_catalog.regprocedure
                    AND g.tgrelid OPERATOR(pg_catalog.=) ANY (
                        SELECT pt.relid FROM pg_catalog.unnest(rels) r, pg_catalog.pg_partition_tree(r) pt))
         OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
@@ -2729,8 +2738,8 @@ BEGIN
                   JOIN pg_catalog.pg_constraint k ON k.oid OPERATOR(pg_catalog.=) y.path[1]
                   JOIN pg_catalog.pg_attribute a
                     ON a.attrelid OPERATOR(pg_catalog.=) k.conrelid AND a.attnum OPERATOR(pg_catalog.=) ANY (k.conkey)
-                 WHERE y.relid OPERATOR(pg_catalog.=) relid AND y.hops OPERATOR(pg_catalog.>) 0
-                   AND u.o OPERATOR(pg_catalog.=) part AND NOT a.attnotnull
+                 WHERE y.relid OPERATOR(pg_catalog.=) cancel_apply.relid AND y.hops OPERATOR(pg_catalog.>) 0
+                   AND u.o OPERATOR(pg_catalog.=) cancel_apply.part AND NOT a.attnotnull
                  GROUP BY a.attname, a.atttypid, a.atttypmod
             LOOP
                 sever := sever OPERATOR(pg_catalog.||) pg_catalog.format(
@@ -2814,12 +2823,12 @@ DECLARE
     r record;
     p record;
     tg privacy.cancel_target;
-    targets privacy.cancel_target[] := '{}';
+    targets privacy.cancel_target[] := '{}'::privacy.cancel_target[];
     cur privacy.cancel_target[];
-    out_rel regclass[] := '{}';
-    out_act text[] := '{}';
-    out_rows bigint[] := '{}';
-    out_detail text[] := '{}';
+    out_rel regclass[] := '{}'::regclass[];
+    out_act text[] := '{}'::text[];
+    out_rows bigint[] := '{}'::bigint[];
+    out_detail text[] := '{}'::text[];
     act text;
     multi boolean;
     excl text;
@@ -2834,7 +2843,7 @@ DECLARE
     e_table text;
     plan jsonb;
     typ text;
-    fits text[] := '{}';
+    fits text[] := '{}'::text[];
     fits_json jsonb;
     cur_part oid;
     cur_tids pg_catalog.tid[];
@@ -2913,17 +2922,20 @@ BEGIN
                 OR (ts->>'relid')::oid OPERATOR(pg_catalog.=) ANY (SELECT y.relid FROM pg_catalog.unnest(targets) y)
              ORDER BY e.i
         LOOP
+            -- a leaf table whose only subject column's type the subject is not
+            -- a value of holds none of its rows
+            CONTINUE WHEN r.direct IS NOT NULL AND NOT r.compiled;
             act := r.action;
             multi := r.multi;
             excl := CASE WHEN NOT multi THEN NULL WHEN r.compiled THEN r.excl
                          ELSE privacy.subject_condition(r.relid, 't', subject, '$2', true) END;
             IF r.direct IS NOT NULL THEN
                 -- a leaf table: one statement, in the step below, finds its rows itself
-                cur := '{}';
+                cur := '{}'::privacy.cancel_target[];
             ELSIF (plan->>'recollect')::boolean THEN
                 -- the rows again, as they are now: a foreign key action or a
                 -- trigger of an earlier step may have updated some
-                cur := '{}';
+                cur := '{}'::privacy.cancel_target[];
                 FOR w IN SELECT ps AS step FROM pg_catalog.jsonb_array_elements(plan->'paths') ps
                           WHERE (ps->>'relid')::oid OPERATOR(pg_catalog.=) r.relid LOOP
                     tg := privacy.cancel_locate(w.step, subject, fits);
@@ -3199,7 +3211,7 @@ DECLARE
     n_restored bigint;
     n_written bigint := 0;
     n_tombstones bigint;
-    subjects text[] := '{}';
+    subjects text[] := '{}'::text[];
     found text[];
     l record;
     subj text;
@@ -3489,7 +3501,7 @@ CREATE PROCEDURE privacy.run_due_requests()
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    done bigint[] := '{}';
+    done bigint[] := '{}'::bigint[];
     rid bigint;
 BEGIN
     LOOP
@@ -3508,7 +3520,7 @@ REVOKE ALL ON PROCEDURE privacy.run_due_requests() FROM PUBLIC;
 
 -- Export (right of access and copy)
 CREATE FUNCTION privacy.export_value(value anyelement, category text, subject text) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
@@ -3824,7 +3836,7 @@ BEGIN
     ON CONFLICT ON CONSTRAINT category_retention_pkey DO UPDATE SET after_column = EXCLUDED.after_column;
     PERFORM privacy.audit_append('retention', pg_catalog.format('table %s', rel),
         pg_catalog.jsonb_build_object('operation', 'enable category retention', 'after', after_column));
-    SELECT pg_catalog.count(*) INTO n FROM privacy.retention_rule r
+    SELECT pg_catalog.count(*)::integer INTO n FROM privacy.retention_rule r
      WHERE r.relation OPERATOR(pg_catalog.=) COALESCE(pg_catalog.pg_partition_root(rel), rel) AND r.from_category;
     RETURN n;
 END
@@ -4286,10 +4298,12 @@ BEGIN
                 stopped := true;
                 EXIT;
             END IF;
-            -- progress, for a DBA reading pg_stat_activity
+            -- progress, for a DBA reading pg_stat_activity; local to the
+            -- batch's transaction, so that its end (commit, or an error)
+            -- gives the caller's application_name back
             PERFORM pg_catalog.set_config('application_name',
                         pg_catalog.left(pg_catalog.format('privacy retention run %s: %s%s, %s rows', run_id, r.relation,
-                                        COALESCE('.' OPERATOR(pg_catalog.||) r.column_name, ''), done), 63), false);
+                                        COALESCE('.' OPERATOR(pg_catalog.||) r.column_name, ''), done), 63), true);
             n := privacy.retention_batch(run_id, r.relation, r.column_name, r.retain, r.retain_after, r.action,
                                          batch_size, dry_run);
             COMMIT;
@@ -4303,7 +4317,6 @@ BEGIN
     END LOOP;
     PERFORM privacy.retention_finish(run_id, stopped);
     COMMIT;
-    PERFORM pg_catalog.set_config('application_name', '', false);
     PERFORM pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('privacy.run_retention')::bigint);
     -- cancellations whose cooling-off is over
     IF NOT dry_run THEN
@@ -4822,7 +4835,7 @@ BEGIN
             USING ERRCODE = 'duplicate_column';
     END IF;
     FOREACH q IN ARRAY quasi_identifiers LOOP
-        SELECT a.atttypid INTO t FROM pg_catalog.pg_attribute a
+        SELECT a.atttypid::pg_catalog.regtype INTO t FROM pg_catalog.pg_attribute a
          WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attname OPERATOR(pg_catalog.=) q
            AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
         IF NOT FOUND THEN
@@ -4854,9 +4867,8 @@ DECLARE
     exprs text[];
     names text[];
     reached bigint;
-    found_levels integer[][] := '{}';
-    found_k bigint[] := '{}';
-    j integer;
+    found_levels integer[][] := '{}'::integer[];
+    found_k bigint[] := '{}'::bigint[];
     dominated boolean;
 BEGIN
     types := privacy.quasi_identifier_types(rel, quasi_identifiers);
@@ -5056,7 +5068,7 @@ CREATE FUNCTION privacy.anonymize_choice(rel oid, attname name, OUT method text,
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    root oid := COALESCE(pg_catalog.pg_partition_root(rel), rel);
+    root oid := COALESCE(pg_catalog.pg_partition_root(rel), rel::pg_catalog.regclass)::oid;
     c record;
 BEGIN
     SELECT a.atttypid::pg_catalog.regtype AS typ, a.attnotnull, a.attgenerated, a.attidentity,
@@ -5129,7 +5141,7 @@ BEGIN
     END IF;
     root := COALESCE(pg_catalog.pg_partition_root(rel), rel);
     -- rows, for the collision risk: the planner's estimate, else a count
-    SELECT pg_catalog.sum(GREATEST(k.reltuples, 0)) INTO n
+    SELECT pg_catalog.sum(GREATEST(k.reltuples, 0))::double precision INTO n
       FROM privacy.leaf_tables(rel) p JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) p;
     IF COALESCE(n, 0) OPERATOR(pg_catalog.=) 0 THEN
         EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', rel) INTO n;
@@ -5409,9 +5421,6 @@ BEGIN
     refs := ARRAY(SELECT DISTINCT pg_catalog.format('t.%I', (pg_catalog.parse_ident(q.joins))[pg_catalog.cardinality(pg_catalog.parse_ident(q.joins))])
                     FROM pg_catalog.jsonb_to_recordset(plan) AS q(relation pg_catalog.regclass, column_name name, chosen_by text, expression text, joins text)
                    WHERE q.relation OPERATOR(pg_catalog.<>) rel);
-    IF sets IS NULL AND pg_catalog.cardinality(links) OPERATOR(pg_catalog.=) 0 THEN
-        RETURN;
-    END IF;
     IF key_column IS NOT NULL THEN
         SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO ktype
           FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) part AND a.attname OPERATOR(pg_catalog.=) key_column;
@@ -5658,11 +5667,6 @@ BEGIN
     IF NOT FOUND THEN
         RETURN -1;
     END IF;
-    IF p.first_sql IS NULL THEN
-        UPDATE privacy.anonymize_part x SET finished = true
-         WHERE x.run_id OPERATOR(pg_catalog.=) p.run_id AND x.part OPERATOR(pg_catalog.=) p.part;
-        RETURN 0;
-    END IF;
     IF p.mode OPERATOR(pg_catalog.=) 'keyset' THEN
         res := privacy.owner_exec_value(p.part::pg_catalog.regclass,
                                         CASE WHEN p.watermark IS NULL THEN p.first_sql ELSE p.next_sql END, NULL, p.watermark);
@@ -5750,9 +5754,11 @@ BEGIN
         RETURN;
     END IF;
     LOOP
-        -- progress, for a DBA reading pg_stat_activity (and privacy.anonymize_log)
+        -- progress, for a DBA reading pg_stat_activity (and privacy.anonymize_log);
+        -- local to the batch's transaction, whose end (commit, or an error)
+        -- gives the caller's application_name back
         PERFORM pg_catalog.set_config('application_name',
-                    pg_catalog.left(pg_catalog.format('privacy anonymize run %s: %s, %s rows', run, rel, done), 63), false);
+                    pg_catalog.left(pg_catalog.format('privacy anonymize run %s: %s, %s rows', run, rel, done), 63), true);
         n := privacy.anonymize_batch(run);
         COMMIT;
         PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
@@ -5761,7 +5767,6 @@ BEGIN
     END LOOP;
     PERFORM privacy.anonymize_finish(run);
     COMMIT;
-    PERFORM pg_catalog.set_config('application_name', '', false);
 END
 $$;
 COMMENT ON PROCEDURE privacy.anonymize_table(pg_catalog.regclass, integer, text) IS

@@ -11,6 +11,8 @@ pkgs=(
 	libssl-dev          # OpenSSL headers, -lcrypto
 	libipc-run-perl     # TAP tests (PostgreSQL::Test::Cluster)
 	"postgresql-$PG_MAJOR-cron"   # the scheduler of retention (TAP test, docs)
+	"postgresql-$PG_MAJOR-plpgsql-check"   # static checks and the profiler (suites plpgsql_check, coverage)
+	libfaketime         # the suites again with the server's clock moved
 )
 # make fuzz: libFuzzer with ASan/UBSan (clang), and valgrind
 if [ "${1:-}" = fuzz ]; then

@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # test/run-tests.sh: build, install, and run every suite on scratch clusters:
-# pg_regress (sql/ + expected/), isolation (test/isolation), the fuzz corpus
-# replayed under ASan/UBSan (test/fuzz), TAP (test/tap).
-# Called by `make test` with REGRESS and ISOLATION set from the Makefile.
+# pg_regress (sql/ + expected/) with plpgsql_check's profiler on, then the
+# same suites again with the server's clock moved (libfaketime), isolation
+# (test/isolation), the fuzz corpus replayed under ASan/UBSan (test/fuzz), TAP
+# (test/tap).
+# Called by `make test` with REGRESS, REGRESS_LOGGED and ISOLATION set from the
+# Makefile (REGRESS_LOGGED: suites that only make test runs, last, in the
+# logged run: plpgsql_check, coverage, leaks).
 # Prints regression.diffs on failure; exits non-zero when anything fails.
 set -uo pipefail
 
 . "$(dirname "$0")/lib.sh"
 
 : "${REGRESS:?REGRESS is set by make test}"
+: "${REGRESS_LOGGED?REGRESS_LOGGED is set by make test}"
 : "${ISOLATION:?ISOLATION is set by make test}"
+# STAGES: which stages run (make coverage runs regress only)
+STAGES=${STAGES:-regress,clock,isolation,fuzz,tap}
+stage() { case ",$STAGES," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 build_install || { echo "build or install failed" >&2; exit 1; }
 work=$(make_workdir)
@@ -28,14 +36,17 @@ count() {	# count "ok" / "FAILED" lines of a pg_regress-style log
 }
 
 # run_suite NAME DRIVER INPUTDIR DBNAME TESTS...: one pg_regress-style suite on
-# its own temporary instance; prints its diffs when it fails; returns its status
+# its own temporary instance (CONF: its settings, default test/privacy.conf;
+# CLOCK: a libfaketime moment the server starts at); prints its diffs when it
+# fails; returns its status
 run_suite() {
 	local name=$1 driver=$2 inputdir=$3 dbname=$4 status
 	shift 4
-	echo "== $name: $*"
-	as_pg "$driver" \
+	echo "== $name${CLOCK:+ (clock moved to ${CLOCK#@} UTC)}: $*"
+	as_pg env ${CLOCK:+LD_PRELOAD="$FAKETIME_LIB" FAKETIME="$CLOCK" FAKETIME_DONT_RESET=1 \
+		FAKETIME_DONT_FAKE_MONOTONIC=1 NO_FAKE_STAT=1} "$driver" \
 		--temp-instance="$work/tmp_$name" \
-		--temp-config="$work/test/privacy.conf" \
+		--temp-config="${CONF:-$work/test/privacy.conf}" \
 		--bindir="$PG_BINDIR" \
 		--inputdir="$inputdir" --outputdir="$work/$name" \
 		--dbname="${dbname}" \
@@ -52,30 +63,73 @@ run_suite() {
 	return "$status"
 }
 
-# the whole run is logged, statements and errors, for the suite leaks (last),
-# which reads the log and looks for key material in it
+# The moments the suites run at again, with the server's clock moved: the day
+# before a US daylight-saving change in the suites' PST8PDT, the end of a leap
+# day and the end of a year (the run crosses both).  PostgreSQL's timeouts do
+# not fire under a moved clock, so suites that rely on them (isolation, TAP)
+# run at the real time only.
+MOVED_CLOCKS=${MOVED_CLOCKS-"2027-03-13 18:00:00|2027-11-06 17:00:00|2028-02-29 23:59:30|2030-12-31 23:59:50"}
+FAKETIME_LIB=${FAKETIME_LIB:-/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1}
+
+# the first run is logged, statements and errors, for the suite leaks (last),
+# which reads the log and looks for key material in it; and it preloads
+# plpgsql_check with its profiler on, for the suites plpgsql_check and coverage
+cp "$work/test/privacy.conf" "$work/test/privacy_clock.conf"
 cat >>"$work/test/privacy.conf" <<'CONF'
 log_statement = 'all'
 logging_collector = on
 log_directory = 'log'
 log_filename = 'postgresql.log'
+shared_preload_libraries = 'plpgsql, plpgsql_check, privacy'
+plpgsql_check.profiler = on
 CONF
 
-# shellcheck disable=SC2086 # the suite lists are word lists
-run_suite regress "$PGXS_DIR/test/regress/pg_regress" "$work" contrib_regression $REGRESS
-status_regress=$?
-# shellcheck disable=SC2086
-run_suite isolation "$PGXS_DIR/test/isolation/pg_isolation_regress" "$work/test/isolation" \
-	isolation_regression $ISOLATION
-status_iso=$?
+status_regress=0
+if stage regress; then
+	# shellcheck disable=SC2086 # the suite lists are word lists
+	run_suite regress "$PGXS_DIR/test/regress/pg_regress" "$work" contrib_regression $REGRESS $REGRESS_LOGGED
+	status_regress=$?
+	[ -f "$work/regress/coverage.txt" ] && cp "$work/regress/coverage.txt" "$ROOT/coverage.txt"
+fi
 
-echo "== fuzz corpus: test/fuzz (gcc ASan + UBSan)"
-FUZZ_BUILD="$work/fuzz" "$ROOT/test/fuzz/run.sh" replay 2>&1 | tee "$work/fuzz.log"
-status_fuzz=${PIPESTATUS[0]}
-passed=$((passed + $(grep -c '^ok: fuzz corpus' "$work/fuzz.log" || true)))
-failed=$((failed + $(grep -c '^FAILED: fuzz corpus' "$work/fuzz.log" || true)))
-[ "$status_fuzz" -ne 0 ] && [ "$(grep -c '^FAILED' "$work/fuzz.log" || true)" -eq 0 ] && failed=$((failed + 1))
+# the same suites with the clock moved: nothing in them may depend on the date,
+# the time of day or the time zone's rules
+status_clock=0
+moments=()
+stage clock && IFS='|' read -r -a moments <<<"$MOVED_CLOCKS"
+for m in "${moments[@]}"; do
+	[ -n "$m" ] || continue
+	if [ ! -f "$FAKETIME_LIB" ]; then
+		echo "FAILED: moved-clock runs need libfaketime ($FAKETIME_LIB)"
+		failed=$((failed + 1))
+		status_clock=1
+		break
+	fi
+	name="regress_at_$(echo "$m" | tr -c '0-9\n' '_' | sed 's/_*$//')"
+	# shellcheck disable=SC2086
+	CLOCK="@$m" CONF="$work/test/privacy_clock.conf" \
+		run_suite "$name" "$PGXS_DIR/test/regress/pg_regress" "$work" contrib_regression $REGRESS || status_clock=1
+done
+status_iso=0
+if stage isolation; then
+	# shellcheck disable=SC2086
+	run_suite isolation "$PGXS_DIR/test/isolation/pg_isolation_regress" "$work/test/isolation" \
+		isolation_regression $ISOLATION
+	status_iso=$?
+fi
 
+status_fuzz=0
+if stage fuzz; then
+	echo "== fuzz corpus: test/fuzz (gcc ASan + UBSan)"
+	FUZZ_BUILD="$work/fuzz" "$ROOT/test/fuzz/run.sh" replay 2>&1 | tee "$work/fuzz.log"
+	status_fuzz=${PIPESTATUS[0]}
+	passed=$((passed + $(grep -c '^ok: fuzz corpus' "$work/fuzz.log" || true)))
+	failed=$((failed + $(grep -c '^FAILED: fuzz corpus' "$work/fuzz.log" || true)))
+	[ "$status_fuzz" -ne 0 ] && [ "$(grep -c '^FAILED' "$work/fuzz.log" || true)" -eq 0 ] && failed=$((failed + 1))
+fi
+
+status_tap=0
+stage tap && {
 echo "== TAP: test/tap"
 mkdir -p "$work/tap"
 [ "$(id -u)" -eq 0 ] && chown "$PG_RUN_USER" "$work/tap"
@@ -95,10 +149,11 @@ if [ "$status_tap" -ne 0 ]; then
 	done
 	[ "$tap_failed" -eq 0 ] && failed=$((failed + 1))
 fi
+}
 
 echo
 echo "summary: $passed passed, $failed failed"
-if [ "$status_regress" -ne 0 ] || [ "$status_iso" -ne 0 ] || [ "$status_fuzz" -ne 0 ] || [ "$status_tap" -ne 0 ]; then
+if [ "$status_regress" -ne 0 ] || [ "$status_clock" -ne 0 ] || [ "$status_iso" -ne 0 ] || [ "$status_fuzz" -ne 0 ] || [ "$status_tap" -ne 0 ]; then
 	keep=1
 	echo "scratch directory kept for inspection: $work"
 	exit 1
