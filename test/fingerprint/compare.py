@@ -16,6 +16,12 @@ import sys
 
 HEADER = re.compile(r'^\S+ \S+ \S+ \[(\d+)\] (.*?): ([A-Z]+):  (.*)$')
 POSITIONS = re.compile(r':(?:location|stmt_location|stmt_len) -?\d+')
+# a SubLink (x op ANY (SELECT ...)) keeps the operator's name as written; the
+# operator it resolved to is in its :testexpr, which is compared
+OPERNAME = re.compile(r':operName \("pg_catalog" ("[^"]+")\)')
+QUALIFIED = re.compile(r'OPERATOR\(pg_catalog\.([^)]+)\)')
+# text, varchar, name, bpchar: constants whose bytes are text (dynamic SQL)
+TEXT_TYPES = {'25', '1043', '19', '1042'}
 CONST = re.compile(r'\{CONST :consttype (\d+) (.*?):constvalue (\d+) \[ ((?:-?\d+ )+)\]')
 # types whose constants are OIDs
 OID_TYPES = {'26', '24', '2202', '2203', '2204', '2205', '2206', '3734', '3769', '4089', '4096', '4191'}
@@ -78,6 +84,12 @@ def normalise(tree, oids):
         if typ in OID_TYPES and length == '4' and word(b, 0) in oids:
             # a regclass, regprocedure, ... constant naming one of ours
             data = '<%s> ' % oids[word(b, 0)]
+        elif typ in TEXT_TYPES and length != '4' and len(b) >= 4:
+            # a string: its text, OPERATOR(pg_catalog.X) read as X (the
+            # operators made plain inside literals are listed for review)
+            data = QUALIFIED.sub(r'\1', bytes(b[4:]).decode('utf-8', 'replace'))
+            data = 'text %s ' % repr(data)
+            length = '(text)'       # its length in bytes changed with it
         elif typ in oids and len(b) >= 16 and word(b, 12) in oids:
             # an array of one of our types carries the element type's OID
             data = ' '.join(str(x) for x in b[:12]) + ' <%s> ' % oids[word(b, 12)] \
@@ -85,6 +97,7 @@ def normalise(tree, oids):
         return '{CONST :consttype %s %s:constvalue %s [ %s]' % (typ, mid, length, data)
 
     t = CONST.sub(const, t)
+    t = OPERNAME.sub(r':operName (\1)', t)
     t = re.sub(r'(?<![\w.-])(\d{5,})(?![\w.])', lambda m: '<%s>' % oids[m.group(1)] if m.group(1) in oids else m.group(1), t)
     return t
 
