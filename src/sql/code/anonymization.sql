@@ -14,9 +14,9 @@ CREATE FUNCTION privacy.leaf_tables(rel pg_catalog.regclass) RETURNS SETOF pg_ca
     AS $$
     SELECT k.oid::pg_catalog.regclass
       FROM pg_catalog.pg_class k
-     WHERE k.relkind OPERATOR(pg_catalog.=) 'r'
-       AND (k.oid OPERATOR(pg_catalog.=) rel
-            OR k.oid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT t.relid FROM pg_catalog.pg_partition_tree(rel) t)))
+     WHERE k.relkind = 'r'
+       AND (k.oid = rel
+            OR k.oid = ANY (ARRAY(SELECT t.relid FROM pg_catalog.pg_partition_tree(rel) t)))
      ORDER BY k.oid::pg_catalog.regclass::text
     $$;
 COMMENT ON FUNCTION privacy.leaf_tables(pg_catalog.regclass) IS
@@ -42,25 +42,25 @@ BEGIN
     IF problem IS NOT NULL THEN
         RAISE EXCEPTION '%', problem USING ERRCODE = 'datatype_mismatch';
     END IF;
-    SELECT CASE WHEN y.typtype OPERATOR(pg_catalog.=) 'd' THEN y.typbasetype ELSE y.oid END INTO b
-      FROM pg_catalog.pg_type y WHERE y.oid OPERATOR(pg_catalog.=) typ;
-    IF b OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.bpchar'::pg_catalog.regtype]::oid[])
-       AND typmod OPERATOR(pg_catalog.>) 4 THEN
-        maxlen := typmod OPERATOR(pg_catalog.-) 4;
+    SELECT CASE WHEN y.typtype = 'd' THEN y.typbasetype ELSE y.oid END INTO b
+      FROM pg_catalog.pg_type y WHERE y.oid = typ;
+    IF b = ANY (ARRAY['pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.bpchar'::pg_catalog.regtype]::oid[])
+       AND typmod > 4 THEN
+        maxlen := typmod - 4;
     END IF;
     injective := false;
-    IF method OPERATOR(pg_catalog.=) 'null' THEN
+    IF method = 'null' THEN
         sql := pg_catalog.format('NULL::%s', t);
-    ELSIF method OPERATOR(pg_catalog.=) 'placeholder' THEN
+    ELSIF method = 'placeholder' THEN
         sql := privacy.placeholder_sql(expr, typ, category, typmod);
         IF sql IS NULL THEN
             RAISE EXCEPTION 'ANONYMIZE WITH PLACEHOLDER has no placeholder for type %', t
                 USING ERRCODE = 'feature_not_supported',
                       HINT = 'Label the column ANONYMIZE WITH NULL (when it is nullable) or another method.';
         END IF;
-    ELSIF method OPERATOR(pg_catalog.~) '^generalize ' THEN
+    ELSIF method ~ '^generalize ' THEN
         sql := pg_catalog.format('(%s)::%s', (privacy.generalization(expr, typ, pg_catalog.substr(method, 12)::integer)).sql, t);
-    ELSIF b OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.int2'::pg_catalog.regtype, 'pg_catalog.int4'::pg_catalog.regtype,
+    ELSIF b = ANY (ARRAY['pg_catalog.int2'::pg_catalog.regtype, 'pg_catalog.int4'::pg_catalog.regtype,
                                              'pg_catalog.int8'::pg_catalog.regtype]::oid[]) THEN
         -- pseudonym or FF1 of an integer: a permutation of the type's range
         sql := pg_catalog.format('privacy.fpe_encrypt((%s)::pg_catalog.int8, %L, %s, %s)::%s', expr, key,
@@ -71,30 +71,30 @@ BEGIN
                                         WHEN 'pg_catalog.int4'::pg_catalog.regtype THEN '2147483647'
                                         ELSE '9223372036854775807' END, t);
         injective := true;
-    ELSIF method OPERATOR(pg_catalog.=) 'ff1' THEN
+    ELSIF method = 'ff1' THEN
         -- the digits encrypted in place: same length, same format
         sql := pg_catalog.format('privacy.fpe_encrypt((%s)::pg_catalog.text, %L)::%s', expr, key, t);
         injective := true;
-    ELSIF b OPERATOR(pg_catalog.=) 'pg_catalog.uuid'::pg_catalog.regtype THEN
+    ELSIF b = 'pg_catalog.uuid'::pg_catalog.regtype THEN
         sql := pg_catalog.format('pg_catalog.left(privacy.pseudonym((%s)::pg_catalog.text, %L), 32)::pg_catalog.uuid::%s', expr, key, t);
         injective := true;
         bits := 128;
-    ELSIF b OPERATOR(pg_catalog.=) 'pg_catalog.bytea'::pg_catalog.regtype THEN
+    ELSIF b = 'pg_catalog.bytea'::pg_catalog.regtype THEN
         sql := pg_catalog.format('privacy.pseudonym((%s)::pg_catalog.bytea, %L)::%s', expr, key, t);
         injective := true;
         bits := 256;
-    ELSIF category OPERATOR(pg_catalog.~) '^contact\.email' AND COALESCE(maxlen, 51) OPERATOR(pg_catalog.>=) 27 THEN
+    ELSIF category ~ '^contact\.email' AND COALESCE(maxlen, 51) >= 27 THEN
         -- an e-mail address stays one: hex@anonymized.invalid
-        hexlen := LEAST(32, COALESCE(maxlen, 51) OPERATOR(pg_catalog.-) 19);
+        hexlen := LEAST(32, COALESCE(maxlen, 51) - 19);
         sql := pg_catalog.format('(pg_catalog.left(privacy.pseudonym((%s)::pg_catalog.text, %L), %s) OPERATOR(pg_catalog.||) ''@anonymized.invalid'')::%s',
                                  expr, key, hexlen, t);
         injective := true;
-        bits := 4 OPERATOR(pg_catalog.*) hexlen;
+        bits := 4 * hexlen;
     ELSE
         hexlen := LEAST(64, COALESCE(maxlen, 64));
         sql := pg_catalog.format('pg_catalog.left(privacy.pseudonym((%s)::pg_catalog.text, %L), %s)::%s', expr, key, hexlen, t);
         injective := true;
-        bits := 4 OPERATOR(pg_catalog.*) hexlen;
+        bits := 4 * hexlen;
     END IF;
 END
 $$;
@@ -109,10 +109,10 @@ CREATE FUNCTION privacy.collision_risk(n double precision, bits integer) RETURNS
     SET search_path = pg_catalog, pg_temp
     AS $$
     SELECT CASE WHEN bits IS NULL THEN 0::double precision
-                WHEN x OPERATOR(pg_catalog.<) 1e-6 THEN x
-                ELSE 1 OPERATOR(pg_catalog.-) pg_catalog.exp(OPERATOR(pg_catalog.-) x) END
-      FROM (SELECT n OPERATOR(pg_catalog.*) GREATEST(n OPERATOR(pg_catalog.-) 1, 0) OPERATOR(pg_catalog./) 2
-                   OPERATOR(pg_catalog./) pg_catalog.power(2::double precision, bits) AS x) s
+                WHEN x < 1e-6 THEN x
+                ELSE 1 - pg_catalog.exp(- x) END
+      FROM (SELECT n * GREATEST(n - 1, 0) / 2
+                   / pg_catalog.power(2::double precision, bits) AS x) s
     $$;
 COMMENT ON FUNCTION privacy.collision_risk(double precision, integer) IS
     'the probability that n distinct values give two equal pseudonyms of the given bits (birthday bound); 0 when bits is NULL (a permutation)';
@@ -133,21 +133,21 @@ BEGIN
     SELECT a.atttypid::pg_catalog.regtype AS typ, a.attnotnull, a.attgenerated, a.attidentity,
            l.subject, l.anonymize AS by_label, k.anonymize AS by_category,
            EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                    WHERE i.indrelid OPERATOR(pg_catalog.=) root AND i.indisunique
-                      AND a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::smallint[])) AS uniq,
+                    WHERE i.indrelid = root AND i.indisunique
+                      AND a.attnum = ANY (i.indkey::smallint[])) AS uniq,
            EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f
-                    WHERE f.contype OPERATOR(pg_catalog.=) 'f'
-                      AND ((f.conrelid OPERATOR(pg_catalog.=) root AND a.attnum OPERATOR(pg_catalog.=) ANY (f.conkey))
-                        OR (f.confrelid OPERATOR(pg_catalog.=) root AND a.attnum OPERATOR(pg_catalog.=) ANY (f.confkey)))) AS in_fk
+                    WHERE f.contype = 'f'
+                      AND ((f.conrelid = root AND a.attnum = ANY (f.conkey))
+                        OR (f.confrelid = root AND a.attnum = ANY (f.confkey)))) AS in_fk
       INTO c
       FROM pg_catalog.pg_attribute a
       JOIN privacy.labels l
-        ON l.relation OPERATOR(pg_catalog.=) root::pg_catalog.regclass AND l.column_name OPERATOR(pg_catalog.=) a.attname
-      LEFT JOIN privacy.category k ON k.name OPERATOR(pg_catalog.=) l.category
-     WHERE a.attrelid OPERATOR(pg_catalog.=) root AND a.attname OPERATOR(pg_catalog.=) anonymize_choice.attname
-       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+        ON l.relation = root::pg_catalog.regclass AND l.column_name = a.attname
+      LEFT JOIN privacy.category k ON k.name = l.category
+     WHERE a.attrelid = root AND a.attname = anonymize_choice.attname
+       AND a.attnum > 0 AND NOT a.attisdropped;
     is_unique := c.uniq;
-    IF NOT FOUND OR c.attgenerated OPERATOR(pg_catalog.<>) '' OR c.attidentity OPERATOR(pg_catalog.<>) '' THEN
+    IF NOT FOUND OR c.attgenerated <> '' OR c.attidentity <> '' THEN
         RETURN;
     END IF;
     IF c.by_label IS NOT NULL THEN
@@ -194,15 +194,15 @@ BEGIN
     IF rel IS NULL OR key IS NULL THEN
         RAISE EXCEPTION 'rel and key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT k.relkind INTO kind FROM pg_catalog.pg_class k WHERE k.oid OPERATOR(pg_catalog.=) rel;
-    IF kind IS NULL OR NOT kind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[]) THEN
+    SELECT k.relkind INTO kind FROM pg_catalog.pg_class k WHERE k.oid = rel;
+    IF kind IS NULL OR NOT kind = ANY (ARRAY['r', 'p']::"char"[]) THEN
         RAISE EXCEPTION '% is not a table', rel USING ERRCODE = 'wrong_object_type';
     END IF;
     root := COALESCE(pg_catalog.pg_partition_root(rel), rel);
     -- rows, for the collision risk: the planner's estimate, else a count
     SELECT pg_catalog.sum(GREATEST(k.reltuples, 0)) INTO n
-      FROM privacy.leaf_tables(rel) p JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) p;
-    IF COALESCE(n, 0) OPERATOR(pg_catalog.=) 0 THEN
+      FROM privacy.leaf_tables(rel) p JOIN pg_catalog.pg_class k ON k.oid = p;
+    IF COALESCE(n, 0) = 0 THEN
         EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', rel) INTO n;
     END IF;
 
@@ -210,13 +210,13 @@ BEGIN
         SELECT a.attnum, a.attname, a.atttypid::pg_catalog.regtype AS typ, a.atttypmod, a.attnotnull,
                a.attgenerated, a.attidentity, l.category,
                (SELECT f.conname FROM pg_catalog.pg_constraint f
-                 WHERE f.confrelid OPERATOR(pg_catalog.=) root AND f.contype OPERATOR(pg_catalog.=) 'f'
-                   AND a.attnum OPERATOR(pg_catalog.=) ANY (f.confkey)
+                 WHERE f.confrelid = root AND f.contype = 'f'
+                   AND a.attnum = ANY (f.confkey)
                  ORDER BY f.conname LIMIT 1) AS referenced_by
           FROM pg_catalog.pg_attribute a
           JOIN privacy.labels l
-            ON l.relation OPERATOR(pg_catalog.=) root::pg_catalog.regclass AND l.column_name OPERATOR(pg_catalog.=) a.attname
-         WHERE a.attrelid OPERATOR(pg_catalog.=) root AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+            ON l.relation = root::pg_catalog.regclass AND l.column_name = a.attname
+         WHERE a.attrelid = root AND a.attnum > 0 AND NOT a.attisdropped
          ORDER BY a.attnum
     LOOP
         SELECT * INTO ch FROM privacy.anonymize_choice(root, c.attname);
@@ -230,11 +230,11 @@ BEGIN
         expression := NULL;
         joins := NULL;
         note := NULL;
-        IF c.attgenerated OPERATOR(pg_catalog.<>) '' THEN
+        IF c.attgenerated <> '' THEN
             note := 'generated column: left alone';
             RETURN NEXT;
             CONTINUE;
-        ELSIF c.attidentity OPERATOR(pg_catalog.<>) '' THEN
+        ELSIF c.attidentity <> '' THEN
             note := 'identity column: left alone';
             RETURN NEXT;
             CONTINUE;
@@ -248,32 +248,32 @@ BEGIN
           FROM pg_catalog.pg_constraint f
           CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(f.conkey), pg_catalog.unnest(f.confkey)) AS k(child_att, parent_att)
           JOIN pg_catalog.pg_attribute pa
-            ON pa.attrelid OPERATOR(pg_catalog.=) f.confrelid AND pa.attnum OPERATOR(pg_catalog.=) k.parent_att
-         WHERE f.conrelid OPERATOR(pg_catalog.=) root AND f.contype OPERATOR(pg_catalog.=) 'f'
-           AND k.child_att OPERATOR(pg_catalog.=) c.attnum
+            ON pa.attrelid = f.confrelid AND pa.attnum = k.parent_att
+         WHERE f.conrelid = root AND f.contype = 'f'
+           AND k.child_att = c.attnum
          ORDER BY f.conname LIMIT 1;
         IF FOUND THEN
             SELECT * INTO pc FROM privacy.anonymize_choice(fk.parent, fk.parent_column);
             joins := pg_catalog.format('%s.%I', fk.parent, fk.parent_column);
-            IF fk.parent OPERATOR(pg_catalog.=) root::pg_catalog.regclass THEN
+            IF fk.parent = root::pg_catalog.regclass THEN
                 RAISE EXCEPTION 'column %.% references its own table (foreign key %)', rel, c.attname, fk.conname
                     USING ERRCODE = 'feature_not_supported',
                           DETAIL = 'anonymize_table does not rewrite a self-referencing key.';
-            ELSIF method OPERATOR(pg_catalog.=) 'null' AND NOT c.attnotnull THEN
+            ELSIF method = 'null' AND NOT c.attnotnull THEN
                 NULL;   -- emptied here; the foreign key holds
-            ELSIF pc.method OPERATOR(pg_catalog.=) ANY (ARRAY['pseudonym', 'ff1']) THEN
-                IF ch.chosen_by OPERATOR(pg_catalog.=) 'label' AND method OPERATOR(pg_catalog.<>) pc.method THEN
+            ELSIF pc.method = ANY (ARRAY['pseudonym', 'ff1']) THEN
+                IF ch.chosen_by = 'label' AND method <> pc.method THEN
                     RAISE EXCEPTION 'column %.% is labelled ANONYMIZE WITH %, but it joins %, which is rewritten with %',
                                     rel, c.attname, pg_catalog.upper(method), joins, pg_catalog.upper(pc.method)
                         USING ERRCODE = 'invalid_object_definition',
                               HINT = 'A foreign key column takes the method of the key it references, or NULL.';
                 END IF;
                 method := pc.method;
-                chosen_by := 'foreign key ' OPERATOR(pg_catalog.||) fk.conname;
+                chosen_by := 'foreign key ' || fk.conname;
                 note := pg_catalog.format('rewritten with %s by anonymize_table(%s), with the same key', joins, fk.parent);
                 RETURN NEXT;
                 CONTINUE;
-            ELSIF ch.chosen_by OPERATOR(pg_catalog.=) 'label' THEN
+            ELSIF ch.chosen_by = 'label' THEN
                 RAISE EXCEPTION 'column %.% is labelled ANONYMIZE WITH %, but it joins %, which anonymize_table does not rewrite',
                                 rel, c.attname, pg_catalog.upper(method), joins
                     USING ERRCODE = 'invalid_object_definition',
@@ -288,15 +288,15 @@ BEGIN
         END IF;
 
         -- what the constraints allow
-        IF method OPERATOR(pg_catalog.=) 'null' AND c.attnotnull THEN
+        IF method = 'null' AND c.attnotnull THEN
             RAISE EXCEPTION 'column %.% is NOT NULL: ANONYMIZE WITH NULL cannot rewrite it', rel, c.attname
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'Label it ANONYMIZE WITH PLACEHOLDER, or drop the NOT NULL constraint.';
-        ELSIF (method OPERATOR(pg_catalog.=) 'placeholder' OR method OPERATOR(pg_catalog.~) '^generalize ') AND ch.is_unique THEN
+        ELSIF (method = 'placeholder' OR method ~ '^generalize ') AND ch.is_unique THEN
             RAISE EXCEPTION 'column %.% is unique: ANONYMIZE WITH % would make its values equal', rel, c.attname, pg_catalog.upper(method)
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'Label it ANONYMIZE WITH PSEUDONYM or FF1, which keep distinct values distinct.';
-        ELSIF NOT method OPERATOR(pg_catalog.=) ANY (ARRAY['pseudonym', 'ff1']) AND c.referenced_by IS NOT NULL THEN
+        ELSIF NOT method = ANY (ARRAY['pseudonym', 'ff1']) AND c.referenced_by IS NOT NULL THEN
             RAISE EXCEPTION 'column %.% is referenced by foreign key %: ANONYMIZE WITH % would break it',
                             rel, c.attname, c.referenced_by, pg_catalog.upper(method)
                 USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -318,33 +318,33 @@ BEGIN
     FOR con IN
         SELECT f.oid, f.conname, f.conrelid::pg_catalog.regclass AS child, f.conkey, f.confkey
           FROM pg_catalog.pg_constraint f
-         WHERE f.confrelid OPERATOR(pg_catalog.=) root AND f.contype OPERATOR(pg_catalog.=) 'f'
-           AND f.conparentid OPERATOR(pg_catalog.=) 0 AND f.conrelid OPERATOR(pg_catalog.<>) root
+         WHERE f.confrelid = root AND f.contype = 'f'
+           AND f.conparentid = 0 AND f.conrelid <> root
          ORDER BY f.conrelid::pg_catalog.regclass::text, f.conname
     LOOP
         FOR c IN
             SELECT ca.attname AS child_column, ca.atttypid::pg_catalog.regtype AS child_typ, ca.atttypmod AS child_typmod,
                    pa.attname AS parent_column, pa.atttypid::pg_catalog.regtype AS typ, pa.atttypmod, l.category,
                    EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                            WHERE i.indrelid OPERATOR(pg_catalog.=) con.child AND i.indisunique
-                              AND ca.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::smallint[])) AS uniq
+                            WHERE i.indrelid = con.child AND i.indisunique
+                              AND ca.attnum = ANY (i.indkey::smallint[])) AS uniq
               FROM ROWS FROM (pg_catalog.unnest(con.conkey), pg_catalog.unnest(con.confkey)) AS k(child_att, parent_att)
               JOIN pg_catalog.pg_attribute ca
-                ON ca.attrelid OPERATOR(pg_catalog.=) con.child AND ca.attnum OPERATOR(pg_catalog.=) k.child_att
+                ON ca.attrelid = con.child AND ca.attnum = k.child_att
               JOIN pg_catalog.pg_attribute pa
-                ON pa.attrelid OPERATOR(pg_catalog.=) root AND pa.attnum OPERATOR(pg_catalog.=) k.parent_att
+                ON pa.attrelid = root AND pa.attnum = k.parent_att
               LEFT JOIN privacy.labels l
-                ON l.relation OPERATOR(pg_catalog.=) root::pg_catalog.regclass AND l.column_name OPERATOR(pg_catalog.=) pa.attname
+                ON l.relation = root::pg_catalog.regclass AND l.column_name = pa.attname
         LOOP
             SELECT * INTO ch FROM privacy.anonymize_choice(root, c.parent_column);
-            CONTINUE WHEN ch.method IS NULL OR NOT ch.method OPERATOR(pg_catalog.=) ANY (ARRAY['pseudonym', 'ff1']);
+            CONTINUE WHEN ch.method IS NULL OR NOT ch.method = ANY (ARRAY['pseudonym', 'ff1']);
             SELECT * INTO e FROM privacy.anonymize_sql(pg_catalog.format('c.%I', c.child_column), c.typ, c.atttypmod,
                                                           ch.method, c.category, key);
             relation := con.child;
             column_name := c.child_column;
             category := c.category;
             method := ch.method;
-            chosen_by := 'foreign key ' OPERATOR(pg_catalog.||) con.conname;
+            chosen_by := 'foreign key ' || con.conname;
             is_unique := c.uniq;
             collision_risk := privacy.collision_risk(n, e.bits);
             expression := pg_catalog.format('(%s)::%s', e.sql, pg_catalog.format_type(c.child_typ, c.child_typmod));
@@ -396,7 +396,7 @@ BEGIN
     SELECT pg_catalog.string_agg(pg_catalog.format('%I = %s', p.column_name, p.expression), ', ' ORDER BY p.column_name)
       INTO sets
       FROM pg_catalog.jsonb_to_recordset(plan) AS p(relation pg_catalog.regclass, column_name name, chosen_by text, expression text, joins text)
-     WHERE p.relation OPERATOR(pg_catalog.=) rel AND p.expression IS NOT NULL;
+     WHERE p.relation = rel AND p.expression IS NOT NULL;
     -- other tables' rows that join the batch's keys: one UPDATE per table
     -- (a row is updated once per statement), each column rewritten where its
     -- foreign key joins a row of the batch
@@ -405,7 +405,7 @@ BEGIN
             SELECT q.relation, q.chosen_by, q.column_name, q.expression,
                    (pg_catalog.parse_ident(q.joins))[pg_catalog.cardinality(pg_catalog.parse_ident(q.joins))] AS parent_col
               FROM pg_catalog.jsonb_to_recordset(plan) AS q(relation pg_catalog.regclass, column_name name, chosen_by text, expression text, joins text)
-             WHERE q.relation OPERATOR(pg_catalog.<>) rel),
+             WHERE q.relation <> rel),
         fk AS (
             SELECT p.relation, p.chosen_by,
                    pg_catalog.format('(%s) IN (SELECT %s FROM b)',
@@ -416,55 +416,55 @@ BEGIN
                pg_catalog.string_agg(pg_catalog.format('%I = CASE WHEN %s THEN %s ELSE c.%1$I END', p.column_name, fk.cond, p.expression),
                                      ', ' ORDER BY p.column_name) AS sets,
                pg_catalog.string_agg(DISTINCT fk.cond, ' OR ') AS cond
-          FROM fk JOIN p ON p.relation OPERATOR(pg_catalog.=) fk.relation AND p.chosen_by OPERATOR(pg_catalog.=) fk.chosen_by
+          FROM fk JOIN p ON p.relation = fk.relation AND p.chosen_by = fk.chosen_by
          GROUP BY fk.relation
          ORDER BY fk.relation::text
     LOOP
-        i := i OPERATOR(pg_catalog.+) 1;
-        links := links OPERATOR(pg_catalog.||) pg_catalog.format(', l%s AS (UPDATE %s c SET %s WHERE %s)', i, l.relation, l.sets, l.cond);
+        i := i + 1;
+        links := links || pg_catalog.format(', l%s AS (UPDATE %s c SET %s WHERE %s)', i, l.relation, l.sets, l.cond);
     END LOOP;
     refs := ARRAY(SELECT DISTINCT pg_catalog.format('t.%I', (pg_catalog.parse_ident(q.joins))[pg_catalog.cardinality(pg_catalog.parse_ident(q.joins))])
                     FROM pg_catalog.jsonb_to_recordset(plan) AS q(relation pg_catalog.regclass, column_name name, chosen_by text, expression text, joins text)
-                   WHERE q.relation OPERATOR(pg_catalog.<>) rel);
-    IF sets IS NULL AND pg_catalog.cardinality(links) OPERATOR(pg_catalog.=) 0 THEN
+                   WHERE q.relation <> rel);
+    IF sets IS NULL AND pg_catalog.cardinality(links) = 0 THEN
         RETURN;
     END IF;
     IF key_column IS NOT NULL THEN
         SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO ktype
-          FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) part AND a.attname OPERATOR(pg_catalog.=) key_column;
+          FROM pg_catalog.pg_attribute a WHERE a.attrelid = part AND a.attname = key_column;
     END IF;
     -- keyset with nothing else to rewrite: the next keys, then one UPDATE of
     -- them; a row another session changes meanwhile is found again by its key
-    IF mode OPERATOR(pg_catalog.=) 'keyset' AND pg_catalog.cardinality(links) OPERATOR(pg_catalog.=) 0 THEN
+    IF mode = 'keyset' AND pg_catalog.cardinality(links) = 0 THEN
         body := pg_catalog.format('WITH k AS MATERIALIZED (SELECT ARRAY(SELECT s.%3$I FROM ONLY %1$s s %%s ORDER BY s.%3$I LIMIT %4$s) AS ks), '
-                                  'u AS (UPDATE ONLY %1$s t SET %2$s WHERE t.%3$I OPERATOR(pg_catalog.=) ANY ((SELECT k.ks FROM k)::%5$s[])) '
-                                  'SELECT pg_catalog.cardinality(k.ks)::pg_catalog.text OPERATOR(pg_catalog.||) '':'' '
-                                  'OPERATOR(pg_catalog.||) COALESCE((k.ks[pg_catalog.cardinality(k.ks)])::pg_catalog.text, '''') FROM k',
+                                  'u AS (UPDATE ONLY %1$s t SET %2$s WHERE t.%3$I = ANY ((SELECT k.ks FROM k)::%5$s[])) '
+                                  'SELECT pg_catalog.cardinality(k.ks)::pg_catalog.text || '':'' '
+                                  '|| COALESCE((k.ks[pg_catalog.cardinality(k.ks)])::pg_catalog.text, '''') FROM k',
                                   part::pg_catalog.regclass, sets, key_column, batch_size, ktype);
         first_sql := pg_catalog.format(body, '');
-        next_sql := pg_catalog.format(body, pg_catalog.format('WHERE s.%I OPERATOR(pg_catalog.>) $2::%s', key_column, ktype));
+        next_sql := pg_catalog.format(body, pg_catalog.format('WHERE s.%I > $2::%s', key_column, ktype));
         RETURN;
     END IF;
-    body := pg_catalog.format('%s%s SELECT pg_catalog.count(*)::pg_catalog.text OPERATOR(pg_catalog.||) '':'' OPERATOR(pg_catalog.||) COALESCE(%s, '''') FROM b',
+    body := pg_catalog.format('%s%s SELECT pg_catalog.count(*)::pg_catalog.text || '':'' || COALESCE(%s, '''') FROM b',
                               CASE WHEN sets IS NULL THEN ''
-                                   ELSE pg_catalog.format(', u AS (UPDATE ONLY %s t SET %s FROM b WHERE t.ctid OPERATOR(pg_catalog.=) b._privacy_tid)',
+                                   ELSE pg_catalog.format(', u AS (UPDATE ONLY %s t SET %s FROM b WHERE t.ctid = b._privacy_tid)',
                                                           part::pg_catalog.regclass, sets) END,
                               pg_catalog.array_to_string(links, ''),
-                              CASE WHEN mode OPERATOR(pg_catalog.=) 'keyset' THEN 'pg_catalog.max(b._privacy_k)::pg_catalog.text' ELSE 'NULL' END);
+                              CASE WHEN mode = 'keyset' THEN 'pg_catalog.max(b._privacy_k)::pg_catalog.text' ELSE 'NULL' END);
     src := pg_catalog.format('SELECT t.ctid AS _privacy_tid%s%s FROM ONLY %s t',
                              CASE WHEN key_column IS NOT NULL THEN pg_catalog.format(', t.%I AS _privacy_k', key_column) ELSE '' END,
-                             (SELECT pg_catalog.string_agg(', ' OPERATOR(pg_catalog.||) x, '') FROM pg_catalog.unnest(refs) x),
+                             (SELECT pg_catalog.string_agg(', ' || x, '') FROM pg_catalog.unnest(refs) x),
                              part::pg_catalog.regclass);
-    IF mode OPERATOR(pg_catalog.=) 'keyset' THEN
+    IF mode = 'keyset' THEN
         first_sql := pg_catalog.format('WITH b AS MATERIALIZED (%s ORDER BY t.%I LIMIT %s FOR UPDATE OF t)%s',
                                        src, key_column, batch_size, body);
-        next_sql := pg_catalog.format('WITH b AS MATERIALIZED (%1$s WHERE t.%2$I OPERATOR(pg_catalog.>) $2::%3$s ORDER BY t.%2$I LIMIT %4$s FOR UPDATE OF t)%5$s',
+        next_sql := pg_catalog.format('WITH b AS MATERIALIZED (%1$s WHERE t.%2$I > $2::%3$s ORDER BY t.%2$I LIMIT %4$s FOR UPDATE OF t)%5$s',
                                       src, key_column, ktype, batch_size, body);
     ELSIF key_column IS NOT NULL THEN
-        first_sql := pg_catalog.format('WITH b AS MATERIALIZED (%s WHERE t.%I OPERATOR(pg_catalog.=) ANY ($2::%s[]) FOR UPDATE OF t)%s',
+        first_sql := pg_catalog.format('WITH b AS MATERIALIZED (%s WHERE t.%I = ANY ($2::%s[]) FOR UPDATE OF t)%s',
                                        src, key_column, ktype, body);
     ELSE
-        first_sql := pg_catalog.format('WITH b AS MATERIALIZED (%s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1) FOR UPDATE OF t)%s',
+        first_sql := pg_catalog.format('WITH b AS MATERIALIZED (%s WHERE t.ctid = ANY ($1) FOR UPDATE OF t)%s',
                                        src, body);
     END IF;
 END
@@ -496,12 +496,12 @@ DECLARE
 BEGIN
     IF rel IS NULL OR batch_size IS NULL OR key IS NULL THEN
         RAISE EXCEPTION 'rel, batch_size and key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    ELSIF batch_size OPERATOR(pg_catalog.<) 1 THEN
+    ELSIF batch_size < 1 THEN
         RAISE EXCEPTION 'batch_size must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-                  AND d.objid OPERATOR(pg_catalog.=) rel AND d.deptype OPERATOR(pg_catalog.=) 'e') THEN
+                WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                  AND d.objid = rel AND d.deptype = 'e') THEN
         RAISE EXCEPTION '% belongs to an extension', rel USING ERRCODE = 'wrong_object_type';
     END IF;
     PERFORM privacy.require_table_owner(rel);
@@ -524,18 +524,18 @@ BEGIN
         RAISE NOTICE 'table % has no labelled column to anonymize', rel;
         RETURN NULL;
     END IF;
-    IF exprs OPERATOR(pg_catalog.~) '(privacy\.pseudonym|privacy\.fpe_encrypt)\('
-       AND NOT EXISTS (SELECT 1 FROM privacy.key k WHERE k.name OPERATOR(pg_catalog.=) anonymize_start.key) THEN
+    IF exprs ~ '(privacy\.pseudonym|privacy\.fpe_encrypt)\('
+       AND NOT EXISTS (SELECT 1 FROM privacy.key k WHERE k.name = anonymize_start.key) THEN
         RAISE EXCEPTION 'key "%" does not exist', key
             USING ERRCODE = 'undefined_object',
                   HINT = pg_catalog.format('Create it with SELECT privacy.create_key(%L). Every table anonymized with the same key gets the same pseudonyms, so foreign keys still join; drop the key when the work is done.', key);
     END IF;
     -- the batches run as the table's owner: it needs the functions and the
     -- tables whose rows join this one's
-    SELECT k.relowner INTO owner FROM pg_catalog.pg_class k WHERE k.oid OPERATOR(pg_catalog.=) rel;
+    SELECT k.relowner INTO owner FROM pg_catalog.pg_class k WHERE k.oid = rel;
     FOREACH fn IN ARRAY ARRAY['privacy.pseudonym(text, text)', 'privacy.pseudonym(bytea, text)',
                               'privacy.fpe_encrypt(text, text, text, integer)', 'privacy.fpe_encrypt(bigint, text, bigint, bigint)'] LOOP
-        IF exprs OPERATOR(pg_catalog.~) (CASE fn WHEN 'privacy.pseudonym(text, text)' THEN 'privacy\.pseudonym\(\([^()]*\)::pg_catalog\.text, '
+        IF exprs ~ (CASE fn WHEN 'privacy.pseudonym(text, text)' THEN 'privacy\.pseudonym\(\([^()]*\)::pg_catalog\.text, '
                                               WHEN 'privacy.pseudonym(bytea, text)' THEN 'privacy\.pseudonym\(\([^()]*\)::pg_catalog\.bytea, '
                                               WHEN 'privacy.fpe_encrypt(text, text, text, integer)' THEN 'privacy\.fpe_encrypt\(\([^()]*\)::pg_catalog\.text, '
                                               ELSE 'privacy\.fpe_encrypt\(\([^()]*\)::pg_catalog\.int8, ' END)
@@ -546,7 +546,7 @@ BEGIN
         END IF;
     END LOOP;
     FOR r IN SELECT DISTINCT p.relation FROM pg_catalog.jsonb_to_recordset(plan) AS p(relation pg_catalog.regclass)
-              WHERE p.relation OPERATOR(pg_catalog.<>) rel LOOP
+              WHERE p.relation <> rel LOOP
         IF NOT pg_catalog.has_table_privilege(owner, r.relation, 'UPDATE') THEN
             RAISE EXCEPTION 'role % (owner of table %) may not update table %, whose rows join it', owner::pg_catalog.regrole, rel, r.relation
                 USING ERRCODE = 'insufficient_privilege',
@@ -556,14 +556,14 @@ BEGIN
 
     -- an unfinished run of this table continues where it stopped
     SELECT * INTO r FROM privacy.anonymize_run x
-     WHERE x.relid OPERATOR(pg_catalog.=) rel AND x.ended_at IS NULL ORDER BY x.id DESC LIMIT 1;
+     WHERE x.relid = rel AND x.ended_at IS NULL ORDER BY x.id DESC LIMIT 1;
     IF FOUND THEN
         IF EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a
-                    WHERE a.pid OPERATOR(pg_catalog.=) r.pid AND a.backend_start OPERATOR(pg_catalog.=) r.backend_start
-                      AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()) THEN
+                    WHERE a.pid = r.pid AND a.backend_start = r.backend_start
+                      AND a.pid <> pg_catalog.pg_backend_pid()) THEN
             RAISE NOTICE 'run % is anonymizing table % in another session; this call does nothing', r.id, rel;
             RETURN NULL;
-        ELSIF r.key_name OPERATOR(pg_catalog.<>) key THEN
+        ELSIF r.key_name <> key THEN
             RAISE EXCEPTION 'run % of table % uses key "%"', r.id, rel, r.key_name
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Continue it with the same key, so that the whole table gets the same pseudonyms.';
@@ -571,17 +571,17 @@ BEGIN
         run := r.id;
         resumed := true;
         UPDATE privacy.anonymize_run x SET batch_size = anonymize_start.batch_size, pid = pg_catalog.pg_backend_pid(),
-               backend_start = (SELECT a.backend_start FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid())
-         WHERE x.id OPERATOR(pg_catalog.=) run;
+               backend_start = (SELECT a.backend_start FROM pg_catalog.pg_stat_activity a WHERE a.pid = pg_catalog.pg_backend_pid())
+         WHERE x.id = run;
         FOR leaf IN SELECT p.part, p.mode, p.key_column FROM privacy.anonymize_part p
-                     WHERE p.run_id OPERATOR(pg_catalog.=) run AND NOT p.finished LOOP
+                     WHERE p.run_id = run AND NOT p.finished LOOP
             SELECT * INTO q FROM privacy.anonymize_part_sql(leaf.part, rel, plan, batch_size, leaf.mode, leaf.key_column);
             UPDATE privacy.anonymize_part p SET first_sql = q.first_sql, next_sql = q.next_sql
-             WHERE p.run_id OPERATOR(pg_catalog.=) run AND p.part OPERATOR(pg_catalog.=) leaf.part;
+             WHERE p.run_id = run AND p.part = leaf.part;
         END LOOP;
     ELSE
         IF EXISTS (SELECT 1 FROM privacy.leaf_tables(rel) t
-                     JOIN privacy.anonymize_part p ON p.part OPERATOR(pg_catalog.=) t AND NOT p.finished) THEN
+                     JOIN privacy.anonymize_part p ON p.part = t AND NOT p.finished) THEN
             RAISE EXCEPTION 'a partition of % is part of an unfinished run of another table', rel
                 USING ERRCODE = 'object_in_use',
                       HINT = 'Finish that run first: privacy.anonymize_log names its table.';
@@ -589,7 +589,7 @@ BEGIN
         -- the tables (partitions) no earlier run has finished
         IF NOT EXISTS (SELECT 1 FROM privacy.leaf_tables(rel) t
                         WHERE NOT EXISTS (SELECT 1 FROM privacy.anonymize_part p
-                                           WHERE p.part OPERATOR(pg_catalog.=) t AND p.finished)) THEN
+                                           WHERE p.part = t AND p.finished)) THEN
             RAISE NOTICE 'table % is already anonymized; nothing to do', rel
                 USING DETAIL = 'privacy.anonymize_log shows the run that did it.';
             RETURN NULL;
@@ -598,29 +598,29 @@ BEGIN
         SELECT rel, rel::text, batch_size, key, methods,
                CASE pg_catalog.current_setting('role') WHEN 'none' THEN SESSION_USER ELSE pg_catalog.current_setting('role')::name END,
                a.pid, a.backend_start
-          FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
+          FROM pg_catalog.pg_stat_activity a WHERE a.pid = pg_catalog.pg_backend_pid()
         RETURNING privacy.anonymize_run.id INTO run;
         FOR leaf IN
             SELECT t::oid AS part FROM privacy.leaf_tables(rel) t
-             WHERE NOT EXISTS (SELECT 1 FROM privacy.anonymize_part p WHERE p.part OPERATOR(pg_catalog.=) t AND p.finished)
+             WHERE NOT EXISTS (SELECT 1 FROM privacy.anonymize_part p WHERE p.part = t AND p.finished)
         LOOP
             -- a single-column key walks the rows: in its order when it is not
             -- rewritten, else from a list of its values made now
             SELECT a.attname INTO kc
               FROM pg_catalog.pg_index i
-              JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
-              JOIN pg_catalog.pg_am am ON am.oid OPERATOR(pg_catalog.=) ic.relam
-              JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0]
-             WHERE i.indrelid OPERATOR(pg_catalog.=) leaf.part AND i.indisunique AND i.indimmediate AND i.indisvalid
-               AND i.indnkeyatts OPERATOR(pg_catalog.=) 1 AND i.indkey[0] OPERATOR(pg_catalog.>) 0
-               AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attnotnull AND am.amname OPERATOR(pg_catalog.=) 'btree'
+              JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+              JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+              JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+             WHERE i.indrelid = leaf.part AND i.indisunique AND i.indimmediate AND i.indisvalid
+               AND i.indnkeyatts = 1 AND i.indkey[0] > 0
+               AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attnotnull AND am.amname = 'btree'
              ORDER BY i.indisprimary DESC, i.indexrelid
              LIMIT 1;
             mode := CASE WHEN kc IS NOT NULL AND NOT EXISTS (
                               SELECT 1 FROM pg_catalog.jsonb_to_recordset(plan) AS p(relation pg_catalog.regclass, column_name name)
-                               WHERE p.relation OPERATOR(pg_catalog.=) rel AND p.column_name OPERATOR(pg_catalog.=) kc)
+                               WHERE p.relation = rel AND p.column_name = kc)
                          THEN 'keyset' ELSE 'queue' END;
-            IF mode OPERATOR(pg_catalog.=) 'queue' THEN
+            IF mode = 'queue' THEN
                 EXECUTE pg_catalog.format('INSERT INTO privacy.anonymize_queue (run_id, part, pos, item) '
                                           'SELECT $1, $2, pg_catalog.row_number() OVER (ORDER BY %1$s), (%1$s)::pg_catalog.text FROM ONLY %2$s t',
                                           CASE WHEN kc IS NULL THEN 't.ctid' ELSE pg_catalog.format('t.%I', kc) END,
@@ -638,8 +638,8 @@ BEGIN
     PERFORM privacy.audit_append('anonymize', pg_catalog.format('table %s', rel),
         pg_catalog.jsonb_build_object('operation', CASE WHEN resumed THEN 'resume' ELSE 'start' END, 'run', run,
                                       'batch_size', batch_size, 'key', key, 'columns', methods,
-                                      'rows', (SELECT pg_catalog.sum(p.rows_total OPERATOR(pg_catalog.-) p.rows_done)
-                                                 FROM privacy.anonymize_part p WHERE p.run_id OPERATOR(pg_catalog.=) run)));
+                                      'rows', (SELECT pg_catalog.sum(p.rows_total - p.rows_done)
+                                                 FROM privacy.anonymize_part p WHERE p.run_id = run)));
     RETURN run;
 END
 $$;
@@ -661,7 +661,7 @@ DECLARE
     res text;
     n bigint;
 BEGIN
-    SELECT * INTO r FROM privacy.anonymize_run x WHERE x.id OPERATOR(pg_catalog.=) run_id;
+    SELECT * INTO r FROM privacy.anonymize_run x WHERE x.id = run_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'anonymize run % does not exist', run_id USING ERRCODE = 'undefined_object';
     END IF;
@@ -670,42 +670,42 @@ BEGIN
     -- call does them again
     PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
     SELECT * INTO p FROM privacy.anonymize_part x
-     WHERE x.run_id OPERATOR(pg_catalog.=) anonymize_batch.run_id AND NOT x.finished
+     WHERE x.run_id = anonymize_batch.run_id AND NOT x.finished
      ORDER BY x.relation LIMIT 1;
     IF NOT FOUND THEN
         RETURN -1;
     END IF;
     IF p.first_sql IS NULL THEN
         UPDATE privacy.anonymize_part x SET finished = true
-         WHERE x.run_id OPERATOR(pg_catalog.=) p.run_id AND x.part OPERATOR(pg_catalog.=) p.part;
+         WHERE x.run_id = p.run_id AND x.part = p.part;
         RETURN 0;
     END IF;
-    IF p.mode OPERATOR(pg_catalog.=) 'keyset' THEN
+    IF p.mode = 'keyset' THEN
         res := privacy.owner_exec_value(p.part::pg_catalog.regclass,
                                         CASE WHEN p.watermark IS NULL THEN p.first_sql ELSE p.next_sql END, NULL, p.watermark);
         n := pg_catalog.split_part(res, ':', 1)::bigint;
-        IF n OPERATOR(pg_catalog.=) 0 THEN
+        IF n = 0 THEN
             UPDATE privacy.anonymize_part x SET finished = true
-             WHERE x.run_id OPERATOR(pg_catalog.=) p.run_id AND x.part OPERATOR(pg_catalog.=) p.part;
+             WHERE x.run_id = p.run_id AND x.part = p.part;
             RETURN 0;
         END IF;
         UPDATE privacy.anonymize_part x
-           SET watermark = pg_catalog.substr(res, pg_catalog.strpos(res, ':') OPERATOR(pg_catalog.+) 1),
-               rows_done = x.rows_done OPERATOR(pg_catalog.+) n, batches = x.batches OPERATOR(pg_catalog.+) 1
-         WHERE x.run_id OPERATOR(pg_catalog.=) p.run_id AND x.part OPERATOR(pg_catalog.=) p.part;
+           SET watermark = pg_catalog.substr(res, pg_catalog.strpos(res, ':') + 1),
+               rows_done = x.rows_done + n, batches = x.batches + 1
+         WHERE x.run_id = p.run_id AND x.part = p.part;
         RETURN n;
     END IF;
     WITH d AS (
         DELETE FROM privacy.anonymize_queue q
-         WHERE q.run_id OPERATOR(pg_catalog.=) p.run_id AND q.part OPERATOR(pg_catalog.=) p.part
-           AND q.pos OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT q2.pos FROM privacy.anonymize_queue q2
-                                                         WHERE q2.run_id OPERATOR(pg_catalog.=) p.run_id AND q2.part OPERATOR(pg_catalog.=) p.part
+         WHERE q.run_id = p.run_id AND q.part = p.part
+           AND q.pos = ANY (ARRAY(SELECT q2.pos FROM privacy.anonymize_queue q2
+                                                         WHERE q2.run_id = p.run_id AND q2.part = p.part
                                                          ORDER BY q2.pos LIMIT r.batch_size))
         RETURNING q.item)
     SELECT pg_catalog.array_agg(d.item) INTO items FROM d;
     IF items IS NULL THEN
         UPDATE privacy.anonymize_part x SET finished = true
-         WHERE x.run_id OPERATOR(pg_catalog.=) p.run_id AND x.part OPERATOR(pg_catalog.=) p.part;
+         WHERE x.run_id = p.run_id AND x.part = p.part;
         RETURN 0;
     END IF;
     res := privacy.owner_exec_value(p.part::pg_catalog.regclass, p.first_sql,
@@ -713,8 +713,8 @@ BEGIN
                                     CASE WHEN p.key_column IS NOT NULL THEN items::text END);
     n := pg_catalog.split_part(res, ':', 1)::bigint;
     UPDATE privacy.anonymize_part x
-       SET rows_done = x.rows_done OPERATOR(pg_catalog.+) n, batches = x.batches OPERATOR(pg_catalog.+) 1
-     WHERE x.run_id OPERATOR(pg_catalog.=) p.run_id AND x.part OPERATOR(pg_catalog.=) p.part;
+       SET rows_done = x.rows_done + n, batches = x.batches + 1
+     WHERE x.run_id = p.run_id AND x.part = p.part;
     -- rows deleted since the queue was made are simply gone: go on
     RETURN GREATEST(n, 1);
 END
@@ -730,21 +730,21 @@ CREATE FUNCTION privacy.anonymize_finish(run_id bigint) RETURNS void
 DECLARE
     r record;
 BEGIN
-    SELECT * INTO r FROM privacy.anonymize_run x WHERE x.id OPERATOR(pg_catalog.=) run_id;
+    SELECT * INTO r FROM privacy.anonymize_run x WHERE x.id = run_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'anonymize run % does not exist', run_id USING ERRCODE = 'undefined_object';
     END IF;
     PERFORM privacy.require_table_owner(r.relid::pg_catalog.regclass);
-    IF EXISTS (SELECT 1 FROM privacy.anonymize_part p WHERE p.run_id OPERATOR(pg_catalog.=) r.id AND NOT p.finished) THEN
+    IF EXISTS (SELECT 1 FROM privacy.anonymize_part p WHERE p.run_id = r.id AND NOT p.finished) THEN
         RAISE EXCEPTION 'anonymize run % is not finished', run_id USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    UPDATE privacy.anonymize_run x SET ended_at = pg_catalog.clock_timestamp() WHERE x.id OPERATOR(pg_catalog.=) r.id;
-    UPDATE privacy.anonymize_part p SET first_sql = NULL, next_sql = NULL, watermark = NULL WHERE p.run_id OPERATOR(pg_catalog.=) r.id;
+    UPDATE privacy.anonymize_run x SET ended_at = pg_catalog.clock_timestamp() WHERE x.id = r.id;
+    UPDATE privacy.anonymize_part p SET first_sql = NULL, next_sql = NULL, watermark = NULL WHERE p.run_id = r.id;
     PERFORM privacy.audit_append('anonymize', pg_catalog.format('table %s', r.relation),
         pg_catalog.jsonb_build_object('operation', 'finish', 'run', r.id,
             'erasure', 'logical: the old values stay in dead tuples until VACUUM, in WAL until it is recycled and in backups until they expire',
-            'rows', (SELECT pg_catalog.sum(p.rows_done) FROM privacy.anonymize_part p WHERE p.run_id OPERATOR(pg_catalog.=) r.id),
-            'batches', (SELECT pg_catalog.sum(p.batches) FROM privacy.anonymize_part p WHERE p.run_id OPERATOR(pg_catalog.=) r.id)));
+            'rows', (SELECT pg_catalog.sum(p.rows_done) FROM privacy.anonymize_part p WHERE p.run_id = r.id),
+            'batches', (SELECT pg_catalog.sum(p.batches) FROM privacy.anonymize_part p WHERE p.run_id = r.id)));
 END
 $$;
 COMMENT ON FUNCTION privacy.anonymize_finish(bigint) IS

@@ -37,34 +37,34 @@ BEGIN
     valid := false;
     entries := 0;
     FOR r IN SELECT * FROM privacy.audit_log ORDER BY seq LOOP
-        IF r.seq OPERATOR(pg_catalog.<>) v_next THEN
+        IF r.seq <> v_next THEN
             first_broken := v_next;
             problem := pg_catalog.format('entry %s is missing', v_next);
             RETURN;
         END IF;
-        IF r.prev_hash OPERATOR(pg_catalog.<>) v_prev THEN
+        IF r.prev_hash <> v_prev THEN
             first_broken := r.seq;
             problem := pg_catalog.format('entry %s does not link to the hash of the entry before it', r.seq);
             RETURN;
         END IF;
-        IF pg_catalog.sha256(r.prev_hash OPERATOR(pg_catalog.||)
+        IF pg_catalog.sha256(r.prev_hash ||
                pg_catalog.convert_to(privacy.audit_canonical(r.seq, r.at, r.actor, r.kind, r.object, r.detail), 'UTF8'))
-           OPERATOR(pg_catalog.<>) r.hash THEN
+           <> r.hash THEN
             first_broken := r.seq;
             problem := pg_catalog.format('entry %s does not match its hash', r.seq);
             RETURN;
         END IF;
         v_prev := r.hash;
-        v_next := v_next OPERATOR(pg_catalog.+) 1;
-        entries := entries OPERATOR(pg_catalog.+) 1;
+        v_next := v_next + 1;
+        entries := entries + 1;
     END LOOP;
     SELECT * INTO h FROM privacy.audit_head;
-    IF FOUND AND (h.seq OPERATOR(pg_catalog.<>) entries OR h.hash OPERATOR(pg_catalog.<>) v_prev) THEN
-        first_broken := entries OPERATOR(pg_catalog.+) 1;
+    IF FOUND AND (h.seq <> entries OR h.hash <> v_prev) THEN
+        first_broken := entries + 1;
         problem := pg_catalog.format('the log ends at entry %s but its head records entry %s', entries, h.seq);
         RETURN;
     END IF;
-    IF NOT FOUND AND entries OPERATOR(pg_catalog.>) 0 THEN
+    IF NOT FOUND AND entries > 0 THEN
         first_broken := 1;
         problem := 'the head of the log is missing';
         RETURN;
@@ -82,7 +82,7 @@ CREATE FUNCTION privacy.audit_log_refuse() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    RAISE EXCEPTION '% is append-only', TG_TABLE_SCHEMA OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) TG_TABLE_NAME
+    RAISE EXCEPTION '% is append-only', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = pg_catalog.format('%s is not allowed on this table, for any role.', TG_OP);
 END

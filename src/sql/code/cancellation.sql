@@ -37,14 +37,14 @@ CREATE FUNCTION privacy.consent_event_guard() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE'
-       AND NEW.subject OPERATOR(pg_catalog.=) ('cancelled:' OPERATOR(pg_catalog.||) privacy.subject_pseudonym(OLD.subject))
+    IF TG_OP = 'UPDATE'
+       AND NEW.subject = ('cancelled:' || privacy.subject_pseudonym(OLD.subject))
        AND (NEW.seq, NEW.purpose, NEW.granted, NEW.at, NEW.policy_version, NEW.by_guardian, NEW.actor)
            IS NOT DISTINCT FROM (OLD.seq, OLD.purpose, OLD.granted, OLD.at, OLD.policy_version, OLD.by_guardian, OLD.actor)
        AND NEW.evidence IS NOT DISTINCT FROM OLD.evidence THEN
         RETURN NEW;
     END IF;
-    RAISE EXCEPTION '% is append-only', TG_TABLE_SCHEMA OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) TG_TABLE_NAME
+    RAISE EXCEPTION '% is append-only', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = pg_catalog.format('%s is not allowed on this table, for any role; cancellation only replaces a subject by its pseudonym.', TG_OP);
 END
@@ -66,33 +66,33 @@ DECLARE
     b oid;
     v text;
 BEGIN
-    SELECT t.typcategory, CASE WHEN t.typtype OPERATOR(pg_catalog.=) 'd' THEN t.typbasetype ELSE t.oid END
+    SELECT t.typcategory, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
       INTO tc, b
-      FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) typ;
-    IF tc OPERATOR(pg_catalog.=) 'S' THEN
+      FROM pg_catalog.pg_type t WHERE t.oid = typ;
+    IF tc = 'S' THEN
         -- e-mail form for e-mail addresses; digits stay digits (check constraints)
-        v := CASE WHEN category OPERATOR(pg_catalog.~) '^contact\.email' THEN '''anonymized@anonymized.invalid'''
+        v := CASE WHEN category ~ '^contact\.email' THEN '''anonymized@anonymized.invalid'''
                   ELSE pg_catalog.format('CASE WHEN (%1$s)::pg_catalog.text OPERATOR(pg_catalog.~) ''@'' THEN ''anonymized@anonymized.invalid'' '
                                          'WHEN (%1$s)::pg_catalog.text OPERATOR(pg_catalog.~) ''^[0-9]+$'' THEN pg_catalog.repeat(''0'', pg_catalog.length((%1$s)::pg_catalog.text)) '
                                          'ELSE ''anonymized'' END', expr) END;
-    ELSIF tc OPERATOR(pg_catalog.=) 'N' THEN
+    ELSIF tc = 'N' THEN
         v := '0';
-    ELSIF tc OPERATOR(pg_catalog.=) 'D' THEN
-        v := CASE WHEN b OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.time'::pg_catalog.regtype, 'pg_catalog.timetz'::pg_catalog.regtype]::oid[])
+    ELSIF tc = 'D' THEN
+        v := CASE WHEN b = ANY (ARRAY['pg_catalog.time'::pg_catalog.regtype, 'pg_catalog.timetz'::pg_catalog.regtype]::oid[])
                   THEN '''00:00''' ELSE '''1970-01-01''' END;
-    ELSIF tc OPERATOR(pg_catalog.=) 'T' THEN
+    ELSIF tc = 'T' THEN
         v := '''0''';
-    ELSIF tc OPERATOR(pg_catalog.=) 'B' THEN
+    ELSIF tc = 'B' THEN
         v := 'false';
-    ELSIF tc OPERATOR(pg_catalog.=) 'A' THEN
+    ELSIF tc = 'A' THEN
         v := '''{}''';
-    ELSIF tc OPERATOR(pg_catalog.=) 'I' THEN
+    ELSIF tc = 'I' THEN
         v := pg_catalog.format('CASE pg_catalog.family((%s)::pg_catalog.text::pg_catalog.inet) WHEN 6 THEN ''::'' ELSE ''0.0.0.0'' END', expr);
-    ELSIF b OPERATOR(pg_catalog.=) 'pg_catalog.uuid'::pg_catalog.regtype THEN
+    ELSIF b = 'pg_catalog.uuid'::pg_catalog.regtype THEN
         v := '''00000000-0000-0000-0000-000000000000''';
-    ELSIF b OPERATOR(pg_catalog.=) 'pg_catalog.bytea'::pg_catalog.regtype THEN
+    ELSIF b = 'pg_catalog.bytea'::pg_catalog.regtype THEN
         v := '''\x''';
-    ELSIF b OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.json'::pg_catalog.regtype, 'pg_catalog.jsonb'::pg_catalog.regtype]::oid[]) THEN
+    ELSIF b = ANY (ARRAY['pg_catalog.json'::pg_catalog.regtype, 'pg_catalog.jsonb'::pg_catalog.regtype]::oid[]) THEN
         v := '''{}''';
     ELSE
         RETURN NULL;
@@ -121,25 +121,25 @@ BEGIN
     IF value IS NULL THEN
         RETURN NULL;
     END IF;
-    SELECT t.typcategory INTO tc FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) typ;
+    SELECT t.typcategory INTO tc FROM pg_catalog.pg_type t WHERE t.oid = typ;
     -- a unique column gets a random value of the same shape
     IF is_unique THEN
         token := pg_catalog.encode(pg_catalog.uuid_send(pg_catalog.gen_random_uuid()), 'hex');
-        IF tc OPERATOR(pg_catalog.=) 'S' THEN
+        IF tc = 'S' THEN
             v := value::text;
-            IF category OPERATOR(pg_catalog.~) '^contact\.email' OR v OPERATOR(pg_catalog.~) '@' THEN
-                RETURN 'anonymized-' OPERATOR(pg_catalog.||) token OPERATOR(pg_catalog.||) '@anonymized.invalid';
-            ELSIF v OPERATOR(pg_catalog.~) '^[0-9]+$' THEN
+            IF category ~ '^contact\.email' OR v ~ '@' THEN
+                RETURN 'anonymized-' || token || '@anonymized.invalid';
+            ELSIF v ~ '^[0-9]+$' THEN
                 -- digits stay digits (check constraints), none of them the original's
-                RETURN (SELECT pg_catalog.string_agg(pg_catalog.floor(pg_catalog.random() OPERATOR(pg_catalog.*) 10)::integer::text, '')
+                RETURN (SELECT pg_catalog.string_agg(pg_catalog.floor(pg_catalog.random() * 10)::integer::text, '')
                           FROM pg_catalog.generate_series(1, pg_catalog.length(v)));
             END IF;
-            RETURN 'anonymized-' OPERATOR(pg_catalog.||) token;
-        ELSIF tc OPERATOR(pg_catalog.=) 'N' THEN
-            RETURN (pg_catalog.random() OPERATOR(pg_catalog.*) (CASE WHEN typ OPERATOR(pg_catalog.=) 'pg_catalog.int2'::regtype THEN 32767 ELSE 2147483647 END))::integer;
-        ELSIF typ OPERATOR(pg_catalog.=) 'pg_catalog.uuid'::regtype THEN
+            RETURN 'anonymized-' || token;
+        ELSIF tc = 'N' THEN
+            RETURN (pg_catalog.random() * (CASE WHEN typ = 'pg_catalog.int2'::regtype THEN 32767 ELSE 2147483647 END))::integer;
+        ELSIF typ = 'pg_catalog.uuid'::regtype THEN
             RETURN pg_catalog.gen_random_uuid();
-        ELSIF typ OPERATOR(pg_catalog.=) 'pg_catalog.bytea'::regtype THEN
+        ELSIF typ = 'pg_catalog.bytea'::regtype THEN
             RETURN pg_catalog.decode(token, 'hex');
         END IF;
     END IF;
@@ -149,7 +149,7 @@ BEGIN
             USING ERRCODE = 'feature_not_supported',
                   HINT = 'Make the column nullable (it is then set to NULL), or use ON CANCEL DELETE for its table.';
     END IF;
-    EXECUTE 'SELECT ' OPERATOR(pg_catalog.||) placeholder INTO result USING value;
+    EXECUTE 'SELECT ' || placeholder INTO result USING value;
     RETURN result;
 END
 $$;
@@ -164,13 +164,13 @@ CREATE FUNCTION privacy.cancel_action(rel pg_catalog.regclass) RETURNS text
     AS $$
         SELECT COALESCE(
             (SELECT l.on_cancel FROM privacy.labels l
-              WHERE l.relation OPERATOR(pg_catalog.=) rel AND l.column_name IS NULL),
-            (SELECT CASE WHEN pg_catalog.bool_or(c.on_cancel OPERATOR(pg_catalog.=) 'keep until retention') THEN 'keep until retention'
-                         WHEN pg_catalog.bool_or(c.on_cancel OPERATOR(pg_catalog.=) 'anonymize') THEN 'anonymize'
-                         WHEN pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 THEN 'delete' END
+              WHERE l.relation = rel AND l.column_name IS NULL),
+            (SELECT CASE WHEN pg_catalog.bool_or(c.on_cancel = 'keep until retention') THEN 'keep until retention'
+                         WHEN pg_catalog.bool_or(c.on_cancel = 'anonymize') THEN 'anonymize'
+                         WHEN pg_catalog.count(*) > 0 THEN 'delete' END
                FROM privacy.labels l
-               LEFT JOIN privacy.category c ON c.name OPERATOR(pg_catalog.=) l.category
-              WHERE l.relation OPERATOR(pg_catalog.=) rel AND l.column_name IS NOT NULL))
+               LEFT JOIN privacy.category c ON c.name = l.category
+              WHERE l.relation = rel AND l.column_name IS NOT NULL))
     $$;
 COMMENT ON FUNCTION privacy.cancel_action(pg_catalog.regclass) IS
     'what cancellation does to the subject''s rows of a table: its ON CANCEL label, else what its columns'' categories need (keep until retention over anonymize over delete); NULL for a table without labels';
@@ -195,21 +195,21 @@ BEGIN
                pg_catalog.format_type(a.atttypid, NULL) AS btyp, a.atttypid, a.atttypmod,
                l.subject, l.category,
                EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                        WHERE i.indrelid OPERATOR(pg_catalog.=) rel AND i.indisunique
-                          AND a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::smallint[])) AS is_unique,
+                        WHERE i.indrelid = rel AND i.indisunique
+                          AND a.attnum = ANY (i.indkey::smallint[])) AS is_unique,
                EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
-                        WHERE k.conrelid OPERATOR(pg_catalog.=) rel AND k.contype OPERATOR(pg_catalog.=) 'f'
-                          AND a.attnum OPERATOR(pg_catalog.=) ANY (k.conkey)) AS in_fk,
+                        WHERE k.conrelid = rel AND k.contype = 'f'
+                          AND a.attnum = ANY (k.conkey)) AS in_fk,
                EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
-                        WHERE k.confrelid OPERATOR(pg_catalog.=) rel AND k.contype OPERATOR(pg_catalog.=) 'f'
-                          AND a.attnum OPERATOR(pg_catalog.=) ANY (k.confkey)) AS referenced
+                        WHERE k.confrelid = rel AND k.contype = 'f'
+                          AND a.attnum = ANY (k.confkey)) AS referenced
           FROM pg_catalog.pg_attribute a
           LEFT JOIN privacy.labels l
-            ON l.relation OPERATOR(pg_catalog.=) rel::pg_catalog.regclass AND l.column_name OPERATOR(pg_catalog.=) a.attname
-         WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-           AND a.attgenerated OPERATOR(pg_catalog.=) '' AND a.attidentity OPERATOR(pg_catalog.=) ''
+            ON l.relation = rel::pg_catalog.regclass AND l.column_name = a.attname
+         WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+           AND a.attgenerated = '' AND a.attidentity = ''
            AND l.relation IS NOT NULL
-           AND NOT a.attname OPERATOR(pg_catalog.=) ANY (skip_columns)
+           AND NOT a.attname = ANY (skip_columns)
          ORDER BY a.attnum
     LOOP
         -- what clears the column: NULL, else (outside foreign keys) an anonymous value
@@ -237,12 +237,12 @@ BEGIN
                 ok := false;
             END;
             CONTINUE WHEN NOT ok;
-            sets := sets OPERATOR(pg_catalog.||) pg_catalog.format('%I = CASE WHEN t.%I OPERATOR(pg_catalog.=) $2::%s THEN %s ELSE t.%I END',
+            sets := sets || pg_catalog.format('%I = CASE WHEN t.%I = $2::%s THEN %s ELSE t.%I END',
                                                                    c.attname, c.attname, c.btyp, cleared, c.attname);
         ELSIF side_only THEN
             CONTINUE;
         ELSE
-            sets := sets OPERATOR(pg_catalog.||) pg_catalog.format('%I = %s', c.attname, cleared);
+            sets := sets || pg_catalog.format('%I = %s', c.attname, cleared);
         END IF;
     END LOOP;
     RETURN pg_catalog.array_to_string(sets, ', ');
@@ -264,8 +264,8 @@ DECLARE
     v_tids pg_catalog.tid[];
 BEGIN
     -- through a table that two subjects share, only rows that are this subject's alone
-    cond := privacy.subject_condition(root, CASE WHEN hops OPERATOR(pg_catalog.=) 0 THEN 't' ELSE 'a' OPERATOR(pg_catalog.||) hops END,
-                                      subject, '$1', hops OPERATOR(pg_catalog.>) 0);
+    cond := privacy.subject_condition(root, CASE WHEN hops = 0 THEN 't' ELSE 'a' || hops END,
+                                      subject, '$1', hops > 0);
     IF cond IS NULL THEN
         RETURN NULL;
     END IF;
@@ -293,19 +293,19 @@ DECLARE
     joins text;
     n bigint;
 BEGIN
-    SELECT c.conrelid, c.conkey, c.confkey INTO k FROM pg_catalog.pg_constraint c WHERE c.oid OPERATOR(pg_catalog.=) con;
+    SELECT c.conrelid, c.conkey, c.confkey INTO k FROM pg_catalog.pg_constraint c WHERE c.oid = con;
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
-    SELECT pg_catalog.string_agg(pg_catalog.format('p.%I OPERATOR(pg_catalog.=) c.%I', pa.attname, ca.attname), ' AND ')
+    SELECT pg_catalog.string_agg(pg_catalog.format('p.%I = c.%I', pa.attname, ca.attname), ' AND ')
       INTO joins
       FROM ROWS FROM (pg_catalog.unnest(k.conkey), pg_catalog.unnest(k.confkey)) AS u(ck, pk)
-      JOIN pg_catalog.pg_attribute ca ON ca.attrelid OPERATOR(pg_catalog.=) k.conrelid AND ca.attnum OPERATOR(pg_catalog.=) u.ck
-      JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) part AND pa.attname OPERATOR(pg_catalog.=)
+      JOIN pg_catalog.pg_attribute ca ON ca.attrelid = k.conrelid AND ca.attnum = u.ck
+      JOIN pg_catalog.pg_attribute pa ON pa.attrelid = part AND pa.attname =
            (SELECT x.attname FROM pg_catalog.pg_constraint y JOIN pg_catalog.pg_attribute x
-               ON x.attrelid OPERATOR(pg_catalog.=) y.confrelid AND x.attnum OPERATOR(pg_catalog.=) u.pk
-             WHERE y.oid OPERATOR(pg_catalog.=) con);
-    EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s c WHERE EXISTS (SELECT 1 FROM ONLY %s p WHERE p.ctid OPERATOR(pg_catalog.=) ANY ($1) AND %s)',
+               ON x.attrelid = y.confrelid AND x.attnum = u.pk
+             WHERE y.oid = con);
+    EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s c WHERE EXISTS (SELECT 1 FROM ONLY %s p WHERE p.ctid = ANY ($1) AND %s)',
                               k.conrelid::pg_catalog.regclass, part, joins)
        INTO n USING tids;
     RETURN n;
@@ -349,18 +349,18 @@ BEGIN
          WHERE privacy.cancel_action(s.relid::regclass) IS NOT NULL
          ORDER BY s.hops, s.relid::regclass::text, s.path::text
     LOOP
-        paths := paths OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+        paths := paths || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
             'relid', w.relid, 'root', w.root, 'hops', w.hops, 'path', w.path::text,
             'types', (SELECT COALESCE(pg_catalog.jsonb_agg(DISTINCT pg_catalog.format_type(a.atttypid, NULL)), '[]')
                         FROM privacy.labels l
                         JOIN pg_catalog.pg_attribute a
-                          ON a.attrelid OPERATOR(pg_catalog.=) w.root AND a.attname OPERATOR(pg_catalog.=) l.column_name
-                       WHERE l.relation OPERATOR(pg_catalog.=) w.root::regclass AND l.subject),
+                          ON a.attrelid = w.root AND a.attname = l.column_name
+                       WHERE l.relation = w.root::regclass AND l.subject),
             'locate', pg_catalog.format('SELECT t.tableoid, t.ctid FROM %s t WHERE %s FOR UPDATE OF t', w.relid::regclass,
                           privacy.path_condition(w.path,
-                              privacy.subject_condition(w.root, CASE WHEN w.hops OPERATOR(pg_catalog.=) 0 THEN 't' ELSE 'a' OPERATOR(pg_catalog.||) w.hops END,
-                                                        NULL, '$1', w.hops OPERATOR(pg_catalog.>) 0)))));
-        rels := rels OPERATOR(pg_catalog.||) w.relid;
+                              privacy.subject_condition(w.root, CASE WHEN w.hops = 0 THEN 't' ELSE 'a' || w.hops END,
+                                                        NULL, '$1', w.hops > 0)))));
+        rels := rels || w.relid;
     END LOOP;
 
     -- whether a step can change rows of a later step (a trigger, or a
@@ -368,25 +368,25 @@ BEGIN
     recollect :=
         EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
                  WHERE NOT g.tgisinternal
-                   AND g.tgrelid OPERATOR(pg_catalog.=) ANY (
+                   AND g.tgrelid = ANY (
                        SELECT pt.relid FROM pg_catalog.unnest(rels) r, pg_catalog.pg_partition_tree(r) pt))
         OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
-                    WHERE c.contype OPERATOR(pg_catalog.=) 'f'
-                      AND (c.conrelid OPERATOR(pg_catalog.=) ANY (rels) OR c.confrelid OPERATOR(pg_catalog.=) ANY (rels))
-                      AND (c.confdeltype OPERATOR(pg_catalog.<>) ALL (ARRAY['a', 'r']::"char"[])
-                           OR c.confupdtype OPERATOR(pg_catalog.<>) ALL (ARRAY['a', 'r']::"char"[])));
+                    WHERE c.contype = 'f'
+                      AND (c.conrelid = ANY (rels) OR c.confrelid = ANY (rels))
+                      AND (c.confdeltype <> ALL (ARRAY['a', 'r']::"char"[])
+                           OR c.confupdtype <> ALL (ARRAY['a', 'r']::"char"[])));
 
     -- 2. the tables, deepest chain first (children before parents)
     FOR t IN
         SELECT (p->>'relid')::oid AS relid, pg_catalog.max((p->>'hops')::integer) AS hops,
-               pg_catalog.count(*) FILTER (WHERE (p->>'hops')::integer OPERATOR(pg_catalog.>) 0) AS chains
+               pg_catalog.count(*) FILTER (WHERE (p->>'hops')::integer > 0) AS chains
           FROM pg_catalog.jsonb_array_elements(paths) p
          GROUP BY 1
          ORDER BY 2 DESC, (p->>'relid')::oid::regclass::text
     LOOP
-        multi := t.hops OPERATOR(pg_catalog.=) 0 AND
+        multi := t.hops = 0 AND
                  (SELECT pg_catalog.count(*) FROM privacy.labels l
-                   WHERE l.relation OPERATOR(pg_catalog.=) t.relid::regclass AND l.subject) OPERATOR(pg_catalog.>) 1;
+                   WHERE l.relation = t.relid::regclass AND l.subject) > 1;
         excl := CASE WHEN multi THEN privacy.subject_condition(t.relid, 't', NULL, '$2', true) END;
         -- the nullable foreign key columns through which rows were reached: one
         -- chain, cleared outright; several, decided per row at run time
@@ -395,51 +395,51 @@ BEGIN
         FOR x IN
             SELECT DISTINCT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ
               FROM pg_catalog.jsonb_array_elements(paths) p
-              JOIN pg_catalog.pg_constraint k ON k.oid OPERATOR(pg_catalog.=) ((p->>'path')::oid[])[1]
+              JOIN pg_catalog.pg_constraint k ON k.oid = ((p->>'path')::oid[])[1]
               JOIN pg_catalog.pg_attribute a
-                ON a.attrelid OPERATOR(pg_catalog.=) k.conrelid AND a.attnum OPERATOR(pg_catalog.=) ANY (k.conkey)
-             WHERE (p->>'relid')::oid OPERATOR(pg_catalog.=) t.relid AND (p->>'hops')::integer OPERATOR(pg_catalog.>) 0
+                ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
+             WHERE (p->>'relid')::oid = t.relid AND (p->>'hops')::integer > 0
                AND NOT a.attnotnull
         LOOP
-            sever := sever OPERATOR(pg_catalog.||) pg_catalog.format('%I = NULL::%s', x.attname, x.typ);
-            sever_cols := sever_cols OPERATOR(pg_catalog.||) x.attname;
+            sever := sever || pg_catalog.format('%I = NULL::%s', x.attname, x.typ);
+            sever_cols := sever_cols || x.attname;
         END LOOP;
-        dynamic := t.chains OPERATOR(pg_catalog.>) 1 AND pg_catalog.cardinality(sever) OPERATOR(pg_catalog.>) 0;
+        dynamic := t.chains > 1 AND pg_catalog.cardinality(sever) > 0;
         sets := privacy.anonymize_set_list(t.relid, NULL, sever_cols, false);
-        sets := pg_catalog.array_to_string(ARRAY[NULLIF(sets, '')] OPERATOR(pg_catalog.||) sever, ', ');
+        sets := pg_catalog.array_to_string(ARRAY[NULLIF(sets, '')] || sever, ', ');
         side := CASE WHEN multi THEN NULLIF(privacy.anonymize_set_list(t.relid, NULL, '{}', true), '') END;
         act := privacy.cancel_action(t.relid::regclass);
         -- a table with its own single SUBJECT column that no foreign key
         -- references, when no step can change another's rows: one statement
         -- finds and changes its rows (no other insert can wait on them)
-        leaf := NOT recollect AND t.hops OPERATOR(pg_catalog.=) 0 AND NOT multi
+        leaf := NOT recollect AND t.hops = 0 AND NOT multi
                 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
-                                 WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=) t.relid);
+                                 WHERE c.contype = 'f' AND c.confrelid = t.relid);
         direct := NULL;
         IF leaf THEN
             cond := privacy.subject_condition(t.relid, 't', NULL, '$2', false);
-            direct := CASE WHEN act OPERATOR(pg_catalog.=) 'delete' THEN pg_catalog.format('DELETE FROM %s t WHERE %s', t.relid::regclass, cond)
-                           WHEN act OPERATOR(pg_catalog.=) 'anonymize' AND NULLIF(sets, '') IS NOT NULL
+            direct := CASE WHEN act = 'delete' THEN pg_catalog.format('DELETE FROM %s t WHERE %s', t.relid::regclass, cond)
+                           WHEN act = 'anonymize' AND NULLIF(sets, '') IS NOT NULL
                                 THEN pg_catalog.format('UPDATE %s t SET %s WHERE %s', t.relid::regclass, sets, cond)
                            ELSE pg_catalog.format('SELECT 1 FROM %s t WHERE %s', t.relid::regclass, cond) END;
         END IF;
-        tables := tables OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+        tables := tables || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
             'relid', t.relid, 'hops', t.hops, 'action', act, 'direct', direct,
             'multi', multi, 'excl', excl, 'sets', NULLIF(sets, ''), 'side', side, 'dynamic', dynamic,
             'types', (SELECT COALESCE(pg_catalog.jsonb_agg(DISTINCT pg_catalog.format_type(a.atttypid, NULL)), '[]')
                         FROM privacy.labels l
                         JOIN pg_catalog.pg_attribute a
-                          ON a.attrelid OPERATOR(pg_catalog.=) t.relid AND a.attname OPERATOR(pg_catalog.=) l.column_name
-                       WHERE l.relation OPERATOR(pg_catalog.=) t.relid::regclass AND l.subject)));
+                          ON a.attrelid = t.relid AND a.attname = l.column_name
+                       WHERE l.relation = t.relid::regclass AND l.subject)));
     END LOOP;
 
     -- leaf tables' chains need no locating beforehand
     RETURN pg_catalog.jsonb_build_object(
         'recollect', recollect, 'tables', tables,
-        'paths', (SELECT COALESCE(pg_catalog.jsonb_agg(e.pa OPERATOR(pg_catalog.||)
+        'paths', (SELECT COALESCE(pg_catalog.jsonb_agg(e.pa ||
                                       pg_catalog.jsonb_build_object('leaf', EXISTS (
                                           SELECT 1 FROM pg_catalog.jsonb_array_elements(tables) tb
-                                           WHERE (tb->>'relid') OPERATOR(pg_catalog.=) (e.pa->>'relid') AND (tb->>'direct') IS NOT NULL))
+                                           WHERE (tb->>'relid') = (e.pa->>'relid') AND (tb->>'direct') IS NOT NULL))
                                       ORDER BY e.i), '[]')
                     FROM pg_catalog.jsonb_array_elements(paths) WITH ORDINALITY e(pa, i)));
 END
@@ -469,7 +469,7 @@ DECLARE
     v_parts oid[];
     v_tids pg_catalog.tid[];
 BEGIN
-    SELECT pg_catalog.bool_and(y OPERATOR(pg_catalog.=) ANY (fits)), pg_catalog.bool_or(y OPERATOR(pg_catalog.=) ANY (fits))
+    SELECT pg_catalog.bool_and(y = ANY (fits)), pg_catalog.bool_or(y = ANY (fits))
       INTO all_fit, any_fit
       FROM pg_catalog.jsonb_array_elements_text(step->'types') y;
     IF NOT COALESCE(any_fit, false) THEN
@@ -514,12 +514,12 @@ BEGIN
             -- a leaf table: the statement finds the subject's rows itself
             RETURN ARRAY[privacy.owner_exec(relid, direct, NULL, subject), 0];
         END IF;
-        IF act OPERATOR(pg_catalog.=) 'keep until retention' THEN
+        IF act = 'keep until retention' THEN
             n_main := pg_catalog.cardinality(tids);
-        ELSIF act OPERATOR(pg_catalog.=) 'delete' THEN
-            stmt := pg_catalog.format('DELETE FROM ONLY %s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)', part::regclass);
+        ELSIF act = 'delete' THEN
+            stmt := pg_catalog.format('DELETE FROM ONLY %s t WHERE t.ctid = ANY ($1)', part::regclass);
             IF multi THEN
-                stmt := stmt OPERATOR(pg_catalog.||) ' AND ' OPERATOR(pg_catalog.||) excl;
+                stmt := stmt || ' AND ' || excl;
             END IF;
             n_main := privacy.owner_exec(part, stmt, tids, subject);
         ELSIF compiled THEN
@@ -533,38 +533,38 @@ BEGIN
                        pg_catalog.array_agg(DISTINCT u.c) AS tids
                   FROM pg_catalog.unnest(cur) y
                   CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(y.parts), pg_catalog.unnest(y.tids)) AS u(o, c)
-                  JOIN pg_catalog.pg_constraint k ON k.oid OPERATOR(pg_catalog.=) y.path[1]
+                  JOIN pg_catalog.pg_constraint k ON k.oid = y.path[1]
                   JOIN pg_catalog.pg_attribute a
-                    ON a.attrelid OPERATOR(pg_catalog.=) k.conrelid AND a.attnum OPERATOR(pg_catalog.=) ANY (k.conkey)
-                 WHERE y.relid OPERATOR(pg_catalog.=) relid AND y.hops OPERATOR(pg_catalog.>) 0
-                   AND u.o OPERATOR(pg_catalog.=) part AND NOT a.attnotnull
+                    ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
+                 WHERE y.relid = relid AND y.hops > 0
+                   AND u.o = part AND NOT a.attnotnull
                  GROUP BY a.attname, a.atttypid, a.atttypmod
             LOOP
-                sever := sever OPERATOR(pg_catalog.||) pg_catalog.format(
-                    '%I = CASE WHEN t.ctid OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.tid[]) THEN NULL::%s ELSE t.%I END',
+                sever := sever || pg_catalog.format(
+                    '%I = CASE WHEN t.ctid = ANY (%L::pg_catalog.tid[]) THEN NULL::%s ELSE t.%I END',
                     x.attname, x.tids, x.typ, x.attname);
-                sever_cols := sever_cols OPERATOR(pg_catalog.||) x.attname;
+                sever_cols := sever_cols || x.attname;
             END LOOP;
             sets := privacy.anonymize_set_list(relid, subject, sever_cols, false);
-            sets := pg_catalog.array_to_string(ARRAY[NULLIF(sets, '')] OPERATOR(pg_catalog.||) sever, ', ');
+            sets := pg_catalog.array_to_string(ARRAY[NULLIF(sets, '')] || sever, ', ');
         END IF;
-        IF act OPERATOR(pg_catalog.=) 'anonymize' THEN
-            IF sets OPERATOR(pg_catalog.<>) '' THEN
-                stmt := pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)', part::regclass, sets);
+        IF act = 'anonymize' THEN
+            IF sets <> '' THEN
+                stmt := pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid = ANY ($1)', part::regclass, sets);
                 IF multi THEN
-                    stmt := stmt OPERATOR(pg_catalog.||) ' AND ' OPERATOR(pg_catalog.||) excl;
+                    stmt := stmt || ' AND ' || excl;
                 END IF;
                 n_main := privacy.owner_exec(part, stmt, tids, subject);
             ELSE
                 n_main := pg_catalog.cardinality(tids);
             END IF;
         END IF;
-        IF multi AND act OPERATOR(pg_catalog.<>) 'keep until retention' THEN
+        IF multi AND act <> 'keep until retention' THEN
             -- rows that are somebody else's too: clear the subject's side only
             side := CASE WHEN compiled THEN COALESCE(compiled_side, '')
                          ELSE privacy.anonymize_set_list(relid, subject, '{}', true) END;
-            IF side OPERATOR(pg_catalog.<>) '' THEN
-                stmt := pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1) AND NOT (%s)',
+            IF side <> '' THEN
+                stmt := pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid = ANY ($1) AND NOT (%s)',
                                           part::regclass, side, excl);
                 n_side := privacy.owner_exec(part, stmt, tids, subject);
             END IF;
@@ -584,13 +584,13 @@ CREATE FUNCTION privacy.cancel_blocked(e_state text, e_con text, e_schema text, 
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF e_schema OPERATOR(pg_catalog.<>) '' AND e_table OPERATOR(pg_catalog.<>) '' THEN
+    IF e_schema <> '' AND e_table <> '' THEN
         blocker := pg_catalog.to_regclass(pg_catalog.format('%I.%I', e_schema, e_table));
     END IF;
-    IF e_state OPERATOR(pg_catalog.=) '23503' AND blocker IS NOT NULL AND part IS NOT NULL THEN
+    IF e_state = '23503' AND blocker IS NOT NULL AND part IS NOT NULL THEN
         rows := privacy.referencing_rows(
             (SELECT k.oid FROM pg_catalog.pg_constraint k
-              WHERE k.conrelid OPERATOR(pg_catalog.=) blocker AND k.conname OPERATOR(pg_catalog.=) e_con),
+              WHERE k.conrelid = blocker AND k.conname = e_con),
             part::pg_catalog.regclass, tids);
         blocker := COALESCE(pg_catalog.pg_partition_root(blocker), blocker);
         message := pg_catalog.format('cancellation is blocked: table %s references the subject''s rows of %s through foreign key "%s"',
@@ -654,8 +654,8 @@ BEGIN
     END IF;
     pseud := privacy.subject_pseudonym(subject);
     -- one cancellation of a subject at a time; different subjects never wait for each other
-    PERFORM pg_catalog.pg_advisory_xact_lock(('x' OPERATOR(pg_catalog.||) pg_catalog.substr(pseud, 1, 16))::bit(64)::bigint);
-    SELECT c.cancelled_at INTO done_at FROM privacy.cancelled_subject c WHERE c.subject_id OPERATOR(pg_catalog.=) pseud;
+    PERFORM pg_catalog.pg_advisory_xact_lock(('x' || pg_catalog.substr(pseud, 1, 16))::bit(64)::bigint);
+    SELECT c.cancelled_at INTO done_at FROM privacy.cancelled_subject c WHERE c.subject_id = pseud;
     -- (a replay erases again a subject whose tombstone is older than the restored data)
     IF FOUND AND NOT replay THEN
         RETURN QUERY SELECT NULL::regclass, 'already cancelled'::text, 0::bigint,
@@ -674,15 +674,15 @@ BEGIN
             -- which subject column types the subject is a value of: the
             -- usual ones at a glance, others by trying (the error, which
             -- would name the value, is swallowed)
-            IF typ OPERATOR(pg_catalog.=) ANY (ARRAY['text', 'character varying', 'character'])
-               OR (typ OPERATOR(pg_catalog.=) 'integer' AND subject OPERATOR(pg_catalog.~) '^-?[0-9]{1,9}$')
-               OR (typ OPERATOR(pg_catalog.=) 'bigint' AND subject OPERATOR(pg_catalog.~) '^-?[0-9]{1,18}$')
-               OR (typ OPERATOR(pg_catalog.=) 'smallint' AND subject OPERATOR(pg_catalog.~) '^-?[0-9]{1,4}$') THEN
-                fits := fits OPERATOR(pg_catalog.||) typ;
+            IF typ = ANY (ARRAY['text', 'character varying', 'character'])
+               OR (typ = 'integer' AND subject ~ '^-?[0-9]{1,9}$')
+               OR (typ = 'bigint' AND subject ~ '^-?[0-9]{1,18}$')
+               OR (typ = 'smallint' AND subject ~ '^-?[0-9]{1,4}$') THEN
+                fits := fits || typ;
             ELSE
                 BEGIN
                     EXECUTE pg_catalog.format('SELECT $1::%s', typ) USING subject;
-                    fits := fits OPERATOR(pg_catalog.||) typ;
+                    fits := fits || typ;
                 EXCEPTION WHEN data_exception THEN
                     NULL;
                 END;
@@ -695,13 +695,13 @@ BEGIN
           INTO targets
           FROM pg_catalog.jsonb_array_elements(plan->'paths') WITH ORDINALITY AS e(ps, i)
          CROSS JOIN LATERAL privacy.locate_rows(e.ps->>'locate', subject) l
-         WHERE NOT (e.ps->>'leaf')::boolean AND (e.ps->'types') OPERATOR(pg_catalog.<@) fits_json AND l.tids IS NOT NULL;
+         WHERE NOT (e.ps->>'leaf')::boolean AND (e.ps->'types') <@ fits_json AND l.tids IS NOT NULL;
         -- the others, made for this subject (rare: it fits some columns only)
         FOR w IN SELECT e.ps AS step FROM pg_catalog.jsonb_array_elements(plan->'paths') WITH ORDINALITY AS e(ps, i)
-                  WHERE NOT (e.ps->'types') OPERATOR(pg_catalog.<@) fits_json ORDER BY e.i LOOP
+                  WHERE NOT (e.ps->'types') <@ fits_json ORDER BY e.i LOOP
             tg := privacy.cancel_locate(w.step, subject, fits);
             IF tg IS NOT NULL THEN
-                targets := targets OPERATOR(pg_catalog.||) tg;
+                targets := targets || tg;
             END IF;
         END LOOP;
 
@@ -712,12 +712,12 @@ BEGIN
                    (ts->>'multi')::boolean AS multi, ts->>'excl' AS excl, ts->>'sets' AS sets, ts->>'side' AS side,
                    -- compiled statements serve when the subject is a value of every subject column
                    NOT (ts->>'dynamic')::boolean
-                       AND (SELECT pg_catalog.bool_and(y OPERATOR(pg_catalog.=) ANY (fits))
+                       AND (SELECT pg_catalog.bool_and(y = ANY (fits))
                               FROM pg_catalog.jsonb_array_elements_text(ts->'types') y) IS NOT false AS compiled,
                    ts->>'direct' AS direct
               FROM pg_catalog.jsonb_array_elements(plan->'tables') WITH ORDINALITY AS e(ts, i)
              WHERE ts->>'direct' IS NOT NULL
-                OR (ts->>'relid')::oid OPERATOR(pg_catalog.=) ANY (SELECT y.relid FROM pg_catalog.unnest(targets) y)
+                OR (ts->>'relid')::oid = ANY (SELECT y.relid FROM pg_catalog.unnest(targets) y)
              ORDER BY e.i
         LOOP
             act := r.action;
@@ -732,10 +732,10 @@ BEGIN
                 -- trigger of an earlier step may have updated some
                 cur := '{}';
                 FOR w IN SELECT ps AS step FROM pg_catalog.jsonb_array_elements(plan->'paths') ps
-                          WHERE (ps->>'relid')::oid OPERATOR(pg_catalog.=) r.relid LOOP
+                          WHERE (ps->>'relid')::oid = r.relid LOOP
                     tg := privacy.cancel_locate(w.step, subject, fits);
                     IF tg IS NOT NULL THEN
-                        cur := cur OPERATOR(pg_catalog.||) tg;
+                        cur := cur || tg;
                     END IF;
                 END LOOP;
             ELSE
@@ -748,7 +748,7 @@ BEGIN
                 UNION ALL
                 (SELECT u.o, pg_catalog.array_agg(DISTINCT u.c)
                    FROM pg_catalog.unnest(cur) y, ROWS FROM (pg_catalog.unnest(y.parts), pg_catalog.unnest(y.tids)) AS u(o, c)
-                  WHERE y.relid OPERATOR(pg_catalog.=) r.relid
+                  WHERE y.relid = r.relid
                   GROUP BY u.o
                   ORDER BY u.o)
             LOOP
@@ -766,11 +766,11 @@ BEGIN
                         SELECT * INTO blocked FROM privacy.cancel_blocked(e_state, e_con, e_schema, e_table,
                                                                         r.relid, act, p.part, p.tids);
                         -- the plan counts the rows the step would have changed
-                        n_main := n_main OPERATOR(pg_catalog.+) COALESCE(pg_catalog.cardinality(p.tids), 0);
-                        out_rel := out_rel OPERATOR(pg_catalog.||) blocked.blocker;
-                        out_act := out_act OPERATOR(pg_catalog.||) 'blocked'::text;
-                        out_rows := out_rows OPERATOR(pg_catalog.||) blocked.rows;
-                        out_detail := out_detail OPERATOR(pg_catalog.||) blocked.message;
+                        n_main := n_main + COALESCE(pg_catalog.cardinality(p.tids), 0);
+                        out_rel := out_rel || blocked.blocker;
+                        out_act := out_act || 'blocked'::text;
+                        out_rows := out_rows || blocked.rows;
+                        out_detail := out_detail || blocked.message;
                         in_step := false;
                         CONTINUE;
                     END;
@@ -780,44 +780,44 @@ BEGIN
                                                    p.part, p.tids, cur, subject, r.direct);
                 END IF;
                 in_step := false;
-                n_main := n_main OPERATOR(pg_catalog.+) counts[1];
-                n_side := n_side OPERATOR(pg_catalog.+) counts[2];
+                n_main := n_main + counts[1];
+                n_side := n_side + counts[2];
             END LOOP;
             -- (a leaf table that held none of the subject's rows says nothing)
-            IF r.direct IS NULL OR n_main OPERATOR(pg_catalog.>) 0 THEN
-                out_rel := out_rel OPERATOR(pg_catalog.||) r.relid::regclass;
-                out_act := out_act OPERATOR(pg_catalog.||) CASE act WHEN 'delete' THEN 'deleted' WHEN 'anonymize' THEN 'anonymized'
+            IF r.direct IS NULL OR n_main > 0 THEN
+                out_rel := out_rel || r.relid::regclass;
+                out_act := out_act || CASE act WHEN 'delete' THEN 'deleted' WHEN 'anonymize' THEN 'anonymized'
                                                                      ELSE 'kept until retention' END;
-                out_rows := out_rows OPERATOR(pg_catalog.||) n_main;
-                out_detail := out_detail OPERATOR(pg_catalog.||) CASE WHEN r.hops OPERATOR(pg_catalog.>) 0 THEN 'through foreign keys' END;
+                out_rows := out_rows || n_main;
+                out_detail := out_detail || CASE WHEN r.hops > 0 THEN 'through foreign keys' END;
             END IF;
-            IF n_side OPERATOR(pg_catalog.>) 0 THEN
-                out_rel := out_rel OPERATOR(pg_catalog.||) r.relid::regclass;
-                out_act := out_act OPERATOR(pg_catalog.||) 'anonymized'::text;
-                out_rows := out_rows OPERATOR(pg_catalog.||) n_side;
-                out_detail := out_detail OPERATOR(pg_catalog.||) 'rows shared with another subject: only this subject''s side cleared'::text;
+            IF n_side > 0 THEN
+                out_rel := out_rel || r.relid::regclass;
+                out_act := out_act || 'anonymized'::text;
+                out_rows := out_rows || n_side;
+                out_detail := out_detail || 'rows shared with another subject: only this subject''s side cleared'::text;
             END IF;
         END LOOP;
 
-        SELECT pg_catalog.count(*) INTO n_events FROM privacy.consent_event e WHERE e.subject OPERATOR(pg_catalog.=) cancel_work.subject;
-        IF pg_catalog.cardinality(out_rel) OPERATOR(pg_catalog.=) 0 AND n_events OPERATOR(pg_catalog.=) 0
-           AND NOT EXISTS (SELECT 1 FROM privacy.subject_minor m WHERE m.subject OPERATOR(pg_catalog.=) cancel_work.subject) THEN
+        SELECT pg_catalog.count(*) INTO n_events FROM privacy.consent_event e WHERE e.subject = cancel_work.subject;
+        IF pg_catalog.cardinality(out_rel) = 0 AND n_events = 0
+           AND NOT EXISTS (SELECT 1 FROM privacy.subject_minor m WHERE m.subject = cancel_work.subject) THEN
             -- nothing found, so nothing was changed
             RETURN QUERY SELECT NULL::regclass, 'not found'::text, 0::bigint, 'no labelled table holds the subject; nothing was changed'::text;
             RETURN;
         END IF;
 
         -- 3. the consent ledger keeps its history under the subject's pseudonym
-        UPDATE privacy.consent_event e SET subject = 'cancelled:' OPERATOR(pg_catalog.||) pseud
-         WHERE e.subject OPERATOR(pg_catalog.=) cancel_work.subject;
+        UPDATE privacy.consent_event e SET subject = 'cancelled:' || pseud
+         WHERE e.subject = cancel_work.subject;
         GET DIAGNOSTICS n_events = ROW_COUNT;
-        DELETE FROM privacy.consent c WHERE c.subject OPERATOR(pg_catalog.=) cancel_work.subject;
-        DELETE FROM privacy.subject_minor m WHERE m.subject OPERATOR(pg_catalog.=) cancel_work.subject;
-        IF n_events OPERATOR(pg_catalog.>) 0 THEN
-            out_rel := out_rel OPERATOR(pg_catalog.||) 'privacy.consent_event'::regclass;
-            out_act := out_act OPERATOR(pg_catalog.||) 'pseudonymized'::text;
-            out_rows := out_rows OPERATOR(pg_catalog.||) n_events;
-            out_detail := out_detail OPERATOR(pg_catalog.||) 'consent history kept under the subject''s pseudonym'::text;
+        DELETE FROM privacy.consent c WHERE c.subject = cancel_work.subject;
+        DELETE FROM privacy.subject_minor m WHERE m.subject = cancel_work.subject;
+        IF n_events > 0 THEN
+            out_rel := out_rel || 'privacy.consent_event'::regclass;
+            out_act := out_act || 'pseudonymized'::text;
+            out_rows := out_rows || n_events;
+            out_detail := out_detail || 'consent history kept under the subject''s pseudonym'::text;
         END IF;
 
         -- 4. the subject's data key, the tombstone, the request and the receipt
@@ -827,11 +827,11 @@ BEGIN
             VALUES ('cancellation', NULL, pseud, pg_catalog.now(), 'completed', pg_catalog.now())
             RETURNING privacy.request.id INTO req;
             IF replay THEN
-                UPDATE privacy.request q SET note = 'replayed after a restore' WHERE q.id OPERATOR(pg_catalog.=) req;
+                UPDATE privacy.request q SET note = 'replayed after a restore' WHERE q.id = req;
             END IF;
         ELSE
             UPDATE privacy.request q SET status = 'completed', subject = NULL, closed_at = pg_catalog.now(), note = NULL
-             WHERE q.id OPERATOR(pg_catalog.=) req;
+             WHERE q.id = req;
         END IF;
         INSERT INTO privacy.cancelled_subject AS c (subject_id, request_id) VALUES (pseud, req)
         ON CONFLICT (subject_id) DO NOTHING;
@@ -840,7 +840,7 @@ BEGIN
             PERFORM privacy.journal_tombstone(pseud, pg_catalog.now());
         END IF;
         -- rows kept until retention are stored and secured, and shown by no purpose view
-        IF 'kept until retention' OPERATOR(pg_catalog.=) ANY (out_act) THEN
+        IF 'kept until retention' = ANY (out_act) THEN
             INSERT INTO privacy.restricted_subject (subject, request_id) VALUES (subject, req)
             ON CONFLICT ON CONSTRAINT restricted_subject_pkey DO NOTHING;
         END IF;
@@ -852,7 +852,7 @@ BEGIN
                 'key_destroyed', key_destroyed,
                 'erasure', 'logical: deleted and overwritten values stay in dead tuples until VACUUM, in WAL until it is recycled and in backups until they expire; values encrypted with the subject''s key are unreadable everywhere')
             -- a replay after a restore says so
-            OPERATOR(pg_catalog.||) CASE WHEN replay THEN '{"replayed": true}'::jsonb ELSE '{}'::jsonb END);
+            || CASE WHEN replay THEN '{"replayed": true}'::jsonb ELSE '{}'::jsonb END);
 
         IF dry_run THEN
             -- undo everything; the plan stays in the variables
@@ -873,7 +873,7 @@ BEGIN
             RAISE EXCEPTION '%', blocked.message
                 USING ERRCODE = e_state,
                       DETAIL = 'Nothing was changed: the whole cancellation was rolled back.',
-                      HINT = CASE WHEN e_state OPERATOR(pg_catalog.=) '23503'
+                      HINT = CASE WHEN e_state = '23503'
                                   THEN 'privacy.cancel_subject(subject, dry_run => true) shows the plan. Label the referencing table with ON CANCEL, give the foreign key ON DELETE CASCADE or SET NULL, or make its columns nullable.'
                                   ELSE 'privacy.cancel_subject(subject, dry_run => true) shows the plan. An anonymized column gets NULL, or privacy.anonymous_value when it is NOT NULL: relax the constraint, make the column nullable, or use ON CANCEL DELETE.' END;
     END;

@@ -22,9 +22,9 @@ CREATE FUNCTION privacy.purpose_covers(purpose_name text, category_name text) RE
     SET search_path = pg_catalog, pg_temp
     AS $$
         SELECT EXISTS (SELECT 1 FROM privacy.purpose p, pg_catalog.unnest(p.categories) k(cat)
-                        WHERE p.name OPERATOR(pg_catalog.=) purpose_name
-                          AND (category_name OPERATOR(pg_catalog.=) k.cat
-                               OR pg_catalog.starts_with(category_name, k.cat OPERATOR(pg_catalog.||) '.')))
+                        WHERE p.name = purpose_name
+                          AND (category_name = k.cat
+                               OR pg_catalog.starts_with(category_name, k.cat || '.')))
     $$;
 COMMENT ON FUNCTION privacy.purpose_covers(text, text) IS
     'whether the purpose covers the category, itself or through a parent category';
@@ -42,24 +42,24 @@ BEGIN
         RAISE EXCEPTION 'a purpose needs a name, a legal basis, categories and a description'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]*$' THEN
+    IF name !~ '^[a-z][a-z0-9_]*$' THEN
         RAISE EXCEPTION 'invalid purpose name "%"', name
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Purpose names are lower-case letters, digits and underscores, starting with a letter.';
     END IF;
-    IF legal_basis OPERATOR(pg_catalog.<>) ALL (ARRAY['consent', 'contract', 'legal_obligation', 'vital_interest',
+    IF legal_basis <> ALL (ARRAY['consent', 'contract', 'legal_obligation', 'vital_interest',
                                                       'public_interest', 'news_reporting', 'publicly_disclosed', 'other_law']) THEN
         RAISE EXCEPTION 'unknown legal basis "%"', legal_basis
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use consent, contract, legal_obligation, vital_interest, public_interest, news_reporting, publicly_disclosed or other_law (PIPL Art. 13, GDPR Art. 6).';
     END IF;
-    IF pg_catalog.cardinality(categories) OPERATOR(pg_catalog.=) 0
+    IF pg_catalog.cardinality(categories) = 0
        OR pg_catalog.array_position(categories, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'a purpose needs at least one category, and no NULL'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT k.cat INTO missing FROM pg_catalog.unnest(categories) k(cat)
-     WHERE NOT EXISTS (SELECT 1 FROM privacy.category c WHERE c.name OPERATOR(pg_catalog.=) k.cat) LIMIT 1;
+     WHERE NOT EXISTS (SELECT 1 FROM privacy.category c WHERE c.name = k.cat) LIMIT 1;
     IF missing IS NOT NULL THEN
         RAISE EXCEPTION 'unknown privacy category "%"', missing
             USING ERRCODE = 'undefined_object',
@@ -88,18 +88,18 @@ CREATE FUNCTION privacy.drop_purpose(name text) RETURNS void
 DECLARE
     n bigint;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM privacy.purpose p WHERE p.name OPERATOR(pg_catalog.=) drop_purpose.name) THEN
+    IF NOT EXISTS (SELECT 1 FROM privacy.purpose p WHERE p.name = drop_purpose.name) THEN
         RAISE EXCEPTION 'unknown purpose "%"', name USING ERRCODE = 'undefined_object';
     END IF;
-    SELECT pg_catalog.count(*) INTO n FROM privacy.consent c WHERE c.purpose OPERATOR(pg_catalog.=) drop_purpose.name;
-    IF n OPERATOR(pg_catalog.>) 0 THEN
+    SELECT pg_catalog.count(*) INTO n FROM privacy.consent c WHERE c.purpose = drop_purpose.name;
+    IF n > 0 THEN
         RAISE EXCEPTION 'cannot drop purpose "%": % consent(s) are in force for it', name, n
             USING ERRCODE = 'dependent_objects_still_exist',
                   HINT = 'Consents are withdrawn by their subjects; keep the purpose until none is in force.';
     END IF;
     INSERT INTO privacy.purpose_definition AS p (name, seeded, legal_basis, categories, description, dropped)
     SELECT d.name, false, d.legal_basis, d.categories, d.description, true
-      FROM privacy.purpose d WHERE d.name OPERATOR(pg_catalog.=) drop_purpose.name
+      FROM privacy.purpose d WHERE d.name = drop_purpose.name
     ON CONFLICT ON CONSTRAINT purpose_definition_pkey DO UPDATE SET dropped = true, defined_at = pg_catalog.now();
     PERFORM privacy.audit_append('purpose', pg_catalog.format('purpose %s', name), '{"operation": "drop"}');
     PERFORM privacy.refresh_purpose_views(NULL, name);
@@ -123,14 +123,14 @@ BEGIN
         RAISE EXCEPTION 'a policy version needs a version and whether the change is material'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF EXISTS (SELECT 1 FROM privacy.policy_version p WHERE p.version OPERATOR(pg_catalog.=) publish_policy.version) THEN
+    IF EXISTS (SELECT 1 FROM privacy.policy_version p WHERE p.version = publish_policy.version) THEN
         RAISE EXCEPTION 'policy version "%" was already published', version USING ERRCODE = 'duplicate_object';
     END IF;
     INSERT INTO privacy.policy_version (version, published_at, material) VALUES (version, t, material);
     -- consent given before a material change is no longer in force (the
     -- ledger keeps it: has_consent still answers for earlier moments)
     IF material THEN
-        DELETE FROM privacy.consent c WHERE c.granted_at OPERATOR(pg_catalog.<) t;
+        DELETE FROM privacy.consent c WHERE c.granted_at < t;
     END IF;
     PERFORM privacy.audit_append('policy', pg_catalog.format('policy %s', version),
                                  pg_catalog.jsonb_build_object('material', material));
@@ -157,14 +157,14 @@ BEGIN
         RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF minor IS NULL THEN
-        DELETE FROM privacy.subject_minor m WHERE m.subject OPERATOR(pg_catalog.=) set_minor.subject;
+        DELETE FROM privacy.subject_minor m WHERE m.subject = set_minor.subject;
     ELSE
         INSERT INTO privacy.subject_minor AS m (subject, minor) VALUES (subject, minor)
         ON CONFLICT ON CONSTRAINT subject_minor_pkey DO UPDATE SET minor = EXCLUDED.minor, set_at = pg_catalog.now();
     END IF;
     -- the consents in force carry the setting for the purpose views
     UPDATE privacy.consent c SET minor_setting = set_minor.minor
-     WHERE c.subject OPERATOR(pg_catalog.=) set_minor.subject;
+     WHERE c.subject = set_minor.subject;
     PERFORM privacy.audit_append('minor', pg_catalog.format('subject %s', privacy.subject_pseudonym(subject)),
                                  pg_catalog.jsonb_build_object('minor', minor));
 END
@@ -189,24 +189,24 @@ BEGIN
     IF subject IS NULL THEN
         RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT m.minor INTO explicit FROM privacy.subject_minor m WHERE m.subject OPERATOR(pg_catalog.=) is_minor.subject;
+    SELECT m.minor INTO explicit FROM privacy.subject_minor m WHERE m.subject = is_minor.subject;
     IF FOUND THEN
         RETURN explicit;
     END IF;
     FOR t IN
         SELECT b.relation, s.column_name AS subject_column, b.column_name AS birth_column
           FROM privacy.labels b
-          JOIN privacy.labels s ON s.relation OPERATOR(pg_catalog.=) b.relation AND s.subject
-         WHERE b.category OPERATOR(pg_catalog.=) 'identity.birth_date'
+          JOIN privacy.labels s ON s.relation = b.relation AND s.subject
+         WHERE b.category = 'identity.birth_date'
            AND (SELECT pg_catalog.count(*) FROM privacy.labels x
-                 WHERE x.relation OPERATOR(pg_catalog.=) b.relation AND x.subject) OPERATOR(pg_catalog.=) 1
+                 WHERE x.relation = b.relation AND x.subject) = 1
          ORDER BY b.relation::text
     LOOP
-        EXECUTE pg_catalog.format('SELECT %I::date FROM %s WHERE %I::text OPERATOR(pg_catalog.=) $1 LIMIT 1',
+        EXECUTE pg_catalog.format('SELECT %I::date FROM %s WHERE %I::text = $1 LIMIT 1',
                                   t.birth_column, t.relation, t.subject_column)
            INTO born USING subject;
         IF born IS NOT NULL THEN
-            RETURN born OPERATOR(pg_catalog.>) (at OPERATOR(pg_catalog.-)
+            RETURN born > (at -
                        pg_catalog.make_interval(years => pg_catalog.current_setting('privacy.minor_age')::integer))::date;
         END IF;
     END LOOP;
@@ -281,9 +281,9 @@ BEGIN
     PERFORM privacy.consent_purpose(purpose);
     SELECT c.granted, c.at, c.by_guardian INTO e
       FROM privacy.consent_event c
-     WHERE c.subject OPERATOR(pg_catalog.=) has_consent.subject
-       AND c.purpose OPERATOR(pg_catalog.=) has_consent.purpose
-       AND c.at OPERATOR(pg_catalog.<=) v_at
+     WHERE c.subject = has_consent.subject
+       AND c.purpose = has_consent.purpose
+       AND c.at <= v_at
      ORDER BY c.at DESC, c.seq DESC
      LIMIT 1;
     IF NOT FOUND OR NOT e.granted THEN
@@ -292,8 +292,8 @@ BEGIN
     -- a material policy change between the grant and the moment voids it
     IF EXISTS (SELECT 1 FROM privacy.policy_version v
                 WHERE v.material
-                  AND v.published_at OPERATOR(pg_catalog.>) e.at
-                  AND v.published_at OPERATOR(pg_catalog.<=) v_at) THEN
+                  AND v.published_at > e.at
+                  AND v.published_at <= v_at) THEN
         RETURN false;
     END IF;
     -- a minor's consent counts only when a guardian gave it
@@ -319,11 +319,11 @@ BEGIN
     IF subject IS NULL OR purpose IS NULL THEN
         RAISE EXCEPTION 'subject and purpose must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT p.legal_basis INTO basis FROM privacy.purpose p WHERE p.name OPERATOR(pg_catalog.=) may_process.purpose;
+    SELECT p.legal_basis INTO basis FROM privacy.purpose p WHERE p.name = may_process.purpose;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown purpose "%"', purpose USING ERRCODE = 'undefined_object';
     END IF;
-    IF basis OPERATOR(pg_catalog.<>) 'consent' THEN
+    IF basis <> 'consent' THEN
         RETURN true;
     END IF;
     RETURN privacy.has_consent(subject, purpose, at);

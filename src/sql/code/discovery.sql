@@ -28,7 +28,7 @@ CREATE FUNCTION privacy.discovery_rule_guard() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+    IF TG_OP = 'INSERT' THEN
         IF NEW.seeded THEN
             RAISE EXCEPTION 'cannot add discovery rule "%" as shipped with the extension', NEW.word
                 USING ERRCODE = 'object_not_in_prerequisite_state';
@@ -41,11 +41,11 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Add a rule of your own for a longer word; the most confident rule wins.';
     END IF;
-    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' AND NEW.seeded THEN
+    IF TG_OP = 'UPDATE' AND NEW.seeded THEN
         RAISE EXCEPTION 'cannot mark discovery rule "%" as shipped with the extension', OLD.word
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    RETURN CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN OLD ELSE NEW END;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 END
 $$;
 COMMENT ON FUNCTION privacy.discovery_rule_guard() IS
@@ -94,13 +94,13 @@ CREATE FUNCTION privacy.discovery_suggestions(nsp oid, sample_rows integer)
         -- the schema's tables that can be labelled: partitions go with their root
         SELECT c.oid AS relid
           FROM pg_catalog.pg_class c
-         WHERE c.relnamespace OPERATOR(pg_catalog.=) $1
-           AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
+         WHERE c.relnamespace = $1
+           AND c.relkind = ANY (ARRAY['r', 'p']::"char"[])
            AND NOT c.relispartition
            AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                            WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-                              AND d.objid OPERATOR(pg_catalog.=) c.oid
-                              AND d.deptype OPERATOR(pg_catalog.=) 'e')
+                            WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                              AND d.objid = c.oid
+                              AND d.deptype = 'e')
     ),
     cols AS (
         -- their columns without a label, but for those of foreign keys (they
@@ -110,16 +110,16 @@ CREATE FUNCTION privacy.discovery_suggestions(nsp oid, sample_rows integer)
                privacy.discovery_words(pg_catalog.col_description(t.relid, a.attnum)) AS comment_words
           FROM tabs t
           JOIN pg_catalog.pg_attribute a
-            ON a.attrelid OPERATOR(pg_catalog.=) t.relid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+            ON a.attrelid = t.relid AND a.attnum > 0 AND NOT a.attisdropped
          WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_seclabel s
-                            WHERE s.provider OPERATOR(pg_catalog.=) 'privacy'
-                              AND s.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-                              AND s.objoid OPERATOR(pg_catalog.=) t.relid
-                              AND s.objsubid OPERATOR(pg_catalog.=) a.attnum)
+                            WHERE s.provider = 'privacy'
+                              AND s.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                              AND s.objoid = t.relid
+                              AND s.objsubid = a.attnum)
            AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
-                            WHERE k.conrelid OPERATOR(pg_catalog.=) t.relid
-                              AND k.contype OPERATOR(pg_catalog.=) 'f'
-                              AND a.attnum OPERATOR(pg_catalog.=) ANY (k.conkey))
+                            WHERE k.conrelid = t.relid
+                              AND k.contype = 'f'
+                              AND a.attnum = ANY (k.conkey))
     ),
     names AS (
         -- the most confident rule per column and category; a comment counts 0.1 less
@@ -127,7 +127,7 @@ CREATE FUNCTION privacy.discovery_suggestions(nsp oid, sample_rows integer)
           FROM (SELECT c.relid, c.attnum, r.category, r.word,
                        privacy.discovery_match(c.name_words, r.word) AS by_name,
                        CASE WHEN privacy.discovery_match(c.name_words, r.word) THEN r.confidence
-                            ELSE r.confidence OPERATOR(pg_catalog.-) 0.1 END AS conf
+                            ELSE r.confidence - 0.1 END AS conf
                   FROM cols c
                   JOIN privacy.discovery_rule r
                     ON privacy.discovery_match(c.name_words, r.word)
@@ -138,8 +138,8 @@ CREATE FUNCTION privacy.discovery_suggestions(nsp oid, sample_rows integer)
         SELECT t.relid, s.column_name, s.sampled, s.validator, s.matched
           FROM tabs t
          CROSS JOIN LATERAL privacy.sample_matches(t.relid, $2) s
-         WHERE $2 OPERATOR(pg_catalog.>) 0
-           AND EXISTS (SELECT 1 FROM cols c WHERE c.relid OPERATOR(pg_catalog.=) t.relid)
+         WHERE $2 > 0
+           AND EXISTS (SELECT 1 FROM cols c WHERE c.relid = t.relid)
     ),
     sampled AS (
         SELECT DISTINCT s.relid, s.column_name, s.sampled FROM samples s
@@ -157,7 +157,7 @@ CREATE FUNCTION privacy.discovery_suggestions(nsp oid, sample_rows integer)
                pg_catalog.string_agg(pg_catalog.format('%s %s', v.name, s.matched), ', '
                                      ORDER BY s.matched DESC, v.name) AS ev_all
           FROM samples s
-          JOIN privacy.validators() v ON v.name OPERATOR(pg_catalog.=) s.validator
+          JOIN privacy.validators() v ON v.name = s.validator
          GROUP BY s.relid, s.column_name, v.category
     ),
     cands AS (
@@ -167,41 +167,41 @@ CREATE FUNCTION privacy.discovery_suggestions(nsp oid, sample_rows integer)
                CASE WHEN n.conf IS NULL THEN v.st_alone ELSE v.st_all END AS st,
                CASE WHEN n.conf IS NULL THEN v.ev_alone ELSE v.ev_all END AS v_ev,
                EXISTS (SELECT 1 FROM privacy.validators() x
-                        WHERE x.category OPERATOR(pg_catalog.=) k.category) AS checkable
+                        WHERE x.category = k.category) AS checkable
           FROM cols c
           JOIN (SELECT n2.relid, n2.attnum, n2.category FROM names n2
                 UNION
                 SELECT c2.relid, c2.attnum, v2.category
                   FROM vals v2
-                  JOIN cols c2 ON c2.relid OPERATOR(pg_catalog.=) v2.relid
-                              AND c2.attname OPERATOR(pg_catalog.=) v2.column_name) k
-            ON k.relid OPERATOR(pg_catalog.=) c.relid AND k.attnum OPERATOR(pg_catalog.=) c.attnum
+                  JOIN cols c2 ON c2.relid = v2.relid
+                              AND c2.attname = v2.column_name) k
+            ON k.relid = c.relid AND k.attnum = c.attnum
           LEFT JOIN names n
-            ON n.relid OPERATOR(pg_catalog.=) c.relid AND n.attnum OPERATOR(pg_catalog.=) c.attnum
-           AND n.category OPERATOR(pg_catalog.=) k.category
+            ON n.relid = c.relid AND n.attnum = c.attnum
+           AND n.category = k.category
           LEFT JOIN vals v
-            ON v.relid OPERATOR(pg_catalog.=) c.relid AND v.column_name OPERATOR(pg_catalog.=) c.attname
-           AND v.category OPERATOR(pg_catalog.=) k.category
+            ON v.relid = c.relid AND v.column_name = c.attname
+           AND v.category = k.category
           LEFT JOIN sampled sm
-            ON sm.relid OPERATOR(pg_catalog.=) c.relid AND sm.column_name OPERATOR(pg_catalog.=) c.attname
+            ON sm.relid = c.relid AND sm.column_name = c.attname
     ),
     valued AS (
         -- values speak when at least half of those sampled pass; few values speak softly
         SELECT x.*,
-               CASE WHEN x.m IS NOT NULL AND x.sampled OPERATOR(pg_catalog.>) 0
-                         AND (x.m OPERATOR(pg_catalog.*) 2) OPERATOR(pg_catalog.>=) x.sampled
-                    THEN (x.st OPERATOR(pg_catalog.*) x.m) OPERATOR(pg_catalog./) (x.sampled OPERATOR(pg_catalog.+) 2)
+               CASE WHEN x.m IS NOT NULL AND x.sampled > 0
+                         AND (x.m * 2) >= x.sampled
+                    THEN (x.st * x.m) / (x.sampled + 2)
                END AS value_conf
           FROM cands x
     ),
     scored AS (
         SELECT y.*,
                CASE WHEN y.value_conf IS NOT NULL
-                        THEN 1 OPERATOR(pg_catalog.-) ((1 OPERATOR(pg_catalog.-) COALESCE(y.name_conf, 0))
-                                                       OPERATOR(pg_catalog.*) (1 OPERATOR(pg_catalog.-) y.value_conf))
+                        THEN 1 - ((1 - COALESCE(y.name_conf, 0))
+                                                       * (1 - y.value_conf))
                     -- a name whose values could be checked, and enough of them failed
-                    WHEN y.checkable AND y.sampled OPERATOR(pg_catalog.>=) 20
-                        THEN y.name_conf OPERATOR(pg_catalog.*) 0.5
+                    WHEN y.checkable AND y.sampled >= 20
+                        THEN y.name_conf * 0.5
                     ELSE y.name_conf
                END AS conf
           FROM valued y
@@ -220,7 +220,7 @@ CREATE FUNCTION privacy.discovery_suggestions(nsp oid, sample_rows integer)
                CASE WHEN b.value_conf IS NOT NULL
                         THEN pg_catalog.format('values: %s of %s sampled', b.v_ev, b.sampled)
                     WHEN b.sampled IS NULL THEN 'values not sampled'
-                    WHEN b.sampled OPERATOR(pg_catalog.=) 0 THEN 'no values to sample'
+                    WHEN b.sampled = 0 THEN 'no values to sample'
                     WHEN b.checkable
                         THEN pg_catalog.format('values: %s of %s sampled pass the %s validators',
                                                COALESCE(b.m, 0), b.sampled, b.category)
@@ -244,17 +244,17 @@ BEGIN
         RAISE EXCEPTION 'privacy.discover needs a schema and a sample size'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF discover.sample_rows OPERATOR(pg_catalog.<) 0 OR discover.sample_rows OPERATOR(pg_catalog.>) 100000 THEN
+    IF discover.sample_rows < 0 OR discover.sample_rows > 100000 THEN
         RAISE EXCEPTION 'sample_rows must be between 0 and 100000'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'With 0, only column names and comments are read.';
     END IF;
-    SELECT n.oid INTO nsp FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) discover.schema;
+    SELECT n.oid INTO nsp FROM pg_catalog.pg_namespace n WHERE n.nspname = discover.schema;
     IF nsp IS NULL THEN
         RAISE EXCEPTION 'schema "%" does not exist', discover.schema
             USING ERRCODE = 'invalid_schema_name';
     END IF;
-    IF discover.schema OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog', 'information_schema', 'privacy', 'pg_toast']::name[])
+    IF discover.schema = ANY (ARRAY['pg_catalog', 'information_schema', 'privacy', 'pg_toast']::name[])
        OR pg_catalog.starts_with(discover.schema, 'pg_temp_')
        OR pg_catalog.starts_with(discover.schema, 'pg_toast_temp_') THEN
         RAISE EXCEPTION 'schema "%" holds no tables that can be labelled', discover.schema
@@ -277,17 +277,17 @@ CREATE FUNCTION privacy.apply_suggestions(min_confidence numeric, schema name DE
 DECLARE
     s record;
 BEGIN
-    IF min_confidence IS NULL OR min_confidence OPERATOR(pg_catalog.<=) 0 OR min_confidence OPERATOR(pg_catalog.>) 1 THEN
+    IF min_confidence IS NULL OR min_confidence <= 0 OR min_confidence > 1 THEN
         RAISE EXCEPTION 'min_confidence must be greater than 0 and at most 1'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Read privacy.discover() first; 0.8 keeps suggestions that values confirm.';
     END IF;
     FOR s IN SELECT d.* FROM privacy.discover(apply_suggestions.schema, apply_suggestions.sample_rows) d
-              WHERE d.confidence OPERATOR(pg_catalog.>=) min_confidence
+              WHERE d.confidence >= min_confidence
     LOOP
         relation := s.relation;
         column_name := s.column_name;
-        label := 'CATEGORY ' OPERATOR(pg_catalog.||) s.category;
+        label := 'CATEGORY ' || s.category;
         confidence := s.confidence;
         EXECUTE pg_catalog.format('SECURITY LABEL FOR privacy ON COLUMN %s.%I IS %L',
                                   s.relation, s.column_name, label);

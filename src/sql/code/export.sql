@@ -8,9 +8,9 @@ CREATE FUNCTION privacy.export_value(value anyelement, category text, subject te
 DECLARE
     b bytea;
 BEGIN
-    IF value IS NOT NULL AND pg_catalog.pg_typeof(value) OPERATOR(pg_catalog.=) 'pg_catalog.bytea'::regtype THEN
+    IF value IS NOT NULL AND pg_catalog.pg_typeof(value) = 'pg_catalog.bytea'::regtype THEN
         b := value::text::bytea;
-        IF pg_catalog.length(b) OPERATOR(pg_catalog.>) 0 AND pg_catalog.get_byte(b, 0) OPERATOR(pg_catalog.=) 3 THEN
+        IF pg_catalog.length(b) > 0 AND pg_catalog.get_byte(b, 0) = 3 THEN
             -- the subject's own ciphertext: the copy holds the plain value
             BEGIN
                 RETURN pg_catalog.jsonb_build_object('category', category, 'value', privacy.subject_decrypt(subject, b),
@@ -63,14 +63,14 @@ BEGIN
          ORDER BY 1
     LOOP
         conds := ARRAY[]::text[];
-        FOR w IN SELECT s.root, s.hops, s.path FROM privacy.subject_walk() s WHERE s.relid OPERATOR(pg_catalog.=) t.relid LOOP
-            cond := privacy.subject_condition(w.root, CASE WHEN w.hops OPERATOR(pg_catalog.=) 0 THEN 't' ELSE 'a' OPERATOR(pg_catalog.||) w.hops END,
+        FOR w IN SELECT s.root, s.hops, s.path FROM privacy.subject_walk() s WHERE s.relid = t.relid LOOP
+            cond := privacy.subject_condition(w.root, CASE WHEN w.hops = 0 THEN 't' ELSE 'a' || w.hops END,
                                               subject, '$1', false);
             IF cond IS NOT NULL THEN
-                conds := conds OPERATOR(pg_catalog.||) privacy.path_condition(w.path, cond);
+                conds := conds || privacy.path_condition(w.path, cond);
             END IF;
         END LOOP;
-        CONTINUE WHEN pg_catalog.cardinality(conds) OPERATOR(pg_catalog.=) 0;
+        CONTINUE WHEN pg_catalog.cardinality(conds) = 0;
         -- every column, annotated with its category; 40 to a jsonb_build_object
         cols := ARRAY[]::text[];
         objs := ARRAY[]::text[];
@@ -78,18 +78,18 @@ BEGIN
             SELECT a.attname, l.category
               FROM pg_catalog.pg_attribute a
               LEFT JOIN privacy.labels l
-                ON l.relation OPERATOR(pg_catalog.=) t.relid::pg_catalog.regclass AND l.column_name OPERATOR(pg_catalog.=) a.attname
-             WHERE a.attrelid OPERATOR(pg_catalog.=) t.relid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                ON l.relation = t.relid::pg_catalog.regclass AND l.column_name = a.attname
+             WHERE a.attrelid = t.relid AND a.attnum > 0 AND NOT a.attisdropped
              ORDER BY a.attnum
         LOOP
-            cols := cols OPERATOR(pg_catalog.||) pg_catalog.format('%L, privacy.export_value(t.%I, %L, $1)', col.attname, col.attname, col.category);
-            IF pg_catalog.cardinality(cols) OPERATOR(pg_catalog.=) 40 THEN
-                objs := objs OPERATOR(pg_catalog.||) pg_catalog.format('pg_catalog.jsonb_build_object(%s)', pg_catalog.array_to_string(cols, ', '));
+            cols := cols || pg_catalog.format('%L, privacy.export_value(t.%I, %L, $1)', col.attname, col.attname, col.category);
+            IF pg_catalog.cardinality(cols) = 40 THEN
+                objs := objs || pg_catalog.format('pg_catalog.jsonb_build_object(%s)', pg_catalog.array_to_string(cols, ', '));
                 cols := ARRAY[]::text[];
             END IF;
         END LOOP;
-        IF pg_catalog.cardinality(cols) OPERATOR(pg_catalog.>) 0 THEN
-            objs := objs OPERATOR(pg_catalog.||) pg_catalog.format('pg_catalog.jsonb_build_object(%s)', pg_catalog.array_to_string(cols, ', '));
+        IF pg_catalog.cardinality(cols) > 0 THEN
+            objs := objs || pg_catalog.format('pg_catalog.jsonb_build_object(%s)', pg_catalog.array_to_string(cols, ', '));
         END IF;
         RETURN QUERY EXECUTE pg_catalog.format('SELECT %L::pg_catalog.regclass, %s FROM %s t WHERE %s',
                                                t.relid::pg_catalog.regclass,
@@ -98,9 +98,9 @@ BEGIN
                                                pg_catalog.array_to_string(conds, ' OR '))
                      USING subject;
         GET DIAGNOSTICS n = ROW_COUNT;
-        total := total OPERATOR(pg_catalog.+) n;
-        IF n OPERATOR(pg_catalog.>) 0 THEN
-            tables := tables OPERATOR(pg_catalog.+) 1;
+        total := total + n;
+        IF n > 0 THEN
+            tables := tables + 1;
         END IF;
     END LOOP;
 
@@ -111,14 +111,14 @@ BEGIN
                                              'policy_version', e.policy_version, 'by_guardian', e.by_guardian,
                                              'evidence', e.evidence)
           FROM privacy.consent_event e
-         WHERE e.subject OPERATOR(pg_catalog.=) export_subject_rows.subject
+         WHERE e.subject = export_subject_rows.subject
          ORDER BY e.seq;
     RETURN QUERY
         SELECT 'privacy.request'::pg_catalog.regclass,
                pg_catalog.jsonb_build_object('id', q.id, 'kind', q.kind, 'received_at', q.received_at,
                                              'due_at', q.due_at, 'status', q.status)
           FROM privacy.request q
-         WHERE q.subject_id OPERATOR(pg_catalog.=) pseud
+         WHERE q.subject_id = pseud
          ORDER BY q.id;
 
     PERFORM privacy.audit_append('export', pg_catalog.format('subject %s', pseud),
@@ -141,12 +141,12 @@ CREATE FUNCTION privacy.export_subject(subject text) RETURNS jsonb
                                          FROM (SELECT x.relation::text AS relation,
                                                       pg_catalog.jsonb_agg(x.data ORDER BY x.data::text) AS rows
                                                  FROM x
-                                                WHERE x.relation::text OPERATOR(pg_catalog.<>) ALL (ARRAY['privacy.consent_event', 'privacy.request'])
+                                                WHERE x.relation::text <> ALL (ARRAY['privacy.consent_event', 'privacy.request'])
                                                 GROUP BY 1) g), '{}'),
                    'consent_history', COALESCE((SELECT pg_catalog.jsonb_agg(x.data) FROM x
-                                                 WHERE x.relation OPERATOR(pg_catalog.=) 'privacy.consent_event'::pg_catalog.regclass), '[]'),
+                                                 WHERE x.relation = 'privacy.consent_event'::pg_catalog.regclass), '[]'),
                    'requests', COALESCE((SELECT pg_catalog.jsonb_agg(x.data) FROM x
-                                          WHERE x.relation OPERATOR(pg_catalog.=) 'privacy.request'::pg_catalog.regclass), '[]'))
+                                          WHERE x.relation = 'privacy.request'::pg_catalog.regclass), '[]'))
     $$;
 COMMENT ON FUNCTION privacy.export_subject(text) IS
     'everything held about the subject as one jsonb document: rows of every labelled table by table (values with their categories), consent history and requests; audited';

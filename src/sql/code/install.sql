@@ -57,9 +57,9 @@ CREATE FUNCTION privacy.restoring() RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     AS $$
-        SELECT pg_catalog.current_setting('check_function_bodies') OPERATOR(pg_catalog.=) 'off'
+        SELECT pg_catalog.current_setting('check_function_bodies') = 'off'
            AND (SELECT r.rolsuper FROM pg_catalog.pg_roles r
-                 WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+                 WHERE r.rolname = CURRENT_USER)
     $$;
 COMMENT ON FUNCTION privacy.restoring() IS
     'true while a superuser restores a dump (check_function_bodies = off): configuration rows are then not audited again';

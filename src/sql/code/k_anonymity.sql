@@ -28,32 +28,32 @@ CREATE FUNCTION privacy.generalization(expr text, typ pg_catalog.regtype, level 
 DECLARE
     t text := privacy.generalization_kind(typ);
 BEGIN
-    IF expr IS NULL OR t IS NULL OR level IS NULL OR level OPERATOR(pg_catalog.<) 0 THEN
+    IF expr IS NULL OR t IS NULL OR level IS NULL OR level < 0 THEN
         RETURN;
     END IF;
-    IF level OPERATOR(pg_catalog.=) 0 THEN
+    IF level = 0 THEN
         sql := expr;
         label := 'exact';
-    ELSIF t OPERATOR(pg_catalog.=) 'date' AND level OPERATOR(pg_catalog.<=) 3 THEN
+    ELSIF t = 'date' AND level <= 3 THEN
         label := (ARRAY['month', 'year', 'decade'])[level];
         sql := pg_catalog.format('pg_catalog.date_trunc(%L, (%s)::pg_catalog.timestamp)', label, expr);
-    ELSIF t OPERATOR(pg_catalog.=) 'timestamp' AND level OPERATOR(pg_catalog.<=) 4 THEN
+    ELSIF t = 'timestamp' AND level <= 4 THEN
         label := (ARRAY['day', 'month', 'year', 'decade'])[level];
         sql := pg_catalog.format('pg_catalog.date_trunc(%L, (%s)::pg_catalog.timestamp)', label, expr);
-    ELSIF t OPERATOR(pg_catalog.=) 'number' AND level OPERATOR(pg_catalog.<=) 4 THEN
+    ELSIF t = 'number' AND level <= 4 THEN
         -- bands of 5, 10, 50, 100: each a union of bands of the level below
         label := pg_catalog.format('band of %s', (ARRAY[5, 10, 50, 100])[level]);
         sql := pg_catalog.format('(pg_catalog.floor((%s)::pg_catalog.numeric OPERATOR(pg_catalog./) %s) OPERATOR(pg_catalog.*) %2$s)',
                                  expr, (ARRAY[5, 10, 50, 100])[level]);
-    ELSIF t OPERATOR(pg_catalog.=) 'inet' AND level OPERATOR(pg_catalog.<=) 3 THEN
+    ELSIF t = 'inet' AND level <= 3 THEN
         label := pg_catalog.format('network /%s (IPv6 /%s)', (ARRAY[24, 16, 8])[level], (ARRAY[64, 48, 32])[level]);
         sql := pg_catalog.format('pg_catalog.network(pg_catalog.set_masklen((%1$s)::pg_catalog.inet, CASE pg_catalog.family(%1$s) WHEN 4 THEN %2$s ELSE %3$s END))',
                                  expr, (ARRAY[24, 16, 8])[level], (ARRAY[64, 48, 32])[level]);
-    ELSIF t OPERATOR(pg_catalog.=) 'text' AND level OPERATOR(pg_catalog.<=) 5 THEN
+    ELSIF t = 'text' AND level <= 5 THEN
         -- the last characters dropped: postal codes, ID prefixes, addresses by region
-        label := pg_catalog.format('last %s character%s dropped', level, CASE WHEN level OPERATOR(pg_catalog.>) 1 THEN 's' ELSE '' END);
+        label := pg_catalog.format('last %s character%s dropped', level, CASE WHEN level > 1 THEN 's' ELSE '' END);
         sql := pg_catalog.format('pg_catalog.left((%s)::pg_catalog.text, -%s)', expr, level);
-    ELSIF level OPERATOR(pg_catalog.=) privacy.generalization_top(typ) THEN
+    ELSIF level = privacy.generalization_top(typ) THEN
         label := 'suppressed';
         sql := 'NULL::pg_catalog.text';
     END IF;
@@ -93,25 +93,25 @@ DECLARE
     q name;
     t pg_catalog.regtype;
 BEGIN
-    IF rel IS NULL OR quasi_identifiers IS NULL OR pg_catalog.cardinality(quasi_identifiers) OPERATOR(pg_catalog.=) 0
+    IF rel IS NULL OR quasi_identifiers IS NULL OR pg_catalog.cardinality(quasi_identifiers) = 0
        OR pg_catalog.array_position(quasi_identifiers, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'a relation and at least one quasi-identifier column are needed, and no NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF (SELECT pg_catalog.count(DISTINCT x) FROM pg_catalog.unnest(quasi_identifiers) x)
-       OPERATOR(pg_catalog.<>) pg_catalog.cardinality(quasi_identifiers) THEN
+       <> pg_catalog.cardinality(quasi_identifiers) THEN
         RAISE EXCEPTION 'a quasi-identifier is named twice'
             USING ERRCODE = 'duplicate_column';
     END IF;
     FOREACH q IN ARRAY quasi_identifiers LOOP
         SELECT a.atttypid INTO t FROM pg_catalog.pg_attribute a
-         WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attname OPERATOR(pg_catalog.=) q
-           AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+         WHERE a.attrelid = rel AND a.attname = q
+           AND a.attnum > 0 AND NOT a.attisdropped;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'column "%" of relation % does not exist', q, rel
                 USING ERRCODE = 'undefined_column';
         END IF;
-        types := types OPERATOR(pg_catalog.||) t;
+        types := types || t;
     END LOOP;
     RETURN types;
 END
@@ -142,16 +142,16 @@ DECLARE
     dominated boolean;
 BEGIN
     types := privacy.quasi_identifier_types(rel, quasi_identifiers);
-    IF k IS NULL OR k OPERATOR(pg_catalog.<) 1 THEN
+    IF k IS NULL OR k < 1 THEN
         RAISE EXCEPTION 'k must be at least 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     n := pg_catalog.cardinality(types);
     SELECT pg_catalog.array_agg(privacy.generalization_top(t) ORDER BY o) INTO tops
       FROM pg_catalog.unnest(types) WITH ORDINALITY u(t, o);
     FOR i IN 1 .. n LOOP
-        nodes := nodes OPERATOR(pg_catalog.*) (tops[i] OPERATOR(pg_catalog.+) 1);
+        nodes := nodes * (tops[i] + 1);
     END LOOP;
-    IF nodes OPERATOR(pg_catalog.>) 10000 THEN
+    IF nodes > 10000 THEN
         RAISE EXCEPTION 'too many combinations of generalization levels: %', nodes
             USING ERRCODE = 'program_limit_exceeded',
                   HINT = 'Name fewer quasi-identifiers at a time.';
@@ -163,13 +163,13 @@ BEGIN
         names := ARRAY[]::text[];
         FOR i IN 1 .. n LOOP
             g := privacy.generalization(pg_catalog.format('t.%I', quasi_identifiers[i]), types[i], cur[i]);
-            exprs := exprs OPERATOR(pg_catalog.||) g.sql;
-            names := names OPERATOR(pg_catalog.||) pg_catalog.format('%s: %s', quasi_identifiers[i], g.label);
+            exprs := exprs || g.sql;
+            names := names || pg_catalog.format('%s: %s', quasi_identifiers[i], g.label);
         END LOOP;
         -- a combination above one that reaches k reaches it too: skip the query
         dominated := false;
         FOR j IN 1 .. COALESCE(pg_catalog.array_length(found_k, 1), 0) LOOP
-            IF (SELECT pg_catalog.bool_and(found_levels[j][x] OPERATOR(pg_catalog.<=) cur[x]) FROM pg_catalog.generate_series(1, n) x) THEN
+            IF (SELECT pg_catalog.bool_and(found_levels[j][x] <= cur[x]) FROM pg_catalog.generate_series(1, n) x) THEN
                 dominated := true;
                 EXIT;
             END IF;
@@ -178,9 +178,9 @@ BEGIN
             EXECUTE pg_catalog.format('SELECT pg_catalog.min(g.n) FROM (SELECT pg_catalog.count(*) AS n FROM %s t GROUP BY %s) g',
                                       rel, pg_catalog.array_to_string(exprs, ', '))
                INTO reached;
-            IF reached OPERATOR(pg_catalog.>=) k THEN
-                found_levels := found_levels OPERATOR(pg_catalog.||) ARRAY[cur];
-                found_k := found_k OPERATOR(pg_catalog.||) reached;
+            IF reached >= k THEN
+                found_levels := found_levels || ARRAY[cur];
+                found_k := found_k || reached;
                 levels := cur;
                 generalizations := names;
                 k_reached := reached;
@@ -191,15 +191,15 @@ BEGIN
         -- the next combination (mixed radix, first column fastest)
         i := 1;
         LOOP
-            EXIT WHEN i OPERATOR(pg_catalog.>) n;
-            IF cur[i] OPERATOR(pg_catalog.<) tops[i] THEN
-                cur[i] := cur[i] OPERATOR(pg_catalog.+) 1;
+            EXIT WHEN i > n;
+            IF cur[i] < tops[i] THEN
+                cur[i] := cur[i] + 1;
                 EXIT;
             END IF;
             cur[i] := 0;
-            i := i OPERATOR(pg_catalog.+) 1;
+            i := i + 1;
         END LOOP;
-        EXIT WHEN i OPERATOR(pg_catalog.>) n;
+        EXIT WHEN i > n;
     END LOOP;
 END
 $$;

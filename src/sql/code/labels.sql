@@ -33,10 +33,10 @@ CREATE FUNCTION privacy.table_label(rel pg_catalog.regclass) RETURNS text
     AS $$
         SELECT s.label
           FROM pg_catalog.pg_seclabel s
-         WHERE s.provider OPERATOR(pg_catalog.=) 'privacy'
-           AND s.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-           AND s.objoid OPERATOR(pg_catalog.=) COALESCE(pg_catalog.pg_partition_root(rel), rel)
-           AND s.objsubid OPERATOR(pg_catalog.=) 0
+         WHERE s.provider = 'privacy'
+           AND s.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND s.objoid = COALESCE(pg_catalog.pg_partition_root(rel), rel)
+           AND s.objsubid = 0
     $$;
 COMMENT ON FUNCTION privacy.table_label(pg_catalog.regclass) IS
     'the privacy label in force for a table; for a partition, the label of its partitioned root';
@@ -49,12 +49,12 @@ CREATE FUNCTION privacy.column_label(rel pg_catalog.regclass, column_name name) 
         SELECT s.label
           FROM pg_catalog.pg_attribute a
           JOIN pg_catalog.pg_seclabel s
-            ON s.objoid OPERATOR(pg_catalog.=) a.attrelid
-           AND s.objsubid OPERATOR(pg_catalog.=) a.attnum
-         WHERE s.provider OPERATOR(pg_catalog.=) 'privacy'
-           AND s.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-           AND a.attrelid OPERATOR(pg_catalog.=) COALESCE(pg_catalog.pg_partition_root(rel), rel)
-           AND a.attname OPERATOR(pg_catalog.=) column_name
+            ON s.objoid = a.attrelid
+           AND s.objsubid = a.attnum
+         WHERE s.provider = 'privacy'
+           AND s.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND a.attrelid = COALESCE(pg_catalog.pg_partition_root(rel), rel)
+           AND a.attname = column_name
            AND NOT a.attisdropped
     $$;
 COMMENT ON FUNCTION privacy.column_label(pg_catalog.regclass, name) IS

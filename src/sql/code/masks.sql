@@ -42,7 +42,7 @@ CREATE FUNCTION privacy.generalize(value date, level text) RETURNS date
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF level OPERATOR(pg_catalog.<>) ALL (ARRAY['decade', 'year', 'quarter', 'month', 'week']) THEN
+    IF level <> ALL (ARRAY['decade', 'year', 'quarter', 'month', 'week']) THEN
         RAISE EXCEPTION 'unknown generalization level "%"', level
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use decade, year, quarter, month or week.';
@@ -58,7 +58,7 @@ CREATE FUNCTION privacy.generalize(value timestamptz, level text) RETURNS timest
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF level OPERATOR(pg_catalog.<>) ALL (ARRAY['decade', 'year', 'quarter', 'month', 'week', 'day', 'hour']) THEN
+    IF level <> ALL (ARRAY['decade', 'year', 'quarter', 'month', 'week', 'day', 'hour']) THEN
         RAISE EXCEPTION 'unknown generalization level "%"', level
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use decade, year, quarter, month, week, day or hour.';
@@ -76,7 +76,7 @@ CREATE FUNCTION privacy.generalize(value inet, prefix_len integer) RETURNS inet
 DECLARE
     maxlen integer := CASE pg_catalog.family(value) WHEN 4 THEN 32 ELSE 128 END;
 BEGIN
-    IF prefix_len OPERATOR(pg_catalog.<) 0 OR prefix_len OPERATOR(pg_catalog.>) maxlen THEN
+    IF prefix_len < 0 OR prefix_len > maxlen THEN
         RAISE EXCEPTION 'prefix length % is out of range for IPv% addresses', prefix_len, pg_catalog.family(value)
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = pg_catalog.format('Use 0 to %s.', maxlen);
@@ -95,18 +95,18 @@ DECLARE
     age integer;
     low integer;
 BEGIN
-    IF width OPERATOR(pg_catalog.<) 1 THEN
+    IF width < 1 THEN
         RAISE EXCEPTION 'age band width must be at least 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NOT pg_catalog.isfinite(birth_date) OR NOT pg_catalog.isfinite(at) THEN
         RAISE EXCEPTION 'age band needs finite dates' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF birth_date OPERATOR(pg_catalog.>) at THEN
+    IF birth_date > at THEN
         RAISE EXCEPTION 'birth date is after the date the age is computed at' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     age := pg_catalog.date_part('year', pg_catalog.age(at::timestamp, birth_date::timestamp))::integer;
-    low := (age OPERATOR(pg_catalog./) width) OPERATOR(pg_catalog.*) width;
-    RETURN low::text OPERATOR(pg_catalog.||) '-' OPERATOR(pg_catalog.||) (low OPERATOR(pg_catalog.+) width OPERATOR(pg_catalog.-) 1)::text;
+    low := (age / width) * width;
+    RETURN low::text || '-' || (low + width - 1)::text;
 END
 $$;
 COMMENT ON FUNCTION privacy.age_band(date, integer, date) IS
@@ -117,11 +117,11 @@ CREATE FUNCTION privacy.noise(value numeric, ratio double precision) RETURNS num
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF ratio OPERATOR(pg_catalog.<) 0 OR ratio OPERATOR(pg_catalog.>) 1 OR ratio OPERATOR(pg_catalog.<>) ratio THEN
+    IF ratio < 0 OR ratio > 1 OR ratio <> ratio THEN
         RAISE EXCEPTION 'noise ratio must be between 0 and 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    RETURN pg_catalog.round(value OPERATOR(pg_catalog.*)
-               (1 OPERATOR(pg_catalog.+) ((pg_catalog.random() OPERATOR(pg_catalog.*) 2 OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog.*) ratio))::numeric,
+    RETURN pg_catalog.round(value *
+               (1 + ((pg_catalog.random() * 2 - 1) * ratio))::numeric,
                pg_catalog.scale(value));
 END
 $$;

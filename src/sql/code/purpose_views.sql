@@ -9,11 +9,11 @@ CREATE FUNCTION privacy.listed_condition(list text, alias text, subject_columns 
     LANGUAGE sql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
-        SELECT '(' OPERATOR(pg_catalog.||) pg_catalog.string_agg(
-                   CASE WHEN c OPERATOR(pg_catalog.=) ANY (integer_columns)
+        SELECT '(' || pg_catalog.string_agg(
+                   CASE WHEN c = ANY (integer_columns)
                         THEN pg_catalog.format('EXISTS (SELECT 1 FROM %s r WHERE r.subject_key OPERATOR(pg_catalog.=) %I.%I%s)', list, alias, c, extra)
                         ELSE pg_catalog.format('EXISTS (SELECT 1 FROM %s r WHERE r.subject OPERATOR(pg_catalog.=) %I.%I::text%s)', list, alias, c, extra)
-                   END, ' OR ') OPERATOR(pg_catalog.||) ')'
+                   END, ' OR ') || ')'
           FROM pg_catalog.unnest(subject_columns) c
     $$;
 COMMENT ON FUNCTION privacy.listed_condition(text, text, name[], name[], text) IS
@@ -32,7 +32,7 @@ DECLARE
     parts text[] := ARRAY[]::text[];
     minor text;
     check_sql text;
-    single boolean := pg_catalog.cardinality(subject_columns) OPERATOR(pg_catalog.=) 1;
+    single boolean := pg_catalog.cardinality(subject_columns) = 1;
 BEGIN
     FOREACH col IN ARRAY subject_columns LOOP
         -- the explicit setting (carried by the consent row), else the birth
@@ -46,7 +46,7 @@ BEGIN
         END IF;
         -- integer subject columns compare with the integer key (same btree
         -- family, so the planner carries a constant across); others as text
-        IF col OPERATOR(pg_catalog.=) ANY (integer_columns) THEN
+        IF col = ANY (integer_columns) THEN
             match := pg_catalog.format('c.subject_key OPERATOR(pg_catalog.=) %I.%I', alias, col);
         ELSE
             match := pg_catalog.format('c.subject OPERATOR(pg_catalog.=) %I.%I::text', alias, col);
@@ -59,14 +59,14 @@ BEGIN
             alias, col, purpose, minor, match);
         IF single THEN
             -- a bare EXISTS becomes a semi-join; a NULL subject fails it
-            parts := parts OPERATOR(pg_catalog.||) check_sql;
+            parts := parts || check_sql;
         ELSE
-            parts := parts OPERATOR(pg_catalog.||) pg_catalog.format('(%I.%I IS NULL OR %s)', alias, col, check_sql);
+            parts := parts || pg_catalog.format('(%I.%I IS NULL OR %s)', alias, col, check_sql);
         END IF;
     END LOOP;
     IF NOT single THEN
         -- the row must have a subject at all
-        parts := parts OPERATOR(pg_catalog.||) (SELECT pg_catalog.format('(%s)', pg_catalog.string_agg(pg_catalog.format('%I.%I IS NOT NULL', alias, c2), ' OR '))
+        parts := parts || (SELECT pg_catalog.format('(%s)', pg_catalog.string_agg(pg_catalog.format('%I.%I IS NOT NULL', alias, c2), ' OR '))
                                                   FROM pg_catalog.unnest(subject_columns) c2);
     END IF;
     RETURN pg_catalog.array_to_string(parts, ' AND ');
@@ -92,11 +92,11 @@ DECLARE
     birth name;
     ints name[];
 BEGIN
-    SELECT * INTO p FROM privacy.purpose d WHERE d.name OPERATOR(pg_catalog.=) purpose;
+    SELECT * INTO p FROM privacy.purpose d WHERE d.name = purpose;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown purpose "%"', purpose USING ERRCODE = 'undefined_object';
     END IF;
-    SELECT * INTO sp FROM privacy.subject_path s WHERE s.relation OPERATOR(pg_catalog.=) source;
+    SELECT * INTO sp FROM privacy.subject_path s WHERE s.relation = source;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'table % holds no subject''s data', source
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -109,17 +109,17 @@ BEGIN
         SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, t.typcategory,
                l.category, l.mask AS label_mask, c.mask AS category_mask
           FROM pg_catalog.pg_attribute a
-          JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
-          LEFT JOIN privacy.labels l ON l.relation OPERATOR(pg_catalog.=) source AND l.column_name OPERATOR(pg_catalog.=) a.attname
-          LEFT JOIN privacy.category c ON c.name OPERATOR(pg_catalog.=) l.category
-         WHERE a.attrelid OPERATOR(pg_catalog.=) source AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+          JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+          LEFT JOIN privacy.labels l ON l.relation = source AND l.column_name = a.attname
+          LEFT JOIN privacy.category c ON c.name = l.category
+         WHERE a.attrelid = source AND a.attnum > 0 AND NOT a.attisdropped
          ORDER BY a.attnum
     LOOP
         IF col.category IS NULL OR privacy.purpose_covers(purpose, col.category) THEN
             expr := pg_catalog.format('t.%I', col.attname);
         ELSE
             m := col.label_mask;
-            IF m IS NULL AND col.typcategory OPERATOR(pg_catalog.=) 'S' THEN
+            IF m IS NULL AND col.typcategory = 'S' THEN
                 m := col.category_mask;
             END IF;
             IF m IS NOT NULL THEN
@@ -128,27 +128,27 @@ BEGIN
                 expr := pg_catalog.format('NULL::%s', col.typ);
             END IF;
         END IF;
-        cols := cols OPERATOR(pg_catalog.||) pg_catalog.format('%s AS %I', expr, col.attname);
+        cols := cols || pg_catalog.format('%s AS %I', expr, col.attname);
     END LOOP;
 
     SELECT pg_catalog.array_agg(a.attname) INTO ints
       FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid OPERATOR(pg_catalog.=) sp.subject_relation
-       AND a.attname OPERATOR(pg_catalog.=) ANY (sp.subject_columns)
-       AND a.atttypid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.int2'::pg_catalog.regtype,
+     WHERE a.attrelid = sp.subject_relation
+       AND a.attname = ANY (sp.subject_columns)
+       AND a.atttypid = ANY (ARRAY['pg_catalog.int2'::pg_catalog.regtype,
                                                         'pg_catalog.int4'::pg_catalog.regtype,
                                                         'pg_catalog.int8'::pg_catalog.regtype]::oid[]);
     ints := COALESCE(ints, '{}');
     hops := pg_catalog.cardinality(sp.constraints);
-    root := CASE WHEN hops OPERATOR(pg_catalog.=) 0 THEN 't' ELSE 'a' OPERATOR(pg_catalog.||) hops END;
-    IF p.legal_basis OPERATOR(pg_catalog.<>) 'consent' THEN
+    root := CASE WHEN hops = 0 THEN 't' ELSE 'a' || hops END;
+    IF p.legal_basis <> 'consent' THEN
         -- every subject, except those whose data is only kept (PIPL Art. 47)
-        filter := 'NOT ' OPERATOR(pg_catalog.||)
+        filter := 'NOT ' ||
                   privacy.path_condition(sp.constraints, privacy.listed_condition('privacy.restricted_subject', root, sp.subject_columns, ints));
     ELSE
         SELECT l.column_name INTO birth FROM privacy.labels l
-         WHERE l.relation OPERATOR(pg_catalog.=) sp.subject_relation
-           AND l.category OPERATOR(pg_catalog.=) 'identity.birth_date' LIMIT 1;
+         WHERE l.relation = sp.subject_relation
+           AND l.category = 'identity.birth_date' LIMIT 1;
         -- through the foreign keys, child first: t -> a1 -> a2 ... -> the subject table
         filter := privacy.path_condition(sp.constraints,
                       privacy.consent_condition(root, sp.subject_columns, birth, purpose, ints));
@@ -180,7 +180,7 @@ BEGIN
     EXECUTE pg_catalog.format('COMMENT ON VIEW %s IS %L', v,
                               pg_catalog.format('privacy purpose view of %s for purpose %s', source, purpose));
     EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM PUBLIC', v);
-    FOR r IN SELECT g.role_name FROM privacy.purpose_grant g WHERE g.purpose OPERATOR(pg_catalog.=) build_purpose_view.purpose LOOP
+    FOR r IN SELECT g.role_name FROM privacy.purpose_grant g WHERE g.purpose = build_purpose_view.purpose LOOP
         EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', view_schema, r);
         EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', v, r);
     END LOOP;
@@ -217,17 +217,17 @@ BEGIN
                   DETAIL = 'Only a role that can read a table can make purpose views of it.';
     END IF;
     SELECT n.nspname, c.relname INTO src_schema, src_name
-      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-     WHERE c.oid OPERATOR(pg_catalog.=) source;
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = source;
     IF view_name IS NULL THEN
         v_schema := src_schema;
-        v_name := src_name OPERATOR(pg_catalog.||) '_' OPERATOR(pg_catalog.||) purpose;
+        v_name := src_name || '_' || purpose;
     ELSE
         parts := pg_catalog.parse_ident(view_name);
-        IF pg_catalog.cardinality(parts) OPERATOR(pg_catalog.=) 1 THEN
+        IF pg_catalog.cardinality(parts) = 1 THEN
             v_schema := src_schema;
             v_name := parts[1];
-        ELSIF pg_catalog.cardinality(parts) OPERATOR(pg_catalog.=) 2 THEN
+        ELSIF pg_catalog.cardinality(parts) = 2 THEN
             v_schema := parts[1];
             v_name := parts[2];
         ELSE
@@ -265,29 +265,29 @@ BEGIN
         IF src IS NULL THEN
             -- the table is gone (and its view with it)
             DELETE FROM privacy.purpose_view v
-             WHERE v.view_schema OPERATOR(pg_catalog.=) r.view_schema AND v.view_name OPERATOR(pg_catalog.=) r.view_name;
+             WHERE v.view_schema = r.view_schema AND v.view_name = r.view_name;
             CONTINUE;
         END IF;
-        IF (refresh_purpose_views.source IS NULL OR src OPERATOR(pg_catalog.=) refresh_purpose_views.source)
-           AND (refresh_purpose_views.purpose IS NULL OR r.purpose OPERATOR(pg_catalog.=) refresh_purpose_views.purpose) THEN
-            IF NOT EXISTS (SELECT 1 FROM privacy.purpose p WHERE p.name OPERATOR(pg_catalog.=) r.purpose) THEN
+        IF (refresh_purpose_views.source IS NULL OR src = refresh_purpose_views.source)
+           AND (refresh_purpose_views.purpose IS NULL OR r.purpose = refresh_purpose_views.purpose) THEN
+            IF NOT EXISTS (SELECT 1 FROM privacy.purpose p WHERE p.name = r.purpose) THEN
                 IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', r.view_schema, r.view_name)) IS NOT NULL THEN
                     EXECUTE pg_catalog.format('DROP VIEW %I.%I', r.view_schema, r.view_name);
                 END IF;
                 DELETE FROM privacy.purpose_view v
-                 WHERE v.view_schema OPERATOR(pg_catalog.=) r.view_schema AND v.view_name OPERATOR(pg_catalog.=) r.view_name;
+                 WHERE v.view_schema = r.view_schema AND v.view_name = r.view_name;
                 CONTINUE;
             END IF;
             BEGIN
                 PERFORM privacy.build_purpose_view(r.view_schema, r.view_name, src, r.purpose);
-                n := n OPERATOR(pg_catalog.+) 1;
+                n := n + 1;
             EXCEPTION WHEN object_not_in_prerequisite_state THEN
                 -- the table no longer holds a subject's data: no lawful view of it remains
                 IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', r.view_schema, r.view_name)) IS NOT NULL THEN
                     EXECUTE pg_catalog.format('DROP VIEW %I.%I', r.view_schema, r.view_name);
                 END IF;
                 DELETE FROM privacy.purpose_view v
-                 WHERE v.view_schema OPERATOR(pg_catalog.=) r.view_schema AND v.view_name OPERATOR(pg_catalog.=) r.view_name;
+                 WHERE v.view_schema = r.view_schema AND v.view_name = r.view_name;
                 RAISE WARNING 'purpose view %.% was removed: table %.% no longer holds a subject''s data',
                     pg_catalog.quote_ident(r.view_schema), pg_catalog.quote_ident(r.view_name),
                     pg_catalog.quote_ident(r.source_schema), pg_catalog.quote_ident(r.source_name);
@@ -313,18 +313,18 @@ BEGIN
     IF purpose IS NULL OR role_name IS NULL THEN
         RAISE EXCEPTION 'purpose and role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM privacy.purpose p WHERE p.name OPERATOR(pg_catalog.=) grant_purpose.purpose) THEN
+    IF NOT EXISTS (SELECT 1 FROM privacy.purpose p WHERE p.name = grant_purpose.purpose) THEN
         RAISE EXCEPTION 'unknown purpose "%"', purpose USING ERRCODE = 'undefined_object';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname OPERATOR(pg_catalog.=) role_name) THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname = role_name) THEN
         RAISE EXCEPTION 'role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
     END IF;
     INSERT INTO privacy.purpose_grant AS g (purpose, role_name) VALUES (purpose, role_name)
     ON CONFLICT ON CONSTRAINT purpose_grant_pkey DO NOTHING;
-    FOR r IN SELECT * FROM privacy.purpose_view v WHERE v.purpose OPERATOR(pg_catalog.=) grant_purpose.purpose LOOP
+    FOR r IN SELECT * FROM privacy.purpose_view v WHERE v.purpose = grant_purpose.purpose LOOP
         EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', r.view_schema, role_name);
         EXECUTE pg_catalog.format('GRANT SELECT ON %I.%I TO %I', r.view_schema, r.view_name, role_name);
-        n := n OPERATOR(pg_catalog.+) 1;
+        n := n + 1;
     END LOOP;
     PERFORM privacy.audit_append('purpose grant', pg_catalog.format('role %s', pg_catalog.quote_ident(role_name)),
         pg_catalog.jsonb_build_object('purpose', purpose, 'views', n));
@@ -352,11 +352,11 @@ BEGIN
         RETURN;
     END IF;
     FOR cmd IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP
-        IF cmd.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-           AND cmd.command_tag OPERATOR(pg_catalog.=) ANY (ARRAY['ALTER TABLE', 'SECURITY LABEL']) THEN
+        IF cmd.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND cmd.command_tag = ANY (ARRAY['ALTER TABLE', 'SECURITY LABEL']) THEN
             src := cmd.objid::regclass;
             IF EXISTS (SELECT 1 FROM privacy.purpose_view v
-                        WHERE pg_catalog.to_regclass(pg_catalog.format('%I.%I', v.source_schema, v.source_name)) OPERATOR(pg_catalog.=) src) THEN
+                        WHERE pg_catalog.to_regclass(pg_catalog.format('%I.%I', v.source_schema, v.source_name)) = src) THEN
                 PERFORM privacy.refresh_purpose_views(src);
             END IF;
         END IF;

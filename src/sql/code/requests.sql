@@ -22,19 +22,19 @@ BEGIN
     IF subject IS NULL OR kind IS NULL THEN
         RAISE EXCEPTION 'subject and kind must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF kind OPERATOR(pg_catalog.=) 'cancellation' THEN
+    IF kind = 'cancellation' THEN
         RAISE EXCEPTION 'cancellation requests are made with privacy.request_cancellation'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'privacy.request_cancellation(subject, cooling_off) registers the request and schedules the cancellation.';
     END IF;
-    IF NOT kind OPERATOR(pg_catalog.=) ANY (ARRAY['access', 'correction', 'withdrawal']) THEN
+    IF NOT kind = ANY (ARRAY['access', 'correction', 'withdrawal']) THEN
         RAISE EXCEPTION 'unknown request kind "%"', kind
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The kinds are access, correction, cancellation and withdrawal.';
     END IF;
     INSERT INTO privacy.request (kind, subject, subject_id, due_at, note)
     VALUES (kind, subject, privacy.subject_pseudonym(subject),
-            pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(days => pg_catalog.current_setting('privacy.response_days')::integer),
+            pg_catalog.now() + pg_catalog.make_interval(days => pg_catalog.current_setting('privacy.response_days')::integer),
             note)
     RETURNING privacy.request.id INTO rid;
     PERFORM privacy.audit_append('request', pg_catalog.format('request %s', rid),
@@ -59,18 +59,18 @@ BEGIN
     IF request_id IS NULL THEN
         RAISE EXCEPTION 'request id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT * INTO q FROM privacy.request r WHERE r.id OPERATOR(pg_catalog.=) request_id FOR UPDATE;
+    SELECT * INTO q FROM privacy.request r WHERE r.id = request_id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = 'undefined_object';
     END IF;
-    IF NOT q.kind OPERATOR(pg_catalog.=) ANY (kinds) THEN
+    IF NOT q.kind = ANY (kinds) THEN
         RAISE EXCEPTION 'request % is a % request', request_id, q.kind
             USING ERRCODE = 'wrong_object_type',
-                  HINT = CASE WHEN q.kind OPERATOR(pg_catalog.=) 'cancellation'
+                  HINT = CASE WHEN q.kind = 'cancellation'
                               THEN 'A cancellation is completed by carrying it out (privacy.run_due_requests), or revoked with privacy.revoke_cancellation.'
                               ELSE 'privacy.complete_request closes access, correction and withdrawal requests.' END;
     END IF;
-    IF q.status OPERATOR(pg_catalog.<>) 'open' THEN
+    IF q.status <> 'open' THEN
         RAISE EXCEPTION 'request % is already %', request_id, q.status USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     RETURN q;
@@ -89,10 +89,10 @@ DECLARE
 BEGIN
     UPDATE privacy.request r SET status = 'completed', subject = NULL, closed_at = pg_catalog.now(),
                                  note = COALESCE(complete_request.note, r.note)
-     WHERE r.id OPERATOR(pg_catalog.=) q.id;
+     WHERE r.id = q.id;
     PERFORM privacy.audit_append('request', pg_catalog.format('request %s', q.id),
         pg_catalog.jsonb_build_object('operation', 'completed', 'kind', q.kind, 'subject', q.subject_id,
-                                      'late', pg_catalog.now() OPERATOR(pg_catalog.>) q.due_at));
+                                      'late', pg_catalog.now() > q.due_at));
 END
 $$;
 COMMENT ON FUNCTION privacy.complete_request(bigint, text) IS
@@ -112,24 +112,24 @@ BEGIN
     IF subject IS NULL OR cooling_off IS NULL THEN
         RAISE EXCEPTION 'subject and cooling-off period must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF cooling_off OPERATOR(pg_catalog.<) '0'::interval THEN
+    IF cooling_off < '0'::interval THEN
         RAISE EXCEPTION 'cooling-off period must not be negative' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     pseud := privacy.subject_pseudonym(subject);
-    IF EXISTS (SELECT 1 FROM privacy.cancelled_subject c WHERE c.subject_id OPERATOR(pg_catalog.=) pseud) THEN
+    IF EXISTS (SELECT 1 FROM privacy.cancelled_subject c WHERE c.subject_id = pseud) THEN
         RAISE EXCEPTION 'the subject''s account is already cancelled' USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     INSERT INTO privacy.request AS r (kind, subject, subject_id, not_before, due_at)
-    VALUES ('cancellation', subject, pseud, t OPERATOR(pg_catalog.+) cooling_off,
-            GREATEST(t OPERATOR(pg_catalog.+) pg_catalog.make_interval(days => pg_catalog.current_setting('privacy.response_days')::integer),
-                                t OPERATOR(pg_catalog.+) cooling_off))
-    ON CONFLICT (subject_id) WHERE kind OPERATOR(pg_catalog.=) 'cancellation' AND status OPERATOR(pg_catalog.=) 'open' DO NOTHING
+    VALUES ('cancellation', subject, pseud, t + cooling_off,
+            GREATEST(t + pg_catalog.make_interval(days => pg_catalog.current_setting('privacy.response_days')::integer),
+                                t + cooling_off))
+    ON CONFLICT (subject_id) WHERE kind = 'cancellation' AND status = 'open' DO NOTHING
     RETURNING r.id INTO rid;
     IF rid IS NULL THEN
         -- one open cancellation request per subject: that one
         SELECT r.id INTO rid FROM privacy.request r
-         WHERE r.subject_id OPERATOR(pg_catalog.=) pseud AND r.kind OPERATOR(pg_catalog.=) 'cancellation'
-           AND r.status OPERATOR(pg_catalog.=) 'open';
+         WHERE r.subject_id = pseud AND r.kind = 'cancellation'
+           AND r.status = 'open';
         RETURN rid;
     END IF;
     PERFORM privacy.audit_append('request', pg_catalog.format('request %s', rid),
@@ -151,7 +151,7 @@ DECLARE
     q privacy.request := privacy.open_request(request_id, ARRAY['cancellation']);
 BEGIN
     UPDATE privacy.request r SET status = 'revoked', subject = NULL, closed_at = pg_catalog.now()
-     WHERE r.id OPERATOR(pg_catalog.=) q.id;
+     WHERE r.id = q.id;
     PERFORM privacy.audit_append('request', pg_catalog.format('request %s', q.id),
         pg_catalog.jsonb_build_object('operation', 'revoked', 'kind', 'cancellation', 'subject', q.subject_id));
 END
@@ -173,9 +173,9 @@ DECLARE
     msg text;
 BEGIN
     SELECT r.id, r.subject, r.subject_id INTO q FROM privacy.request r
-     WHERE r.status OPERATOR(pg_catalog.=) 'open' AND r.kind OPERATOR(pg_catalog.=) 'cancellation'
-       AND r.not_before OPERATOR(pg_catalog.<=) pg_catalog.now()
-       AND NOT r.id OPERATOR(pg_catalog.=) ANY (COALESCE(skip, '{}'))
+     WHERE r.status = 'open' AND r.kind = 'cancellation'
+       AND r.not_before <= pg_catalog.now()
+       AND NOT r.id = ANY (COALESCE(skip, '{}'))
      ORDER BY r.not_before, r.id
      LIMIT 1
      FOR UPDATE SKIP LOCKED;
@@ -187,14 +187,14 @@ BEGIN
           FROM privacy.cancel_work(q.subject, false, q.id) c WHERE c.relation IS NULL;
         -- already cancelled, or nothing held: the request is answered all the same
         UPDATE privacy.request r SET status = 'completed', subject = NULL, closed_at = pg_catalog.now(), note = outcome
-         WHERE r.id OPERATOR(pg_catalog.=) q.id AND r.status OPERATOR(pg_catalog.=) 'open';
+         WHERE r.id = q.id AND r.status = 'open';
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
         -- our own messages name tables and constraints only; others may quote data
-        IF pg_catalog.left(state, 2) OPERATOR(pg_catalog.<>) '23' THEN
+        IF pg_catalog.left(state, 2) <> '23' THEN
             msg := pg_catalog.format('failed with SQLSTATE %s', state);
         END IF;
-        UPDATE privacy.request r SET note = msg WHERE r.id OPERATOR(pg_catalog.=) q.id;
+        UPDATE privacy.request r SET note = msg WHERE r.id = q.id;
         PERFORM privacy.audit_append('request', pg_catalog.format('request %s', q.id),
             pg_catalog.jsonb_build_object('operation', 'failed', 'kind', 'cancellation', 'subject', q.subject_id,
                                           'sqlstate', state, 'message', msg));

@@ -10,7 +10,7 @@ BEGIN
     IF subject IS NULL OR until IS NULL OR reason IS NULL THEN
         RAISE EXCEPTION 'subject, until and reason must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF until OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+    IF until <= pg_catalog.now() THEN
         RAISE EXCEPTION 'a hold must end in the future' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     INSERT INTO privacy.hold (subject, until, reason) VALUES (subject, until, reason)
@@ -37,14 +37,14 @@ BEGIN
     IF rel IS NULL OR until IS NULL OR reason IS NULL THEN
         RAISE EXCEPTION 'table, until and reason must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF until OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
+    IF until <= pg_catalog.now() THEN
         RAISE EXCEPTION 'a hold must end in the future' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     root := COALESCE(pg_catalog.pg_partition_root(rel), rel);
     INSERT INTO privacy.hold (table_schema, table_name, until, reason)
     SELECT n.nspname, c.relname, until, reason
-      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-     WHERE c.oid OPERATOR(pg_catalog.=) root
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = root
     RETURNING privacy.hold.id INTO hid;
     PERFORM privacy.audit_append('hold', pg_catalog.format('hold %s', hid),
         pg_catalog.jsonb_build_object('operation', 'place', 'table', root::text, 'until', until, 'reason', reason));
@@ -65,14 +65,14 @@ BEGIN
     IF hold_id IS NULL THEN
         RAISE EXCEPTION 'hold id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT * INTO h FROM privacy.hold x WHERE x.id OPERATOR(pg_catalog.=) hold_id FOR UPDATE;
+    SELECT * INTO h FROM privacy.hold x WHERE x.id = hold_id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'hold % does not exist', hold_id USING ERRCODE = 'undefined_object';
     END IF;
     IF h.released_at IS NOT NULL THEN
         RAISE EXCEPTION 'hold % is already released', hold_id USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    UPDATE privacy.hold x SET released_at = pg_catalog.now() WHERE x.id OPERATOR(pg_catalog.=) hold_id;
+    UPDATE privacy.hold x SET released_at = pg_catalog.now() WHERE x.id = hold_id;
     PERFORM privacy.audit_append('hold', pg_catalog.format('hold %s', hold_id),
         pg_catalog.jsonb_build_object('operation', 'release'));
 END
@@ -89,7 +89,7 @@ CREATE FUNCTION privacy.require_table_owner(rel pg_catalog.regclass) RETURNS voi
 BEGIN
     IF NOT pg_catalog.pg_has_role(CASE pg_catalog.current_setting('role') WHEN 'none' THEN SESSION_USER
                                        ELSE pg_catalog.current_setting('role')::name END,
-                                  (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel),
+                                  (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = rel),
                                   'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', rel USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -113,23 +113,23 @@ BEGIN
     END IF;
     PERFORM privacy.require_table_owner(rel);
     SELECT a.atttypid INTO typ FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attname OPERATOR(pg_catalog.=) after_column AND NOT a.attisdropped;
+     WHERE a.attrelid = rel AND a.attname = after_column AND NOT a.attisdropped;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'column "%" of relation % does not exist', after_column, rel USING ERRCODE = 'undefined_column';
     END IF;
-    IF NOT typ OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.date'::regtype, 'pg_catalog.timestamp'::regtype,
+    IF NOT typ = ANY (ARRAY['pg_catalog.date'::regtype, 'pg_catalog.timestamp'::regtype,
                                                   'pg_catalog.timestamptz'::regtype]::oid[]) THEN
         RAISE EXCEPTION 'column "%" is not a date or timestamp', after_column USING ERRCODE = 'datatype_mismatch';
     END IF;
     INSERT INTO privacy.category_retention AS c (table_schema, table_name, after_column)
     SELECT n.nspname, k.relname, after_column
-      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
-     WHERE k.oid OPERATOR(pg_catalog.=) COALESCE(pg_catalog.pg_partition_root(rel), rel)
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = COALESCE(pg_catalog.pg_partition_root(rel), rel)
     ON CONFLICT ON CONSTRAINT category_retention_pkey DO UPDATE SET after_column = EXCLUDED.after_column;
     PERFORM privacy.audit_append('retention', pg_catalog.format('table %s', rel),
         pg_catalog.jsonb_build_object('operation', 'enable category retention', 'after', after_column));
     SELECT pg_catalog.count(*) INTO n FROM privacy.retention_rule r
-     WHERE r.relation OPERATOR(pg_catalog.=) COALESCE(pg_catalog.pg_partition_root(rel), rel) AND r.from_category;
+     WHERE r.relation = COALESCE(pg_catalog.pg_partition_root(rel), rel) AND r.from_category;
     RETURN n;
 END
 $$;
@@ -149,7 +149,7 @@ BEGIN
     PERFORM privacy.require_table_owner(rel);
     DELETE FROM privacy.category_retention c
      WHERE pg_catalog.to_regclass(pg_catalog.format('%I.%I', c.table_schema, c.table_name))
-           OPERATOR(pg_catalog.=) COALESCE(pg_catalog.pg_partition_root(rel), rel);
+           = COALESCE(pg_catalog.pg_partition_root(rel), rel);
     IF NOT FOUND THEN
         RETURN false;
     END IF;
@@ -200,26 +200,26 @@ DECLARE
     subj name[];
     held text[] := ARRAY[]::text[];
 BEGIN
-    pending := pg_catalog.format('t.%I OPERATOR(pg_catalog.<) $1', retain_after);
-    IF action OPERATOR(pg_catalog.=) 'anonymize' THEN
+    pending := pg_catalog.format('t.%I < $1', retain_after);
+    IF action = 'anonymize' THEN
         FOR c IN
             SELECT a.attname, a.attnotnull, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, a.atttypid, a.atttypmod, l.category,
                    EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                            WHERE i.indrelid OPERATOR(pg_catalog.=) rel AND i.indisunique
-                              AND a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::smallint[])) AS is_unique,
+                            WHERE i.indrelid = rel AND i.indisunique
+                              AND a.attnum = ANY (i.indkey::smallint[])) AS is_unique,
                    EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
-                            WHERE k.contype OPERATOR(pg_catalog.=) 'f'
-                              AND ((k.conrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.=) ANY (k.conkey))
-                                OR (k.confrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.=) ANY (k.confkey)))) AS keyed
+                            WHERE k.contype = 'f'
+                              AND ((k.conrelid = rel AND a.attnum = ANY (k.conkey))
+                                OR (k.confrelid = rel AND a.attnum = ANY (k.confkey)))) AS keyed
               FROM pg_catalog.pg_attribute a
               JOIN privacy.labels l
-                ON l.relation OPERATOR(pg_catalog.=) rel AND l.column_name OPERATOR(pg_catalog.=) a.attname
-             WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-               AND a.attgenerated OPERATOR(pg_catalog.=) '' AND a.attidentity OPERATOR(pg_catalog.=) ''
-               AND (retention_sql.column_name IS NULL OR a.attname OPERATOR(pg_catalog.=) retention_sql.column_name)
+                ON l.relation = rel AND l.column_name = a.attname
+             WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+               AND a.attgenerated = '' AND a.attidentity = ''
+               AND (retention_sql.column_name IS NULL OR a.attname = retention_sql.column_name)
              ORDER BY a.attnum
         LOOP
-            IF c.atttypid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.inet'::regtype, 'pg_catalog.cidr'::regtype]::oid[])
+            IF c.atttypid = ANY (ARRAY['pg_catalog.inet'::regtype, 'pg_catalog.cidr'::regtype]::oid[])
                AND retention_sql.column_name IS NOT NULL THEN
                 -- an address column keeps its network: 24 bits of IPv4, 48 of IPv6
                 v := pg_catalog.format('privacy.generalize(t.%1$I::inet, CASE pg_catalog.family(t.%1$I) WHEN 4 THEN 24 ELSE 48 END)::%2$s',
@@ -237,10 +237,10 @@ BEGIN
                 v := COALESCE(privacy.placeholder_sql(pg_catalog.format('t.%I', c.attname), c.atttypid::pg_catalog.regtype, c.category, c.atttypmod),
                               pg_catalog.format('privacy.anonymous_value(t.%I, %L)::%s', c.attname, c.category, c.typ));
             END IF;
-            assign := assign OPERATOR(pg_catalog.||) pg_catalog.format('%I = %s', c.attname, v);
-            differing := differing OPERATOR(pg_catalog.||) pg_catalog.format('t.%I IS DISTINCT FROM %s', c.attname, v);
+            assign := assign || pg_catalog.format('%I = %s', c.attname, v);
+            differing := differing || pg_catalog.format('t.%I IS DISTINCT FROM %s', c.attname, v);
         END LOOP;
-        IF pg_catalog.cardinality(assign) OPERATOR(pg_catalog.=) 0 THEN
+        IF pg_catalog.cardinality(assign) = 0 THEN
             RAISE EXCEPTION 'nothing of % can be anonymized', rel
                 USING ERRCODE = 'feature_not_supported',
                       HINT = 'Label the columns that hold personal data, or use THEN DELETE.';
@@ -248,23 +248,23 @@ BEGIN
         sets := pg_catalog.array_to_string(assign, ', ');
         -- rows already anonymized are done: a later run does not touch them again
         retention_sql.differs := pg_catalog.array_to_string(differing, ' OR ');
-        pending := pending OPERATOR(pg_catalog.||) ' AND (' OPERATOR(pg_catalog.||) retention_sql.differs OPERATOR(pg_catalog.||) ')';
+        pending := pending || ' AND (' || retention_sql.differs || ')';
     END IF;
     -- rows of a subject under a legal hold are left, through every chain
-    FOR w IN SELECT s.root, s.hops, s.path FROM privacy.subject_walk() s WHERE s.relid OPERATOR(pg_catalog.=) rel LOOP
-        SELECT pg_catalog.array_agg(l.column_name) FILTER (WHERE a.atttypid OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.int2'::regtype, 'pg_catalog.int4'::regtype, 'pg_catalog.int8'::regtype]::oid[])),
+    FOR w IN SELECT s.root, s.hops, s.path FROM privacy.subject_walk() s WHERE s.relid = rel LOOP
+        SELECT pg_catalog.array_agg(l.column_name) FILTER (WHERE a.atttypid = ANY (ARRAY['pg_catalog.int2'::regtype, 'pg_catalog.int4'::regtype, 'pg_catalog.int8'::regtype]::oid[])),
                pg_catalog.array_agg(l.column_name)
           INTO ints, subj
           FROM privacy.labels l
-          JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) w.root AND a.attname OPERATOR(pg_catalog.=) l.column_name
-         WHERE l.relation OPERATOR(pg_catalog.=) w.root::regclass AND l.subject;
-        held := held OPERATOR(pg_catalog.||) privacy.path_condition(w.path,
-                    privacy.listed_condition('privacy.hold', CASE WHEN w.hops OPERATOR(pg_catalog.=) 0 THEN 't' ELSE 'a' OPERATOR(pg_catalog.||) w.hops END,
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = w.root AND a.attname = l.column_name
+         WHERE l.relation = w.root::regclass AND l.subject;
+        held := held || privacy.path_condition(w.path,
+                    privacy.listed_condition('privacy.hold', CASE WHEN w.hops = 0 THEN 't' ELSE 'a' || w.hops END,
                                              subj, COALESCE(ints, '{}'),
-                                             ' AND r.released_at IS NULL AND r.until OPERATOR(pg_catalog.>) pg_catalog.now()'));
+                                             ' AND r.released_at IS NULL AND r.until > pg_catalog.now()'));
     END LOOP;
-    IF pg_catalog.cardinality(held) OPERATOR(pg_catalog.>) 0 THEN
-        pending := pending OPERATOR(pg_catalog.||) ' AND NOT (' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(held, ' OR ') OPERATOR(pg_catalog.||) ')';
+    IF pg_catalog.cardinality(held) > 0 THEN
+        pending := pending || ' AND NOT (' || pg_catalog.array_to_string(held, ' OR ') || ')';
     END IF;
 END
 $$;
@@ -280,8 +280,8 @@ CREATE FUNCTION privacy.table_held(rel pg_catalog.regclass) RETURNS boolean
         SELECT EXISTS (SELECT 1 FROM privacy.hold h
                         WHERE h.table_name IS NOT NULL
                           AND pg_catalog.to_regclass(pg_catalog.format('%I.%I', h.table_schema, h.table_name))
-                              OPERATOR(pg_catalog.=) COALESCE(pg_catalog.pg_partition_root(rel), rel)
-                          AND h.released_at IS NULL AND h.until OPERATOR(pg_catalog.>) pg_catalog.now())
+                              = COALESCE(pg_catalog.pg_partition_root(rel), rel)
+                          AND h.released_at IS NULL AND h.until > pg_catalog.now())
     $$;
 COMMENT ON FUNCTION privacy.table_held(pg_catalog.regclass) IS 'whether a legal hold on the whole table is in force';
 REVOKE ALL ON FUNCTION privacy.table_held(pg_catalog.regclass) FROM PUBLIC;
@@ -310,7 +310,7 @@ DECLARE
 BEGIN
     INSERT INTO privacy.retention_run (batch_size, max_duration, dry_run, backend_start)
     SELECT batch_size, max_duration, dry_run, a.backend_start
-      FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
+      FROM pg_catalog.pg_stat_activity a WHERE a.pid = pg_catalog.pg_backend_pid()
     RETURNING privacy.retention_run.id INTO rid;
     PERFORM privacy.audit_append('retention', pg_catalog.format('run %s', rid),
         pg_catalog.jsonb_build_object('operation', 'start', 'batch_size', batch_size,
@@ -327,14 +327,14 @@ CREATE FUNCTION privacy.retention_finish(run_id bigint, stopped_early boolean) R
     AS $$
 BEGIN
     UPDATE privacy.retention_run r SET ended_at = pg_catalog.clock_timestamp(), stopped_early = retention_finish.stopped_early
-     WHERE r.id OPERATOR(pg_catalog.=) run_id;
+     WHERE r.id = run_id;
     PERFORM privacy.audit_append('retention', pg_catalog.format('run %s', run_id),
         pg_catalog.jsonb_build_object('operation', 'finish', 'stopped_early', stopped_early,
             'tables', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                                 'relation', t.relation, 'column', t.column_name, 'action', t.action,
                                 'rows', t.rows, 'batches', t.batches, 'held', t.held, 'failed', t.error IS NOT NULL)
                                 ORDER BY t.relation, t.column_name), '[]')
-                         FROM privacy.retention_run_table t WHERE t.run_id OPERATOR(pg_catalog.=) retention_finish.run_id)));
+                         FROM privacy.retention_run_table t WHERE t.run_id = retention_finish.run_id)));
 END
 $$;
 COMMENT ON FUNCTION privacy.retention_finish(bigint, boolean) IS 'internal: log and audit the end of a retention run, with what it did per table';
@@ -355,7 +355,7 @@ DECLARE
     v_parts oid[];
     v_tids pg_catalog.tid[];
     n bigint := 0;
-    cutoff timestamptz := pg_catalog.now() OPERATOR(pg_catalog.-) retain;
+    cutoff timestamptz := pg_catalog.now() - retain;
     msg text;
     state text;
     mark text;
@@ -369,7 +369,7 @@ BEGIN
     PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
     -- this rule's line in the log, with its statements (made on the first batch)
     SELECT t.sets_sql AS sets, t.pending_sql AS pending, t.differs_sql AS differs, t.watermark INTO q FROM privacy.retention_run_table t
-     WHERE t.run_id OPERATOR(pg_catalog.=) retention_batch.run_id AND t.relation OPERATOR(pg_catalog.=) rel::text
+     WHERE t.run_id = retention_batch.run_id AND t.relation = rel::text
        AND t.column_name IS NOT DISTINCT FROM retention_batch.column_name;
     IF NOT FOUND THEN
         INSERT INTO privacy.retention_run_table (run_id, relation, column_name, action)
@@ -377,7 +377,7 @@ BEGIN
     END IF;
     IF privacy.table_held(rel) THEN
         UPDATE privacy.retention_run_table t SET held = true, updated_at = pg_catalog.clock_timestamp()
-         WHERE t.run_id OPERATOR(pg_catalog.=) retention_batch.run_id AND t.relation OPERATOR(pg_catalog.=) rel::text
+         WHERE t.run_id = retention_batch.run_id AND t.relation = rel::text
            AND t.column_name IS NOT DISTINCT FROM retention_batch.column_name;
         RETURN -1;
     END IF;
@@ -385,22 +385,22 @@ BEGIN
         IF q.pending IS NULL THEN
             SELECT * INTO q FROM privacy.retention_sql(rel, column_name, retain_after, action);
             UPDATE privacy.retention_run_table t SET sets_sql = q.sets, pending_sql = q.pending, differs_sql = q.differs
-             WHERE t.run_id OPERATOR(pg_catalog.=) retention_batch.run_id AND t.relation OPERATOR(pg_catalog.=) rel::text
+             WHERE t.run_id = retention_batch.run_id AND t.relation = rel::text
                AND t.column_name IS NOT DISTINCT FROM retention_batch.column_name;
             SELECT q.sets AS sets, q.pending AS pending, q.differs AS differs, NULL::text AS watermark INTO q;
         END IF;
         IF dry_run THEN
             EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s t WHERE %s', rel, q.pending) INTO n USING cutoff;
             UPDATE privacy.retention_run_table t SET due = n, updated_at = pg_catalog.clock_timestamp()
-             WHERE t.run_id OPERATOR(pg_catalog.=) retention_batch.run_id AND t.relation OPERATOR(pg_catalog.=) rel::text
+             WHERE t.run_id = retention_batch.run_id AND t.relation = rel::text
                AND t.column_name IS NOT DISTINCT FROM retention_batch.column_name;
             RETURN 0;
         END IF;
         -- the oldest expired rows first, by the index on the AFTER column;
         -- rows a live writer holds are left for the next batch or run
         IF NOT EXISTS (SELECT 1 FROM privacy.hold h
-                        WHERE h.subject IS NOT NULL AND h.released_at IS NULL AND h.until OPERATOR(pg_catalog.>) pg_catalog.now())
-           AND (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel) OPERATOR(pg_catalog.=) 'r' THEN
+                        WHERE h.subject IS NOT NULL AND h.released_at IS NULL AND h.until > pg_catalog.now())
+           AND (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = rel) = 'r' THEN
             -- no subject is held: one statement, as the table's owner, finds
             -- and changes the batch
             -- $2: the cutoff, then where the last batch ended (rows before it are
@@ -408,16 +408,16 @@ BEGIN
             -- scan starts there rather than among the dead entries of earlier batches
             stmt := pg_catalog.format(
                      'WITH done AS ('
-                     OPERATOR(pg_catalog.||)
-                     CASE WHEN action OPERATOR(pg_catalog.=) 'delete'
-                          THEN 'DELETE FROM ONLY %1$s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY('
-                          ELSE 'UPDATE ONLY %1$s t SET %4$s WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(' END
-                     OPERATOR(pg_catalog.||)
-                     'SELECT t.ctid FROM ONLY %1$s t WHERE t.%2$I OPERATOR(pg_catalog.<) (pg_catalog.split_part($2, ''|'', 1))::timestamptz'
+                     ||
+                     CASE WHEN action = 'delete'
+                          THEN 'DELETE FROM ONLY %1$s t WHERE t.ctid = ANY (ARRAY('
+                          ELSE 'UPDATE ONLY %1$s t SET %4$s WHERE t.ctid = ANY (ARRAY(' END
+                     ||
+                     'SELECT t.ctid FROM ONLY %1$s t WHERE t.%2$I < (pg_catalog.split_part($2, ''|'', 1))::timestamptz'
                      ' AND t.%2$I OPERATOR(pg_catalog.>=) COALESCE(NULLIF(pg_catalog.split_part($2, ''|'', 2), ''''), ''-infinity'')::timestamptz%3$s'
                      ' ORDER BY t.%2$I LIMIT %5$s%%s)) RETURNING t.%2$I)'
-                     ' SELECT pg_catalog.count(*) OPERATOR(pg_catalog.||) ''|'' OPERATOR(pg_catalog.||) COALESCE(pg_catalog.max(done.%2$I)::timestamptz::text, '''') FROM done',
-                     rel, retain_after, COALESCE(' AND (' OPERATOR(pg_catalog.||) q.differs OPERATOR(pg_catalog.||) ')', ''),
+                     ' SELECT pg_catalog.count(*) || ''|'' || COALESCE(pg_catalog.max(done.%2$I)::timestamptz::text, '''') FROM done',
+                     rel, retain_after, COALESCE(' AND (' || q.differs || ')', ''),
                      q.sets, batch_size);
             -- most batches meet no writer: change the rows without locking them
             -- first (one WAL record a row, not two), and give up at once on a row a
@@ -425,42 +425,42 @@ BEGIN
             BEGIN
                 PERFORM pg_catalog.set_config('lock_timeout', '50ms', true);
                 mark := NULL;
-                IF action OPERATOR(pg_catalog.=) 'delete' THEN
+                IF action = 'delete' THEN
                     -- a deletion takes the range from the watermark to the AFTER
                     -- value batch_size rows on (read from the index): each row is
                     -- visited once, by the DELETE's own index scan
                     bound := privacy.owner_exec_value(rel, pg_catalog.format(
                                  'SELECT t.%1$I::timestamptz::text FROM ONLY %2$s t'
-                                 ' WHERE t.%1$I OPERATOR(pg_catalog.<) (pg_catalog.split_part($2, ''|'', 1))::timestamptz'
-                                 ' AND t.%1$I OPERATOR(pg_catalog.>=) COALESCE(NULLIF(pg_catalog.split_part($2, ''|'', 2), ''''), ''-infinity'')::timestamptz'
+                                 ' WHERE t.%1$I < (pg_catalog.split_part($2, ''|'', 1))::timestamptz'
+                                 ' AND t.%1$I >= COALESCE(NULLIF(pg_catalog.split_part($2, ''|'', 2), ''''), ''-infinity'')::timestamptz'
                                  ' ORDER BY t.%1$I OFFSET %3$s LIMIT 1', retain_after, rel, batch_size), NULL,
-                                 cutoff::text OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) COALESCE(q.watermark, ''));
+                                 cutoff::text || '|' || COALESCE(q.watermark, ''));
                     -- NULL: fewer rows than a batch are left, all of them go; when
                     -- the range holds nothing (a batch of equal values), rows go as below
                     IF bound IS NULL
-                       OR bound::timestamptz OPERATOR(pg_catalog.>) COALESCE(q.watermark, '-infinity')::timestamptz THEN
+                       OR bound::timestamptz > COALESCE(q.watermark, '-infinity')::timestamptz THEN
                         n := privacy.owner_exec(rel, pg_catalog.format(
                                  'DELETE FROM ONLY %2$s t'
-                                 ' WHERE t.%1$I OPERATOR(pg_catalog.<) (pg_catalog.split_part($2, ''|'', 1))::timestamptz'
-                                 ' AND t.%1$I OPERATOR(pg_catalog.>=) COALESCE(NULLIF(pg_catalog.split_part($2, ''|'', 2), ''''), ''-infinity'')::timestamptz',
+                                 ' WHERE t.%1$I < (pg_catalog.split_part($2, ''|'', 1))::timestamptz'
+                                 ' AND t.%1$I >= COALESCE(NULLIF(pg_catalog.split_part($2, ''|'', 2), ''''), ''-infinity'')::timestamptz',
                                  retain_after, rel), NULL,
-                                 COALESCE(bound, cutoff::text) OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) COALESCE(q.watermark, ''));
-                        IF n OPERATOR(pg_catalog.>) 0 OR bound IS NULL THEN
-                            mark := n::text OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) COALESCE(bound, cutoff::text);
+                                 COALESCE(bound, cutoff::text) || '|' || COALESCE(q.watermark, ''));
+                        IF n > 0 OR bound IS NULL THEN
+                            mark := n::text || '|' || COALESCE(bound, cutoff::text);
                         END IF;
                     END IF;
                 END IF;
                 IF mark IS NULL THEN
                     mark := privacy.owner_exec_value(rel, pg_catalog.format(stmt, ''), NULL,
-                                cutoff::text OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) COALESCE(q.watermark, ''));
+                                cutoff::text || '|' || COALESCE(q.watermark, ''));
                 END IF;
             EXCEPTION WHEN lock_not_available THEN
                 mark := privacy.owner_exec_value(rel, pg_catalog.format(stmt, ' FOR UPDATE OF t SKIP LOCKED'), NULL,
-                            cutoff::text OPERATOR(pg_catalog.||) '|' OPERATOR(pg_catalog.||) COALESCE(q.watermark, ''));
+                            cutoff::text || '|' || COALESCE(q.watermark, ''));
             END;
             PERFORM pg_catalog.set_config('lock_timeout', lock_timeout_was, true);
             n := pg_catalog.split_part(mark, '|', 1)::bigint;
-            IF pg_catalog.split_part(mark, '|', 2) OPERATOR(pg_catalog.<>) '' THEN
+            IF pg_catalog.split_part(mark, '|', 2) <> '' THEN
                 new_mark := pg_catalog.split_part(mark, '|', 2);
             END IF;
         ELSE
@@ -475,10 +475,10 @@ BEGIN
                   FROM ROWS FROM (pg_catalog.unnest(v_parts), pg_catalog.unnest(v_tids)) AS u(o, c)
                  GROUP BY u.o
             LOOP
-                n := n OPERATOR(pg_catalog.+) privacy.owner_exec(p.part,
-                         CASE WHEN action OPERATOR(pg_catalog.=) 'delete'
-                              THEN pg_catalog.format('DELETE FROM ONLY %s t WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)', p.part::regclass)
-                              ELSE pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid OPERATOR(pg_catalog.=) ANY ($1)', p.part::regclass, q.sets) END,
+                n := n + privacy.owner_exec(p.part,
+                         CASE WHEN action = 'delete'
+                              THEN pg_catalog.format('DELETE FROM ONLY %s t WHERE t.ctid = ANY ($1)', p.part::regclass)
+                              ELSE pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid = ANY ($1)', p.part::regclass, q.sets) END,
                          p.tids, NULL);
             END LOOP;
         END IF;
@@ -486,25 +486,25 @@ BEGIN
     EXCEPTION WHEN OTHERS THEN
         -- the error names tables and constraints; a data value it might quote is cut
         GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-        IF pg_catalog.left(state, 2) OPERATOR(pg_catalog.=) '23' THEN
+        IF pg_catalog.left(state, 2) = '23' THEN
             msg := pg_catalog.format('%s: constraint %s', state,
                        COALESCE(NULLIF(pg_catalog.substring(msg, 'constraint "([^"]+)"'), ''), 'violated'));
-        ELSIF state OPERATOR(pg_catalog.<>) '0A000' THEN
+        ELSIF state <> '0A000' THEN
             msg := pg_catalog.format('failed with SQLSTATE %s', state);
         END IF;
         UPDATE privacy.retention_run_table t SET error = msg, updated_at = pg_catalog.clock_timestamp()
-         WHERE t.run_id OPERATOR(pg_catalog.=) retention_batch.run_id AND t.relation OPERATOR(pg_catalog.=) rel::text
+         WHERE t.run_id = retention_batch.run_id AND t.relation = rel::text
            AND t.column_name IS NOT DISTINCT FROM retention_batch.column_name;
         RAISE WARNING 'retention of % stopped: %', rel, msg;
         RETURN -1;
     END;
     UPDATE privacy.retention_run_table t
-       SET rows = t.rows OPERATOR(pg_catalog.+) n, batches = t.batches OPERATOR(pg_catalog.+) 1,
+       SET rows = t.rows + n, batches = t.batches + 1,
            watermark = COALESCE(new_mark, t.watermark),
            -- the batch is its transaction: from its start to now
-           longest_batch = GREATEST(t.longest_batch, pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) pg_catalog.now()),
+           longest_batch = GREATEST(t.longest_batch, pg_catalog.clock_timestamp() - pg_catalog.now()),
            updated_at = pg_catalog.clock_timestamp()
-     WHERE t.run_id OPERATOR(pg_catalog.=) retention_batch.run_id AND t.relation OPERATOR(pg_catalog.=) rel::text
+     WHERE t.run_id = retention_batch.run_id AND t.relation = rel::text
        AND t.column_name IS NOT DISTINCT FROM retention_batch.column_name;
     RETURN n;
 END
@@ -595,7 +595,7 @@ BEGIN
         BEGIN
             SELECT * INTO q FROM privacy.retention_sql(r.relation, r.column_name, r.retain_after, r.action);
             EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s t WHERE %s', r.relation, q.pending)
-               INTO n USING pg_catalog.now() OPERATOR(pg_catalog.-) r.retain;
+               INTO n USING pg_catalog.now() - r.retain;
             msg := NULL;
         EXCEPTION WHEN feature_not_supported THEN
             GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;

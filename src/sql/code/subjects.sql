@@ -9,16 +9,16 @@ CREATE FUNCTION privacy.fk_text(constraint_oid oid) RETURNS text
                    (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.i)
                       FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY k(attnum, i)
                       JOIN pg_catalog.pg_attribute a
-                        ON a.attrelid OPERATOR(pg_catalog.=) c.conrelid
-                       AND a.attnum OPERATOR(pg_catalog.=) k.attnum),
+                        ON a.attrelid = c.conrelid
+                       AND a.attnum = k.attnum),
                    c.confrelid::pg_catalog.regclass,
                    (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.i)
                       FROM pg_catalog.unnest(c.confkey) WITH ORDINALITY k(attnum, i)
                       JOIN pg_catalog.pg_attribute a
-                        ON a.attrelid OPERATOR(pg_catalog.=) c.confrelid
-                       AND a.attnum OPERATOR(pg_catalog.=) k.attnum))
+                        ON a.attrelid = c.confrelid
+                       AND a.attnum = k.attnum))
           FROM pg_catalog.pg_constraint c
-         WHERE c.oid OPERATOR(pg_catalog.=) constraint_oid
+         WHERE c.oid = constraint_oid
     $$;
 COMMENT ON FUNCTION privacy.fk_text(oid) IS
     'a foreign key as text: child(columns) -> parent(columns)';
@@ -39,20 +39,20 @@ CREATE FUNCTION privacy.subject_walk()
           FROM subject_table s
         UNION ALL
         -- a table that references a table of the walk belongs to the same subject
-        SELECT c.conrelid, w.root, w.hops OPERATOR(pg_catalog.+) 1,
-               ARRAY[c.oid] OPERATOR(pg_catalog.||) w.path,
-               w.visited OPERATOR(pg_catalog.||) c.conrelid
+        SELECT c.conrelid, w.root, w.hops + 1,
+               ARRAY[c.oid] || w.path,
+               w.visited || c.conrelid
           FROM walk w
           JOIN pg_catalog.pg_constraint c
-            ON c.confrelid OPERATOR(pg_catalog.=) w.relid
-           AND c.contype OPERATOR(pg_catalog.=) 'f'
-           AND c.conparentid OPERATOR(pg_catalog.=) 0
+            ON c.confrelid = w.relid
+           AND c.contype = 'f'
+           AND c.conparentid = 0
           JOIN pg_catalog.pg_class k
-            ON k.oid OPERATOR(pg_catalog.=) c.conrelid
+            ON k.oid = c.conrelid
            AND NOT k.relispartition
-         WHERE NOT c.conrelid OPERATOR(pg_catalog.=) ANY (w.visited)
-           AND NOT EXISTS (SELECT 1 FROM subject_table s WHERE s.relid OPERATOR(pg_catalog.=) c.conrelid)
-           AND w.hops OPERATOR(pg_catalog.<) 32
+         WHERE NOT c.conrelid = ANY (w.visited)
+           AND NOT EXISTS (SELECT 1 FROM subject_table s WHERE s.relid = c.conrelid)
+           AND w.hops < 32
     )
     SELECT w.relid, w.root, w.hops, w.path FROM walk w
 $$;
@@ -96,14 +96,14 @@ DECLARE
 BEGIN
     FOR i IN REVERSE COALESCE(pg_catalog.cardinality(path), 0)..1 LOOP
         SELECT c.conrelid, c.confrelid, c.conkey, c.confkey INTO con
-          FROM pg_catalog.pg_constraint c WHERE c.oid OPERATOR(pg_catalog.=) path[i];
-        alias := 'a' OPERATOR(pg_catalog.||) i;
-        prev := CASE WHEN i OPERATOR(pg_catalog.=) 1 THEN 't' ELSE 'a' OPERATOR(pg_catalog.||) (i OPERATOR(pg_catalog.-) 1) END;
+          FROM pg_catalog.pg_constraint c WHERE c.oid = path[i];
+        alias := 'a' || i;
+        prev := CASE WHEN i = 1 THEN 't' ELSE 'a' || (i - 1) END;
         SELECT pg_catalog.string_agg(pg_catalog.format('%I.%I OPERATOR(pg_catalog.=) %I.%I', alias, pa.attname, prev, ca.attname), ' AND ')
           INTO joins
           FROM ROWS FROM (pg_catalog.unnest(con.conkey), pg_catalog.unnest(con.confkey)) AS u(ck, pk)
-          JOIN pg_catalog.pg_attribute ca ON ca.attrelid OPERATOR(pg_catalog.=) con.conrelid AND ca.attnum OPERATOR(pg_catalog.=) u.ck
-          JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) con.confrelid AND pa.attnum OPERATOR(pg_catalog.=) u.pk;
+          JOIN pg_catalog.pg_attribute ca ON ca.attrelid = con.conrelid AND ca.attnum = u.ck
+          JOIN pg_catalog.pg_attribute pa ON pa.attrelid = con.confrelid AND pa.attnum = u.pk;
         filter := pg_catalog.format('EXISTS (SELECT 1 FROM %s %I WHERE %s AND %s)',
                                     con.confrelid::pg_catalog.regclass, alias, joins, filter);
     END LOOP;
@@ -135,8 +135,8 @@ BEGIN
         SELECT a.attname, pg_catalog.format_type(a.atttypid, NULL) AS typ
           FROM privacy.labels l
           JOIN pg_catalog.pg_attribute a
-            ON a.attrelid OPERATOR(pg_catalog.=) rel AND a.attname OPERATOR(pg_catalog.=) l.column_name
-         WHERE l.relation OPERATOR(pg_catalog.=) rel::pg_catalog.regclass AND l.subject
+            ON a.attrelid = rel AND a.attname = l.column_name
+         WHERE l.relation = rel::pg_catalog.regclass AND l.subject
          ORDER BY a.attnum
     LOOP
         BEGIN
@@ -146,19 +146,19 @@ BEGIN
             IF subject IS NOT NULL THEN
                 EXECUTE pg_catalog.format('SELECT $1::%s', c.typ) USING subject;
             END IF;
-            m := pg_catalog.format('%I.%I OPERATOR(pg_catalog.=) %s::%s', alias, c.attname, param, c.typ);
-            matches := matches OPERATOR(pg_catalog.||) m;
-            alone := alone OPERATOR(pg_catalog.||) pg_catalog.format('(%I.%I IS NULL OR %s)', alias, c.attname, m);
+            m := pg_catalog.format('%I.%I = %s::%s', alias, c.attname, param, c.typ);
+            matches := matches || m;
+            alone := alone || pg_catalog.format('(%I.%I IS NULL OR %s)', alias, c.attname, m);
         EXCEPTION WHEN data_exception THEN
-            alone := alone OPERATOR(pg_catalog.||) pg_catalog.format('%I.%I IS NULL', alias, c.attname);
+            alone := alone || pg_catalog.format('%I.%I IS NULL', alias, c.attname);
         END;
     END LOOP;
-    IF pg_catalog.cardinality(matches) OPERATOR(pg_catalog.=) 0 THEN
+    IF pg_catalog.cardinality(matches) = 0 THEN
         RETURN NULL;
     END IF;
-    m := '(' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(matches, ' OR ') OPERATOR(pg_catalog.||) ')';
-    IF exclusive AND pg_catalog.cardinality(alone) OPERATOR(pg_catalog.>) 1 THEN
-        m := m OPERATOR(pg_catalog.||) ' AND ' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(alone, ' AND ');
+    m := '(' || pg_catalog.array_to_string(matches, ' OR ') || ')';
+    IF exclusive AND pg_catalog.cardinality(alone) > 1 THEN
+        m := m || ' AND ' || pg_catalog.array_to_string(alone, ' AND ');
     END IF;
     RETURN m;
 END

@@ -6,8 +6,8 @@ CREATE FUNCTION privacy.category_in_use(category_name text) RETURNS bigint
     AS $$
         SELECT pg_catalog.count(*)
           FROM privacy.labels l
-         WHERE l.category OPERATOR(pg_catalog.=) category_name
-            OR pg_catalog.starts_with(l.category, category_name OPERATOR(pg_catalog.||) '.')
+         WHERE l.category = category_name
+            OR pg_catalog.starts_with(l.category, category_name || '.')
     $$;
 COMMENT ON FUNCTION privacy.category_in_use(text) IS
     'how many column labels name the category or one of its sub-categories';
@@ -20,26 +20,26 @@ CREATE FUNCTION privacy.category_guard() RETURNS trigger
 DECLARE
     n bigint;
 BEGIN
-    IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+    IF TG_OP = 'DELETE' THEN
         IF OLD.seeded THEN
             RAISE EXCEPTION 'cannot remove category "%": it ships with the extension', OLD.name
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'Only categories added with privacy.add_category() can be removed.';
         END IF;
         n := privacy.category_in_use(OLD.name);
-        IF n OPERATOR(pg_catalog.>) 0 THEN
+        IF n > 0 THEN
             RAISE EXCEPTION 'cannot remove category "%": % column label(s) use it', OLD.name, n
                 USING ERRCODE = 'dependent_objects_still_exist',
                       HINT = 'See privacy.inventory for the columns; relabel them first.';
         END IF;
-        IF EXISTS (SELECT 1 FROM privacy.category c WHERE c.parent OPERATOR(pg_catalog.=) OLD.name) THEN
+        IF EXISTS (SELECT 1 FROM privacy.category c WHERE c.parent = OLD.name) THEN
             RAISE EXCEPTION 'cannot remove category "%": it has sub-categories', OLD.name
                 USING ERRCODE = 'dependent_objects_still_exist',
                       HINT = 'Remove its sub-categories first.';
         END IF;
         RETURN OLD;
     END IF;
-    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+    IF TG_OP = 'UPDATE' THEN
         IF OLD.seeded THEN
             RAISE EXCEPTION 'cannot change category "%": it ships with the extension', OLD.name
                 USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -49,7 +49,7 @@ BEGIN
             RAISE EXCEPTION 'cannot mark category "%" as shipped with the extension', OLD.name
                 USING ERRCODE = 'object_not_in_prerequisite_state';
         END IF;
-        IF NEW.name OPERATOR(pg_catalog.<>) OLD.name THEN
+        IF NEW.name <> OLD.name THEN
             RAISE EXCEPTION 'cannot rename category "%"', OLD.name
                 USING ERRCODE = 'feature_not_supported',
                       HINT = 'Labels refer to categories by name: add a new category and relabel.';
@@ -57,7 +57,7 @@ BEGIN
     END IF;
     -- INSERT or UPDATE: the children of a sensitive category are sensitive
     IF NOT NEW.sensitive AND EXISTS (SELECT 1 FROM privacy.category p
-                                      WHERE p.name OPERATOR(pg_catalog.=) NEW.parent AND p.sensitive) THEN
+                                      WHERE p.name = NEW.parent AND p.sensitive) THEN
         RAISE EXCEPTION 'category "%" must be sensitive, as its parent "%" is', NEW.name, NEW.parent
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -87,8 +87,8 @@ BEGIN
         PERFORM privacy.audit_append('category',
                     pg_catalog.format('category %s', COALESCE(NEW.name, OLD.name)),
                     pg_catalog.jsonb_build_object('operation', pg_catalog.lower(TG_OP),
-                        'old', CASE WHEN TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN pg_catalog.to_jsonb(OLD) END,
-                        'new', CASE WHEN TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN pg_catalog.to_jsonb(NEW) END));
+                        'old', CASE WHEN TG_OP <> 'INSERT' THEN pg_catalog.to_jsonb(OLD) END,
+                        'new', CASE WHEN TG_OP <> 'DELETE' THEN pg_catalog.to_jsonb(NEW) END));
     END IF;
     RETURN NULL;
 END
@@ -115,17 +115,17 @@ BEGIN
         RAISE EXCEPTION 'a category needs a name and a description'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$' THEN
+    IF name !~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$' THEN
         RAISE EXCEPTION 'invalid category name "%"', name
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Category names are lower-case words of letters, digits and underscores joined by dots, such as contact.phone.';
     END IF;
-    IF EXISTS (SELECT 1 FROM privacy.category c WHERE c.name OPERATOR(pg_catalog.=) add_category.name) THEN
+    IF EXISTS (SELECT 1 FROM privacy.category c WHERE c.name = add_category.name) THEN
         RAISE EXCEPTION 'category "%" already exists', name
             USING ERRCODE = 'duplicate_object';
     END IF;
     IF v_parent IS NOT NULL THEN
-        SELECT * INTO p FROM privacy.category c WHERE c.name OPERATOR(pg_catalog.=) v_parent;
+        SELECT * INTO p FROM privacy.category c WHERE c.name = v_parent;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'parent category "%" does not exist', v_parent
                 USING ERRCODE = 'undefined_object',
@@ -137,16 +137,16 @@ BEGIN
         END IF;
     END IF;
     IF on_cancel IS NOT NULL
-       AND NOT on_cancel OPERATOR(pg_catalog.=) ANY (ARRAY['delete', 'anonymize', 'keep until retention']) THEN
+       AND NOT on_cancel = ANY (ARRAY['delete', 'anonymize', 'keep until retention']) THEN
         RAISE EXCEPTION 'invalid on_cancel action "%"', on_cancel
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use delete, anonymize or keep until retention.';
     END IF;
-    IF retention IS NOT NULL AND retention OPERATOR(pg_catalog.<=) interval '0' THEN
+    IF retention IS NOT NULL AND retention <= interval '0' THEN
         RAISE EXCEPTION 'retention must be longer than zero'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF on_cancel OPERATOR(pg_catalog.=) 'keep until retention'
+    IF on_cancel = 'keep until retention'
        AND COALESCE(retention, p.retention) IS NULL THEN
         RAISE EXCEPTION 'on_cancel "keep until retention" needs a retention period'
             USING ERRCODE = 'invalid_parameter_value';
@@ -171,7 +171,7 @@ CREATE FUNCTION privacy.drop_category(name text) RETURNS void
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    DELETE FROM privacy.category c WHERE c.name OPERATOR(pg_catalog.=) drop_category.name;
+    DELETE FROM privacy.category c WHERE c.name = drop_category.name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'category "%" does not exist', name
             USING ERRCODE = 'undefined_object';
@@ -189,11 +189,11 @@ CREATE FUNCTION privacy.trust_schema(schema_name name) RETURNS void
     AS $$
 BEGIN
     IF schema_name IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n
-                                           WHERE n.nspname OPERATOR(pg_catalog.=) schema_name) THEN
+                                           WHERE n.nspname = schema_name) THEN
         RAISE EXCEPTION 'schema "%" does not exist', schema_name
             USING ERRCODE = 'invalid_schema_name';
     END IF;
-    IF EXISTS (SELECT 1 FROM privacy.trusted_schema t WHERE t.schema_name OPERATOR(pg_catalog.=) trust_schema.schema_name) THEN
+    IF EXISTS (SELECT 1 FROM privacy.trusted_schema t WHERE t.schema_name = trust_schema.schema_name) THEN
         RAISE EXCEPTION 'schema "%" is already trusted', schema_name
             USING ERRCODE = 'duplicate_object';
     END IF;
@@ -215,13 +215,13 @@ DECLARE
     n bigint;
 BEGIN
     SELECT pg_catalog.count(*) INTO n FROM privacy.labels l
-     WHERE pg_catalog.starts_with(l.mask, pg_catalog.quote_ident(schema_name) OPERATOR(pg_catalog.||) '.');
-    IF n OPERATOR(pg_catalog.>) 0 THEN
+     WHERE pg_catalog.starts_with(l.mask, pg_catalog.quote_ident(schema_name) || '.');
+    IF n > 0 THEN
         RAISE EXCEPTION 'cannot stop trusting schema "%": % label(s) mask with its functions', schema_name, n
             USING ERRCODE = 'dependent_objects_still_exist',
                   HINT = 'See privacy.labels for the labels; relabel them first.';
     END IF;
-    DELETE FROM privacy.trusted_schema t WHERE t.schema_name OPERATOR(pg_catalog.=) untrust_schema.schema_name;
+    DELETE FROM privacy.trusted_schema t WHERE t.schema_name = untrust_schema.schema_name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'schema "%" is not trusted', schema_name
             USING ERRCODE = 'undefined_object';

@@ -36,21 +36,21 @@ DECLARE
     have smallint[];
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
-                    WHERE c.oid OPERATOR(pg_catalog.=) rel
-                      AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
+                    WHERE c.oid = rel
+                      AND c.relkind = ANY (ARRAY['r', 'p']::"char"[])
                       AND NOT c.relispartition) THEN
         RETURN;
     END IF;
     SELECT pg_catalog.array_agg(s.objsubid::smallint ORDER BY s.objsubid) INTO want
       FROM pg_catalog.pg_seclabel s
      CROSS JOIN LATERAL privacy.parse_label(s.label, false) p
-     WHERE s.provider OPERATOR(pg_catalog.=) 'privacy'
-       AND s.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-       AND s.objoid OPERATOR(pg_catalog.=) rel AND s.objsubid OPERATOR(pg_catalog.>) 0 AND p.subject;
+     WHERE s.provider = 'privacy'
+       AND s.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND s.objoid = rel AND s.objsubid > 0 AND p.subject;
     SELECT (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(t.tgattr::smallint[]) x) INTO have
       FROM pg_catalog.pg_trigger t
-     WHERE t.tgrelid OPERATOR(pg_catalog.=) rel AND t.tgname OPERATOR(pg_catalog.=) 'privacy_cancelled_subject'
-       AND NOT t.tgisinternal AND t.tgparentid OPERATOR(pg_catalog.=) 0;
+     WHERE t.tgrelid = rel AND t.tgname = 'privacy_cancelled_subject'
+       AND NOT t.tgisinternal AND t.tgparentid = 0;
     IF want IS NOT DISTINCT FROM have THEN
         RETURN;
     END IF;
@@ -62,7 +62,7 @@ BEGIN
             'CREATE TRIGGER privacy_cancelled_subject BEFORE INSERT OR UPDATE OF %s ON %s FOR EACH ROW EXECUTE FUNCTION privacy.refuse_cancelled()',
             (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
                FROM pg_catalog.pg_attribute a
-              WHERE a.attrelid OPERATOR(pg_catalog.=) rel AND a.attnum OPERATOR(pg_catalog.=) ANY (want)),
+              WHERE a.attrelid = rel AND a.attnum = ANY (want)),
             rel);
     END IF;
 END
@@ -83,8 +83,8 @@ BEGIN
         RETURN;
     END IF;
     FOR cmd IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP
-        IF cmd.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-           AND cmd.command_tag OPERATOR(pg_catalog.=) 'SECURITY LABEL' THEN
+        IF cmd.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND cmd.command_tag = 'SECURITY LABEL' THEN
             PERFORM privacy.sync_subject_guard(cmd.objid::pg_catalog.regclass);
         END IF;
     END LOOP;
@@ -129,9 +129,9 @@ BEGIN
     -- 2. the database's tombstones that the journal lacks (a crash between a
     --    commit and its append, or a journal started afresh)
     FOR l IN SELECT c.subject_id, c.cancelled_at FROM privacy.cancelled_subject c
-              WHERE NOT c.subject_id OPERATOR(pg_catalog.=) ANY (j_ids) LOOP
+              WHERE NOT c.subject_id = ANY (j_ids) LOOP
         PERFORM privacy.journal_tombstone(l.subject_id, l.cancelled_at);
-        n_written := n_written OPERATOR(pg_catalog.+) 1;
+        n_written := n_written + 1;
     END LOOP;
     SELECT pg_catalog.count(*) INTO n_tombstones FROM privacy.cancelled_subject;
 
@@ -145,37 +145,37 @@ BEGIN
     --    have written) or in the consent records, but not those whose rows
     --    are kept until retention
     FOR l IN SELECT x.relation, x.column_name FROM privacy.labels x
-               JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) x.relation
+               JOIN pg_catalog.pg_class k ON k.oid = x.relation
               WHERE x.subject AND x.column_name IS NOT NULL AND NOT k.relispartition
               ORDER BY x.relation::text, x.column_name LOOP
         EXECUTE pg_catalog.format(
             'SELECT pg_catalog.array_agg(DISTINCT s.v) FROM (SELECT pg_catalog.format(''%%s'', t.%I) AS v FROM %s t WHERE t.%I IS NOT NULL) s'
-            ' JOIN privacy.cancelled_subject c ON c.subject_id OPERATOR(pg_catalog.=) privacy.subject_pseudonym(s.v)',
+            ' JOIN privacy.cancelled_subject c ON c.subject_id = privacy.subject_pseudonym(s.v)',
             l.column_name, l.relation, l.column_name)
         INTO found;
-        subjects := subjects OPERATOR(pg_catalog.||) COALESCE(found, '{}');
+        subjects := subjects || COALESCE(found, '{}');
     END LOOP;
     SELECT pg_catalog.array_agg(DISTINCT s.v) INTO found
       FROM (SELECT e.subject AS v FROM privacy.consent_event e WHERE e.subject NOT LIKE 'cancelled:%'
             UNION SELECT c.subject FROM privacy.consent c
             UNION SELECT m.subject FROM privacy.subject_minor m
             UNION SELECT q.subject FROM privacy.request q
-                   WHERE q.status OPERATOR(pg_catalog.=) 'open' AND q.subject IS NOT NULL) s
-      JOIN privacy.cancelled_subject c ON c.subject_id OPERATOR(pg_catalog.=) privacy.subject_pseudonym(s.v);
-    subjects := subjects OPERATOR(pg_catalog.||) COALESCE(found, '{}');
+                   WHERE q.status = 'open' AND q.subject IS NOT NULL) s
+      JOIN privacy.cancelled_subject c ON c.subject_id = privacy.subject_pseudonym(s.v);
+    subjects := subjects || COALESCE(found, '{}');
     -- rows kept until retention by a cancellation of this database's history
     -- are meant to be there
     subjects := ARRAY(SELECT u FROM pg_catalog.unnest(subjects) u
                        WHERE NOT EXISTS (SELECT 1 FROM privacy.restricted_subject r
-                                          WHERE r.subject OPERATOR(pg_catalog.=) u));
+                                          WHERE r.subject = u));
 
     -- 5. erase each of them again, closing the open cancellation request the
     --    backup still had, if any
     FOR subj IN SELECT DISTINCT u FROM pg_catalog.unnest(subjects) u ORDER BY 1 LOOP
         pseud := privacy.subject_pseudonym(subj);
         SELECT q.id INTO req FROM privacy.request q
-         WHERE q.subject_id OPERATOR(pg_catalog.=) pseud AND q.kind OPERATOR(pg_catalog.=) 'cancellation'
-           AND q.status OPERATOR(pg_catalog.=) 'open';
+         WHERE q.subject_id = pseud AND q.kind = 'cancellation'
+           AND q.status = 'open';
         RETURN QUERY SELECT pseud, w.relation, w.action, w.rows, w.detail
                        FROM privacy.cancel_work(subj, false, req, true) w;
     END LOOP;
