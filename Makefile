@@ -60,6 +60,7 @@ SQL_PARTS = \
 	src/sql/code/check.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql.tmp
 SCRIPTS = bin/privacy_anonymized_dump
 
 # pg_regress suites (sql/ + expected/), one per concern
