@@ -22,7 +22,47 @@ OBJS = \
 	src/validators.o \
 	src/discover.o
 
-DATA = src/privacy--$(EXTVERSION).sql
+# The install script is built from one file per concern (doc/development.md):
+# each concern's state (tables, sequences, types, seed rows, config dumps),
+# then its code (functions, views, triggers), in this order: what a view,
+# trigger, table or function signature names must come before it (function
+# bodies are not checked inside CREATE EXTENSION).
+SQL_PARTS = \
+	src/sql/code/install.sql \
+	src/sql/state/audit.sql \
+	src/sql/code/audit.sql \
+	src/sql/state/taxonomy.sql \
+	src/sql/code/taxonomy.sql \
+	src/sql/code/labels.sql \
+	src/sql/code/subjects.sql \
+	src/sql/code/inventory.sql \
+	src/sql/state/keys.sql \
+	src/sql/code/keys.sql \
+	src/sql/code/crypto.sql \
+	src/sql/code/masks.sql \
+	src/sql/state/consent.sql \
+	src/sql/code/consent.sql \
+	src/sql/state/purpose_views.sql \
+	src/sql/code/purpose_views.sql \
+	src/sql/code/rights.sql \
+	src/sql/code/placeholders.sql \
+	src/sql/state/cancellation.sql \
+	src/sql/code/cancellation.sql \
+	src/sql/code/tombstones.sql \
+	src/sql/state/requests.sql \
+	src/sql/code/requests.sql \
+	src/sql/code/export.sql \
+	src/sql/state/retention.sql \
+	src/sql/code/retention.sql \
+	src/sql/state/discovery.sql \
+	src/sql/code/discovery.sql \
+	src/sql/code/k_anonymity.sql \
+	src/sql/state/anonymization.sql \
+	src/sql/code/anonymization.sql \
+	src/sql/code/check.sql
+
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql.tmp
 SCRIPTS = bin/privacy_anonymized_dump
 
 # pg_regress suites (sql/ + expected/), one per concern
@@ -53,6 +93,14 @@ all install installcheck:
 	@echo "PostgreSQL server headers are missing: run 'make test' or 'make demo' (they install them), or 'test/deps.sh'." >&2
 	@exit 1
 endif
+
+# the install script: a header, the guard against running it in psql, then
+# each part after a blank line
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control Makefile
+	@{ printf '%s\n\n' '/* $@: install script of the privacy extension, version $(EXTVERSION), built from src/sql by make (edit those files, not this one) */'; \
+	  printf '%s\n' '\echo Use "CREATE EXTENSION privacy" to load this file. \quit'; \
+	  for part in $(filter %.sql,$^); do printf '\n'; cat "$$part"; done; } > $@.tmp
+	@mv $@.tmp $@
 
 .PHONY: deps test demo
 

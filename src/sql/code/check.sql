@@ -1,0 +1,122 @@
+-- src/sql/code/check.sql: privacy.check(): findings about the setup
+
+CREATE FUNCTION privacy.check()
+    RETURNS TABLE (severity text, object text, message text, hint text)
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH
+    needs AS (
+        -- the subject columns, by which cancellation and export find a subject's rows
+        SELECT a.attrelid AS relid, ARRAY[a.attnum]::smallint[] AS cols, NULL::name AS conname
+          FROM privacy.labels l
+          JOIN pg_catalog.pg_attribute a
+            ON a.attrelid = l.relation::oid AND a.attname = l.column_name
+         WHERE l.subject
+        UNION
+        -- the referencing side of every foreign key on a subject path
+        SELECT c.conrelid, c.conkey, c.conname
+          FROM (SELECT DISTINCT pg_catalog.unnest(w.path) AS con FROM privacy.subject_walk() w) p
+          JOIN pg_catalog.pg_constraint c ON c.oid = p.con
+    ),
+    missing AS (
+        SELECT n.*,
+               (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.i)
+                  FROM pg_catalog.unnest(n.cols) WITH ORDINALITY k(attnum, i)
+                  JOIN pg_catalog.pg_attribute a
+                    ON a.attrelid = n.relid AND a.attnum = k.attnum) AS col_list
+          FROM needs n
+         WHERE NOT EXISTS (
+                   -- an index whose leading columns are these columns, in any order
+                   SELECT 1 FROM pg_catalog.pg_index i
+                    WHERE i.indrelid = n.relid
+                      AND i.indpred IS NULL
+                      AND (SELECT pg_catalog.array_agg(x ORDER BY x)
+                             FROM pg_catalog.unnest((i.indkey::smallint[])[0:pg_catalog.cardinality(n.cols) - 1]) x)
+                          =
+                          (SELECT pg_catalog.array_agg(x ORDER BY x) FROM pg_catalog.unnest(n.cols) x))
+    )
+    SELECT f.severity, f.object, f.message, f.hint
+      FROM (
+    SELECT 'warning'::text AS severity,
+           CASE WHEN m.conname IS NULL THEN pg_catalog.format('%s.%s', m.relid::pg_catalog.regclass, m.col_list)
+                ELSE pg_catalog.format('%s (foreign key %I)', m.relid::pg_catalog.regclass, m.conname) END AS object,
+           CASE WHEN m.conname IS NULL
+                THEN pg_catalog.format('subject column %s of %s has no index: cancellation and export read the whole table', m.col_list, m.relid::pg_catalog.regclass)
+                ELSE pg_catalog.format('foreign key %I of %s on a subject path has no index on (%s): cancellation and export read the whole table', m.conname, m.relid::pg_catalog.regclass, m.col_list) END AS message,
+           pg_catalog.format('CREATE INDEX ON %s (%s);', m.relid::pg_catalog.regclass, m.col_list) AS hint
+      FROM missing m
+    UNION ALL
+    -- sensitive personal information stored as it is
+    SELECT 'warning', pg_catalog.format('%s.%I', l.relation, l.column_name),
+           pg_catalog.format('column %I of %s holds sensitive personal information (%s) in clear text',
+                             l.column_name, l.relation, l.category),
+           'Store it encrypted in a bytea column: privacy.encrypt() or privacy.subject_encrypt() (see doc/keys.md), or keep only privacy.pseudonym().'
+      FROM privacy.labels l
+      JOIN privacy.category c ON c.name = l.category
+      JOIN pg_catalog.pg_attribute a
+        ON a.attrelid = l.relation::oid AND a.attname = l.column_name
+      JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+     WHERE c.sensitive
+       AND CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+           <> 'pg_catalog.bytea'::pg_catalog.regtype
+    UNION ALL
+    -- personal data nobody can be found in
+    SELECT 'warning', r.relation::text,
+           pg_catalog.format('table %s holds labelled personal data but has no subject path: cancellation and export cannot find whose rows these are',
+                             r.relation),
+           'Label the column that says whose row it is SUBJECT, or add a foreign key to a table that has one (see doc/labels.md).'
+      FROM (SELECT DISTINCT l.relation FROM privacy.labels l WHERE l.category IS NOT NULL) r
+     WHERE NOT EXISTS (SELECT 1 FROM privacy.subject_walk() w WHERE w.relid = r.relation::oid)
+    UNION ALL
+    -- purposes in use that see no labelled column
+    SELECT 'warning', pg_catalog.format('purpose %s', p.name),
+           CASE WHEN pg_catalog.cardinality(p.categories) = 0
+                THEN pg_catalog.format('purpose %s has no categories', p.name)
+                ELSE pg_catalog.format('purpose %s covers no labelled column: its purpose views show every column masked', p.name) END,
+           'Label the columns the purpose needs with its categories, or redefine it with privacy.define_purpose().'
+      FROM privacy.purpose p
+     WHERE (NOT p.seeded OR EXISTS (SELECT 1 FROM privacy.purpose_view v WHERE v.purpose = p.name))
+       AND NOT EXISTS (SELECT 1
+                         FROM privacy.labels l, pg_catalog.unnest(p.categories) k(cat)
+                        WHERE l.category = k.cat
+                           OR pg_catalog.starts_with(l.category, k.cat || '.'))
+    UNION ALL
+    -- retention that must read the whole table to find what expired
+    SELECT 'warning',
+           CASE WHEN l.column_name IS NULL THEN l.relation::text
+                ELSE pg_catalog.format('%s.%I', l.relation, l.column_name) END,
+           pg_catalog.format('RETAIN ... AFTER %I on %s has no index on %I: every retention batch reads the whole table',
+                             l.retain_after, l.relation, l.retain_after),
+           pg_catalog.format('CREATE INDEX ON %s (%I);', l.relation, l.retain_after)
+      FROM privacy.labels l
+      JOIN pg_catalog.pg_attribute a
+        ON a.attrelid = l.relation::oid AND a.attname = l.retain_after
+     WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                        WHERE i.indrelid = l.relation::oid
+                          AND i.indpred IS NULL
+                          AND i.indkey[0] = a.attnum)
+    UNION ALL
+    -- personal data discovery sees and nobody labelled
+    SELECT 'notice', pg_catalog.format('%s.%I', d.relation, d.column_name),
+           pg_catalog.format('column %I of %s looks like %s (confidence %s; %s) but has no label',
+                             d.column_name, d.relation, d.category, d.confidence, d.evidence),
+           pg_catalog.format('SECURITY LABEL FOR privacy ON COLUMN %s.%I IS %L;',
+                             d.relation, d.column_name, 'CATEGORY ' || d.category)
+      FROM pg_catalog.pg_namespace n
+     CROSS JOIN LATERAL privacy.discovery_suggestions(n.oid, 200) d
+     WHERE n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'privacy', 'pg_toast']::name[])
+       AND NOT pg_catalog.starts_with(n.nspname, 'pg_temp_')
+       AND NOT pg_catalog.starts_with(n.nspname, 'pg_toast_temp_')
+       AND d.confidence >= 0.7
+    UNION ALL
+    -- where the keys live
+    SELECT CASE WHEN k.problem ~ 'is not set$' THEN 'warning' ELSE 'error' END,
+           k.setting, k.problem, k.hint
+      FROM privacy.key_storage_problems() k
+           ) f
+     ORDER BY CASE f.severity WHEN 'error' THEN 1 WHEN 'warning' THEN 2 ELSE 3 END, f.object, f.message
+    $$;
+COMMENT ON FUNCTION privacy.check() IS
+    'findings about the setup (severity, object, message, hint): subject columns and foreign keys on subject paths without an index, sensitive categories in clear text, labelled tables with no subject path, purposes that see no labelled column, RETAIN without an index on its AFTER column, columns discovery would label that nobody did, and problems of the master key file and subject key directory';
+GRANT EXECUTE ON FUNCTION privacy.check() TO PUBLIC;

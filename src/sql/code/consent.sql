@@ -1,0 +1,335 @@
+-- src/sql/code/consent.sql: purposes, policy versions, granting, withdrawing and checking consent, minors
+
+-- Purposes: why data is processed, on what legal basis, over which categories
+
+-- the purposes in force: an administrator's definition over a seeded one
+CREATE VIEW privacy.purpose AS
+    SELECT d.name, d.legal_basis, d.categories, d.description,
+           EXISTS (SELECT 1 FROM privacy.category c
+                    WHERE c.sensitive
+                      AND EXISTS (SELECT 1 FROM pg_catalog.unnest(d.categories) k(cat)
+                                   WHERE c.name OPERATOR(pg_catalog.=) k.cat
+                                      OR pg_catalog.starts_with(c.name, k.cat OPERATOR(pg_catalog.||) '.'))) AS separate_consent,
+           d.seeded, d.defined_at
+      FROM (SELECT DISTINCT ON (p.name) p.* FROM privacy.purpose_definition p ORDER BY p.name, p.seeded) d
+     WHERE NOT d.dropped;
+COMMENT ON VIEW privacy.purpose IS
+    'purposes in force: legal basis, categories (a parent covers its sub-categories), and whether they need separate consent (PIPL Art. 29: they cover sensitive categories)';
+GRANT SELECT ON privacy.purpose TO PUBLIC;
+
+CREATE FUNCTION privacy.purpose_covers(purpose_name text, category_name text) RETURNS boolean
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT EXISTS (SELECT 1 FROM privacy.purpose p, pg_catalog.unnest(p.categories) k(cat)
+                        WHERE p.name = purpose_name
+                          AND (category_name = k.cat
+                               OR pg_catalog.starts_with(category_name, k.cat || '.')))
+    $$;
+COMMENT ON FUNCTION privacy.purpose_covers(text, text) IS
+    'whether the purpose covers the category, itself or through a parent category';
+GRANT EXECUTE ON FUNCTION privacy.purpose_covers(text, text) TO PUBLIC;
+
+CREATE FUNCTION privacy.define_purpose(name text, legal_basis text, categories text[], description text)
+    RETURNS text
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    missing text;
+BEGIN
+    IF name IS NULL OR legal_basis IS NULL OR categories IS NULL OR description IS NULL THEN
+        RAISE EXCEPTION 'a purpose needs a name, a legal basis, categories and a description'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF name !~ '^[a-z][a-z0-9_]*$' THEN
+        RAISE EXCEPTION 'invalid purpose name "%"', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Purpose names are lower-case letters, digits and underscores, starting with a letter.';
+    END IF;
+    IF legal_basis <> ALL (ARRAY['consent', 'contract', 'legal_obligation', 'vital_interest',
+                                                      'public_interest', 'news_reporting', 'publicly_disclosed', 'other_law']) THEN
+        RAISE EXCEPTION 'unknown legal basis "%"', legal_basis
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use consent, contract, legal_obligation, vital_interest, public_interest, news_reporting, publicly_disclosed or other_law (PIPL Art. 13, GDPR Art. 6).';
+    END IF;
+    IF pg_catalog.cardinality(categories) = 0
+       OR pg_catalog.array_position(categories, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'a purpose needs at least one category, and no NULL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT k.cat INTO missing FROM pg_catalog.unnest(categories) k(cat)
+     WHERE NOT EXISTS (SELECT 1 FROM privacy.category c WHERE c.name = k.cat) LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown privacy category "%"', missing
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'The categories are listed in privacy.category.';
+    END IF;
+    INSERT INTO privacy.purpose_definition AS p (name, seeded, legal_basis, categories, description)
+    VALUES (name, false, legal_basis, categories, description)
+    ON CONFLICT ON CONSTRAINT purpose_definition_pkey DO UPDATE
+       SET legal_basis = EXCLUDED.legal_basis, categories = EXCLUDED.categories,
+           description = EXCLUDED.description, dropped = false, defined_at = pg_catalog.now();
+    PERFORM privacy.audit_append('purpose', pg_catalog.format('purpose %s', name),
+        pg_catalog.jsonb_build_object('operation', 'define', 'legal_basis', legal_basis, 'categories', categories));
+    PERFORM privacy.refresh_purpose_views(NULL, name);
+    RETURN name;
+END
+$$;
+COMMENT ON FUNCTION privacy.define_purpose(text, text, text[], text) IS
+    'define a purpose, or redefine one (an administrator''s definition overrides the seeded one)';
+-- Administrators only: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.define_purpose(text, text, text[], text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.drop_purpose(name text) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM privacy.purpose p WHERE p.name = drop_purpose.name) THEN
+        RAISE EXCEPTION 'unknown purpose "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT pg_catalog.count(*) INTO n FROM privacy.consent c WHERE c.purpose = drop_purpose.name;
+    IF n > 0 THEN
+        RAISE EXCEPTION 'cannot drop purpose "%": % consent(s) are in force for it', name, n
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Consents are withdrawn by their subjects; keep the purpose until none is in force.';
+    END IF;
+    INSERT INTO privacy.purpose_definition AS p (name, seeded, legal_basis, categories, description, dropped)
+    SELECT d.name, false, d.legal_basis, d.categories, d.description, true
+      FROM privacy.purpose d WHERE d.name = drop_purpose.name
+    ON CONFLICT ON CONSTRAINT purpose_definition_pkey DO UPDATE SET dropped = true, defined_at = pg_catalog.now();
+    PERFORM privacy.audit_append('purpose', pg_catalog.format('purpose %s', name), '{"operation": "drop"}');
+    PERFORM privacy.refresh_purpose_views(NULL, name);
+END
+$$;
+COMMENT ON FUNCTION privacy.drop_purpose(text) IS
+    'remove a purpose (seeded or not); refused while consents for it are in force';
+-- Administrators only.
+REVOKE ALL ON FUNCTION privacy.drop_purpose(text) FROM PUBLIC;
+
+-- Privacy policy versions
+
+CREATE FUNCTION privacy.publish_policy(version text, material boolean) RETURNS timestamptz
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    IF version IS NULL OR material IS NULL THEN
+        RAISE EXCEPTION 'a policy version needs a version and whether the change is material'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF EXISTS (SELECT 1 FROM privacy.policy_version p WHERE p.version = publish_policy.version) THEN
+        RAISE EXCEPTION 'policy version "%" was already published', version USING ERRCODE = 'duplicate_object';
+    END IF;
+    INSERT INTO privacy.policy_version (version, published_at, material) VALUES (version, t, material);
+    -- consent given before a material change is no longer in force (the
+    -- ledger keeps it: has_consent still answers for earlier moments)
+    IF material THEN
+        DELETE FROM privacy.consent c WHERE c.granted_at < t;
+    END IF;
+    PERFORM privacy.audit_append('policy', pg_catalog.format('policy %s', version),
+                                 pg_catalog.jsonb_build_object('material', material));
+    RETURN t;
+END
+$$;
+COMMENT ON FUNCTION privacy.publish_policy(text, boolean) IS
+    'publish a privacy policy version; a material change voids consent given under older versions';
+-- Administrators only.
+REVOKE ALL ON FUNCTION privacy.publish_policy(text, boolean) FROM PUBLIC;
+
+-- Consent: an append-only ledger, and the consents in force
+
+-- (its trigger function, which lets cancellation pseudonymize, comes with cancellation)
+CREATE TRIGGER consent_event_no_truncate BEFORE TRUNCATE ON privacy.consent_event
+    FOR EACH STATEMENT EXECUTE FUNCTION privacy.audit_log_refuse();
+
+CREATE FUNCTION privacy.set_minor(subject text, minor boolean) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF subject IS NULL THEN
+        RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF minor IS NULL THEN
+        DELETE FROM privacy.subject_minor m WHERE m.subject = set_minor.subject;
+    ELSE
+        INSERT INTO privacy.subject_minor AS m (subject, minor) VALUES (subject, minor)
+        ON CONFLICT ON CONSTRAINT subject_minor_pkey DO UPDATE SET minor = EXCLUDED.minor, set_at = pg_catalog.now();
+    END IF;
+    -- the consents in force carry the setting for the purpose views
+    UPDATE privacy.consent c SET minor_setting = set_minor.minor
+     WHERE c.subject = set_minor.subject;
+    PERFORM privacy.audit_append('minor', pg_catalog.format('subject %s', privacy.subject_pseudonym(subject)),
+                                 pg_catalog.jsonb_build_object('minor', minor));
+END
+$$;
+COMMENT ON FUNCTION privacy.set_minor(text, boolean) IS
+    'say explicitly whether a subject is a minor (NULL: go back to the birth date column)';
+-- Administrators and the application's registration code: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.set_minor(text, boolean) FROM PUBLIC;
+
+-- Whether a subject is a minor at a moment: the explicit setting, else a
+-- CATEGORY identity.birth_date column of a table whose single SUBJECT column
+-- holds the subject, under privacy.minor_age.
+CREATE FUNCTION privacy.is_minor(subject text, at timestamptz DEFAULT pg_catalog.now()) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    explicit boolean;
+    t record;
+    born date;
+BEGIN
+    IF subject IS NULL THEN
+        RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT m.minor INTO explicit FROM privacy.subject_minor m WHERE m.subject = is_minor.subject;
+    IF FOUND THEN
+        RETURN explicit;
+    END IF;
+    FOR t IN
+        SELECT b.relation, s.column_name AS subject_column, b.column_name AS birth_column
+          FROM privacy.labels b
+          JOIN privacy.labels s ON s.relation = b.relation AND s.subject
+         WHERE b.category = 'identity.birth_date'
+           AND (SELECT pg_catalog.count(*) FROM privacy.labels x
+                 WHERE x.relation = b.relation AND x.subject) = 1
+         ORDER BY b.relation::text
+    LOOP
+        EXECUTE pg_catalog.format('SELECT %I::date FROM %s WHERE %I::text = $1 LIMIT 1',
+                                  t.birth_column, t.relation, t.subject_column)
+           INTO born USING subject;
+        IF born IS NOT NULL THEN
+            RETURN born > (at -
+                       pg_catalog.make_interval(years => pg_catalog.current_setting('privacy.minor_age')::integer))::date;
+        END IF;
+    END LOOP;
+    RETURN false;
+END
+$$;
+COMMENT ON FUNCTION privacy.is_minor(text, timestamptz) IS
+    'whether the subject is under privacy.minor_age at the moment: the explicit setting, else the identity.birth_date column of its subject table';
+-- Reads personal data: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.is_minor(text, timestamptz) FROM PUBLIC;
+
+-- (not SECURITY DEFINER and every name qualified: no SET clause on this hot path)
+CREATE FUNCTION privacy.consent_purpose(purpose text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    d record;
+BEGIN
+    IF purpose IS NULL THEN
+        RAISE EXCEPTION 'purpose must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- the definition in force: an administrator's over the seeded one
+    SELECT p.legal_basis, p.dropped INTO d FROM privacy.purpose_definition p
+     WHERE p.name OPERATOR(pg_catalog.=) consent_purpose.purpose ORDER BY p.seeded LIMIT 1;
+    IF NOT FOUND OR d.dropped THEN
+        RAISE EXCEPTION 'unknown purpose "%"', purpose
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'The purposes are listed in privacy.purpose.';
+    END IF;
+    IF d.legal_basis OPERATOR(pg_catalog.<>) 'consent' THEN
+        RAISE EXCEPTION 'purpose "%" rests on %, not on consent', purpose, d.legal_basis
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Only consent-based purposes take grants and withdrawals; privacy.may_process() answers for every purpose.';
+    END IF;
+    RETURN purpose;
+END
+$$;
+COMMENT ON FUNCTION privacy.consent_purpose(text) IS
+    'the purpose''s name, checked to exist and to rest on consent (internal)';
+
+CREATE FUNCTION privacy.grant_consent(subject text, purpose text, evidence jsonb DEFAULT NULL,
+                                      by_guardian boolean DEFAULT false)
+    RETURNS bigint
+    AS 'MODULE_PATHNAME', 'privacy_grant_consent'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean) IS
+    'record that the subject consents to the purpose (one purpose per grant, so a sensitive purpose is always consented to on its own); returns the ledger entry';
+-- The application records consent through an explicit grant.
+REVOKE ALL ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean) FROM PUBLIC;
+
+CREATE FUNCTION privacy.withdraw_consent(subject text, purpose text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'privacy_withdraw_consent'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION privacy.withdraw_consent(text, text) IS
+    'record the withdrawal of the subject''s consent to the purpose; true if a consent was in force (a withdrawal of nothing is recorded too)';
+-- As grant_consent.
+REVOKE ALL ON FUNCTION privacy.withdraw_consent(text, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.has_consent(subject text, purpose text, at timestamptz DEFAULT NULL)
+    RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    e record;
+    -- no moment: now, counting everything recorded so far (this transaction too)
+    v_at timestamptz := COALESCE(at, 'infinity');
+BEGIN
+    IF subject IS NULL THEN
+        RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM privacy.consent_purpose(purpose);
+    SELECT c.granted, c.at, c.by_guardian INTO e
+      FROM privacy.consent_event c
+     WHERE c.subject = has_consent.subject
+       AND c.purpose = has_consent.purpose
+       AND c.at <= v_at
+     ORDER BY c.at DESC, c.seq DESC
+     LIMIT 1;
+    IF NOT FOUND OR NOT e.granted THEN
+        RETURN false;
+    END IF;
+    -- a material policy change between the grant and the moment voids it
+    IF EXISTS (SELECT 1 FROM privacy.policy_version v
+                WHERE v.material
+                  AND v.published_at > e.at
+                  AND v.published_at <= v_at) THEN
+        RETURN false;
+    END IF;
+    -- a minor's consent counts only when a guardian gave it
+    IF NOT e.by_guardian AND privacy.is_minor(subject, COALESCE(at, pg_catalog.clock_timestamp())) THEN
+        RETURN false;
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION privacy.has_consent(text, text, timestamptz) IS
+    'whether the subject''s consent to the purpose was in force at the moment (omitted or NULL: now, counting everything recorded so far): granted and not withdrawn since, not voided by a material policy change, given by a guardian for a minor';
+-- Consent status is personal data: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.has_consent(text, text, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION privacy.may_process(subject text, purpose text, at timestamptz DEFAULT NULL)
+    RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    basis text;
+BEGIN
+    IF subject IS NULL OR purpose IS NULL THEN
+        RAISE EXCEPTION 'subject and purpose must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT p.legal_basis INTO basis FROM privacy.purpose p WHERE p.name = may_process.purpose;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown purpose "%"', purpose USING ERRCODE = 'undefined_object';
+    END IF;
+    IF basis <> 'consent' THEN
+        RETURN true;
+    END IF;
+    RETURN privacy.has_consent(subject, purpose, at);
+END
+$$;
+COMMENT ON FUNCTION privacy.may_process(text, text, timestamptz) IS
+    'whether the subject''s data may be processed for the purpose at the moment: always for purposes on another legal basis, else has_consent';
+-- As has_consent.
+REVOKE ALL ON FUNCTION privacy.may_process(text, text, timestamptz) FROM PUBLIC;

@@ -1,0 +1,104 @@
+-- src/sql/code/placeholders.sql: the values that replace what cancellation, retention and anonymization erase: placeholder_sql, anonymous_value
+
+-- the SQL of a placeholder: a fixed value of the column's type that keeps
+-- nothing of the original (expr stays NULL when NULL); NULL for a type that
+-- has none
+CREATE FUNCTION privacy.placeholder_sql(expr text, typ pg_catalog.regtype, category text, typmod integer DEFAULT -1) RETURNS text
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    tc "char";
+    b oid;
+    v text;
+BEGIN
+    SELECT t.typcategory, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+      INTO tc, b
+      FROM pg_catalog.pg_type t WHERE t.oid = typ;
+    IF tc = 'S' THEN
+        -- e-mail form for e-mail addresses; digits stay digits (check constraints)
+        v := CASE WHEN category ~ '^contact\.email' THEN '''anonymized@anonymized.invalid'''
+                  ELSE pg_catalog.format('CASE WHEN (%1$s)::pg_catalog.text OPERATOR(pg_catalog.~) ''@'' THEN ''anonymized@anonymized.invalid'' '
+                                         'WHEN (%1$s)::pg_catalog.text OPERATOR(pg_catalog.~) ''^[0-9]+$'' THEN pg_catalog.repeat(''0'', pg_catalog.length((%1$s)::pg_catalog.text)) '
+                                         'ELSE ''anonymized'' END', expr) END;
+    ELSIF tc = 'N' THEN
+        v := '0';
+    ELSIF tc = 'D' THEN
+        v := CASE WHEN b = ANY (ARRAY['pg_catalog.time'::pg_catalog.regtype, 'pg_catalog.timetz'::pg_catalog.regtype]::oid[])
+                  THEN '''00:00''' ELSE '''1970-01-01''' END;
+    ELSIF tc = 'T' THEN
+        v := '''0''';
+    ELSIF tc = 'B' THEN
+        v := 'false';
+    ELSIF tc = 'A' THEN
+        v := '''{}''';
+    ELSIF tc = 'I' THEN
+        v := pg_catalog.format('CASE pg_catalog.family((%s)::pg_catalog.text::pg_catalog.inet) WHEN 6 THEN ''::'' ELSE ''0.0.0.0'' END', expr);
+    ELSIF b = 'pg_catalog.uuid'::pg_catalog.regtype THEN
+        v := '''00000000-0000-0000-0000-000000000000''';
+    ELSIF b = 'pg_catalog.bytea'::pg_catalog.regtype THEN
+        v := '''\x''';
+    ELSIF b = ANY (ARRAY['pg_catalog.json'::pg_catalog.regtype, 'pg_catalog.jsonb'::pg_catalog.regtype]::oid[]) THEN
+        v := '''{}''';
+    ELSE
+        RETURN NULL;
+    END IF;
+    RETURN pg_catalog.format('(CASE WHEN (%s) IS NULL THEN NULL ELSE %s END)::%s', expr, v, pg_catalog.format_type(typ, typmod));
+END
+$$;
+COMMENT ON FUNCTION privacy.placeholder_sql(text, pg_catalog.regtype, text, integer) IS
+    'internal: the SQL of the placeholder that replaces expr, of type typ: e-mail form for contact.email or values with @, zeros for digit strings, ''anonymized'' for other text, zero, the epoch, false, empty, 0.0.0.0 or ::; NULL stays NULL; NULL for a type without one';
+GRANT EXECUTE ON FUNCTION privacy.placeholder_sql(text, pg_catalog.regtype, text, integer) TO PUBLIC;
+
+-- the value that replaces a NOT NULL labelled column when its row is anonymized
+CREATE FUNCTION privacy.anonymous_value(value anyelement, category text, is_unique boolean DEFAULT false)
+    RETURNS anyelement
+    LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    typ regtype := pg_catalog.pg_typeof(value);
+    tc "char";
+    v text;
+    token text;
+    placeholder text;
+    result value%TYPE;
+BEGIN
+    IF value IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT t.typcategory INTO tc FROM pg_catalog.pg_type t WHERE t.oid = typ;
+    -- a unique column gets a random value of the same shape
+    IF is_unique THEN
+        token := pg_catalog.encode(pg_catalog.uuid_send(pg_catalog.gen_random_uuid()), 'hex');
+        IF tc = 'S' THEN
+            v := value::text;
+            IF category ~ '^contact\.email' OR v ~ '@' THEN
+                RETURN 'anonymized-' || token || '@anonymized.invalid';
+            ELSIF v ~ '^[0-9]+$' THEN
+                -- digits stay digits (check constraints), none of them the original's
+                RETURN (SELECT pg_catalog.string_agg(pg_catalog.floor(pg_catalog.random() * 10)::integer::text, '')
+                          FROM pg_catalog.generate_series(1, pg_catalog.length(v)));
+            END IF;
+            RETURN 'anonymized-' || token;
+        ELSIF tc = 'N' THEN
+            RETURN (pg_catalog.random() * (CASE WHEN typ = 'pg_catalog.int2'::regtype THEN 32767 ELSE 2147483647 END))::integer;
+        ELSIF typ = 'pg_catalog.uuid'::regtype THEN
+            RETURN pg_catalog.gen_random_uuid();
+        ELSIF typ = 'pg_catalog.bytea'::regtype THEN
+            RETURN pg_catalog.decode(token, 'hex');
+        END IF;
+    END IF;
+    placeholder := privacy.placeholder_sql('$1', typ, category);
+    IF placeholder IS NULL THEN
+        RAISE EXCEPTION 'no anonymous value for a NOT NULL column of type %', typ
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Make the column nullable (it is then set to NULL), or use ON CANCEL DELETE for its table.';
+    END IF;
+    EXECUTE 'SELECT ' || placeholder INTO result USING value;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION privacy.anonymous_value(anyelement, text, boolean) IS
+    'a value that identifies nobody and keeps nothing of the original, of the same type: a placeholder chosen by category (e-mail form for contact.email, zeros for digit strings, zero, the epoch, ...), random when the column is unique';
+GRANT EXECUTE ON FUNCTION privacy.anonymous_value(anyelement, text, boolean) TO PUBLIC;

@@ -1,0 +1,376 @@
+-- src/sql/code/purpose_views.sql: purpose views: the conditions and queries they are made of; creating, refreshing and granting them; their event trigger
+
+-- the condition that a row of the alias names, in one of its subject
+-- columns, a subject listed in table list (restricted subjects, holds),
+-- with an extra condition on the list's alias r
+CREATE FUNCTION privacy.listed_condition(list text, alias text, subject_columns name[], integer_columns name[],
+                                         extra text DEFAULT '')
+    RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT '(' || pg_catalog.string_agg(
+                   CASE WHEN c = ANY (integer_columns)
+                        THEN pg_catalog.format('EXISTS (SELECT 1 FROM %s r WHERE r.subject_key OPERATOR(pg_catalog.=) %I.%I%s)', list, alias, c, extra)
+                        ELSE pg_catalog.format('EXISTS (SELECT 1 FROM %s r WHERE r.subject OPERATOR(pg_catalog.=) %I.%I::text%s)', list, alias, c, extra)
+                   END, ' OR ') || ')'
+          FROM pg_catalog.unnest(subject_columns) c
+    $$;
+COMMENT ON FUNCTION privacy.listed_condition(text, text, name[], name[], text) IS
+    'internal: the SQL condition that a row names, in one of its subject columns, a subject of a list (restricted subjects, legal holds)';
+
+-- the consent condition on subject columns of the alias, as SQL
+CREATE FUNCTION privacy.consent_condition(alias text, subject_columns name[], birth_column name, purpose text,
+                                          integer_columns name[] DEFAULT '{}')
+    RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    col name;
+    match text;
+    parts text[] := ARRAY[]::text[];
+    minor text;
+    check_sql text;
+    single boolean := pg_catalog.cardinality(subject_columns) = 1;
+BEGIN
+    FOREACH col IN ARRAY subject_columns LOOP
+        -- the explicit setting (carried by the consent row), else the birth
+        -- date (IS TRUE: the planner estimates it from the column's statistics)
+        minor := '(c.minor_setting IS TRUE)';
+        IF birth_column IS NOT NULL AND single THEN
+            minor := pg_catalog.format(
+                'COALESCE(c.minor_setting, %I.%I OPERATOR(pg_catalog.>) (SELECT (pg_catalog.now() OPERATOR(pg_catalog.-)'
+                ' pg_catalog.make_interval(years => pg_catalog.current_setting(''privacy.minor_age'')::integer))::date))',
+                alias, birth_column);
+        END IF;
+        -- integer subject columns compare with the integer key (same btree
+        -- family, so the planner carries a constant across); others as text
+        IF col = ANY (integer_columns) THEN
+            match := pg_catalog.format('c.subject_key OPERATOR(pg_catalog.=) %I.%I', alias, col);
+        ELSE
+            match := pg_catalog.format('c.subject OPERATOR(pg_catalog.=) %I.%I::text', alias, col);
+        END IF;
+        check_sql := pg_catalog.format(
+            'EXISTS (SELECT 1 FROM privacy.consent c'
+            ' WHERE %5$s'
+            ' AND c.purpose OPERATOR(pg_catalog.=) %3$L'
+            ' AND (c.by_guardian OR NOT %4$s))',
+            alias, col, purpose, minor, match);
+        IF single THEN
+            -- a bare EXISTS becomes a semi-join; a NULL subject fails it
+            parts := parts || check_sql;
+        ELSE
+            parts := parts || pg_catalog.format('(%I.%I IS NULL OR %s)', alias, col, check_sql);
+        END IF;
+    END LOOP;
+    IF NOT single THEN
+        -- the row must have a subject at all
+        parts := parts || (SELECT pg_catalog.format('(%s)', pg_catalog.string_agg(pg_catalog.format('%I.%I IS NOT NULL', alias, c2), ' OR '))
+                                                  FROM pg_catalog.unnest(subject_columns) c2);
+    END IF;
+    RETURN pg_catalog.array_to_string(parts, ' AND ');
+END
+$$;
+COMMENT ON FUNCTION privacy.consent_condition(text, name[], name, text, name[]) IS
+    'internal: the SQL condition that every non-NULL subject column of a row has consent in force for the purpose';
+
+CREATE FUNCTION privacy.purpose_view_query(source regclass, purpose text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    p record;
+    sp record;
+    col record;
+    cols text[] := ARRAY[]::text[];
+    expr text;
+    m text;
+    filter text;
+    hops integer;
+    root text;
+    birth name;
+    ints name[];
+BEGIN
+    SELECT * INTO p FROM privacy.purpose d WHERE d.name = purpose;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown purpose "%"', purpose USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT * INTO sp FROM privacy.subject_path s WHERE s.relation = source;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % holds no subject''s data', source
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A purpose view filters rows by their subject''s consent: the table needs a SUBJECT column, or a foreign key chain to a table with one.',
+                  HINT = 'Label the subject key with SECURITY LABEL FOR privacy ... IS ''SUBJECT''.';
+    END IF;
+
+    -- columns: covered or unlabelled in clear, the others masked or NULL
+    FOR col IN
+        SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, t.typcategory,
+               l.category, l.mask AS label_mask, c.mask AS category_mask
+          FROM pg_catalog.pg_attribute a
+          JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+          LEFT JOIN privacy.labels l ON l.relation = source AND l.column_name = a.attname
+          LEFT JOIN privacy.category c ON c.name = l.category
+         WHERE a.attrelid = source AND a.attnum > 0 AND NOT a.attisdropped
+         ORDER BY a.attnum
+    LOOP
+        IF col.category IS NULL OR privacy.purpose_covers(purpose, col.category) THEN
+            expr := pg_catalog.format('t.%I', col.attname);
+        ELSE
+            m := col.label_mask;
+            IF m IS NULL AND col.typcategory = 'S' THEN
+                m := col.category_mask;
+            END IF;
+            IF m IS NOT NULL THEN
+                expr := pg_catalog.format('%s(t.%I)::%s', m, col.attname, col.typ);
+            ELSE
+                expr := pg_catalog.format('NULL::%s', col.typ);
+            END IF;
+        END IF;
+        cols := cols || pg_catalog.format('%s AS %I', expr, col.attname);
+    END LOOP;
+
+    SELECT pg_catalog.array_agg(a.attname) INTO ints
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = sp.subject_relation
+       AND a.attname = ANY (sp.subject_columns)
+       AND a.atttypid = ANY (ARRAY['pg_catalog.int2'::pg_catalog.regtype,
+                                                        'pg_catalog.int4'::pg_catalog.regtype,
+                                                        'pg_catalog.int8'::pg_catalog.regtype]::oid[]);
+    ints := COALESCE(ints, '{}');
+    hops := pg_catalog.cardinality(sp.constraints);
+    root := CASE WHEN hops = 0 THEN 't' ELSE 'a' || hops END;
+    IF p.legal_basis <> 'consent' THEN
+        -- every subject, except those whose data is only kept (PIPL Art. 47)
+        filter := 'NOT ' ||
+                  privacy.path_condition(sp.constraints, privacy.listed_condition('privacy.restricted_subject', root, sp.subject_columns, ints));
+    ELSE
+        SELECT l.column_name INTO birth FROM privacy.labels l
+         WHERE l.relation = sp.subject_relation
+           AND l.category = 'identity.birth_date' LIMIT 1;
+        -- through the foreign keys, child first: t -> a1 -> a2 ... -> the subject table
+        filter := privacy.path_condition(sp.constraints,
+                      privacy.consent_condition(root, sp.subject_columns, birth, purpose, ints));
+    END IF;
+    RETURN pg_catalog.format('SELECT %s FROM %s t WHERE %s',
+                             pg_catalog.array_to_string(cols, ', '), source, filter);
+END
+$$;
+COMMENT ON FUNCTION privacy.purpose_view_query(regclass, text) IS
+    'the query of the purpose view of a table: subjects whose consent covers the purpose (through foreign keys too), labelled columns outside the purpose masked';
+GRANT EXECUTE ON FUNCTION privacy.purpose_view_query(regclass, text) TO PUBLIC;
+
+-- (re)create one registered view and its grants
+CREATE FUNCTION privacy.build_purpose_view(view_schema name, view_name name, source regclass, purpose text)
+    RETURNS regclass
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v regclass;
+    r name;
+BEGIN
+    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', view_schema, view_name)) IS NOT NULL THEN
+        EXECUTE pg_catalog.format('DROP VIEW %I.%I', view_schema, view_name);
+    END IF;
+    EXECUTE pg_catalog.format('CREATE VIEW %I.%I WITH (security_barrier) AS %s',
+                              view_schema, view_name, privacy.purpose_view_query(source, purpose));
+    v := pg_catalog.format('%I.%I', view_schema, view_name)::regclass;
+    EXECUTE pg_catalog.format('COMMENT ON VIEW %s IS %L', v,
+                              pg_catalog.format('privacy purpose view of %s for purpose %s', source, purpose));
+    EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM PUBLIC', v);
+    FOR r IN SELECT g.role_name FROM privacy.purpose_grant g WHERE g.purpose = build_purpose_view.purpose LOOP
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', view_schema, r);
+        EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', v, r);
+    END LOOP;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION privacy.build_purpose_view(name, name, regclass, text) IS
+    'internal: create or rebuild one purpose view and grant it to the purpose''s roles';
+REVOKE ALL ON FUNCTION privacy.build_purpose_view(name, name, regclass, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.create_purpose_view(source regclass, purpose text, view_name text DEFAULT NULL)
+    RETURNS regclass
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    src_schema name;
+    src_name name;
+    v_schema text;
+    v_name text;
+    parts text[];
+    v regclass;
+BEGIN
+    IF source IS NULL OR purpose IS NULL THEN
+        RAISE EXCEPTION 'source and purpose must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- the role that called us: SET ROLE's role, else the session user
+    IF NOT pg_catalog.has_table_privilege(
+               CASE pg_catalog.current_setting('role') WHEN 'none' THEN SESSION_USER
+                    ELSE pg_catalog.current_setting('role')::name END,
+               source, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table %', source
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Only a role that can read a table can make purpose views of it.';
+    END IF;
+    SELECT n.nspname, c.relname INTO src_schema, src_name
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = source;
+    IF view_name IS NULL THEN
+        v_schema := src_schema::text;
+        v_name := src_name::text || '_' || purpose;
+    ELSE
+        parts := pg_catalog.parse_ident(view_name);
+        IF pg_catalog.cardinality(parts) = 1 THEN
+            v_schema := src_schema::text;
+            v_name := parts[1];
+        ELSIF pg_catalog.cardinality(parts) = 2 THEN
+            v_schema := parts[1];
+            v_name := parts[2];
+        ELSE
+            RAISE EXCEPTION 'improper view name "%"', view_name USING ERRCODE = 'invalid_name';
+        END IF;
+    END IF;
+    -- a longer name would be cut (and could then be another view's)
+    IF pg_catalog.octet_length(v_schema) > 63 OR pg_catalog.octet_length(v_name) > 63 THEN
+        RAISE EXCEPTION 'view name "%" is too long', v_name
+            USING ERRCODE = 'name_too_long',
+                  HINT = 'Names have at most 63 bytes: give the view a shorter name with view_name.';
+    END IF;
+    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', v_schema, v_name)) IS NOT NULL THEN
+        RAISE EXCEPTION 'relation "%.%" already exists', v_schema, v_name USING ERRCODE = 'duplicate_table';
+    END IF;
+    v := privacy.build_purpose_view(v_schema::name, v_name::name, source, purpose);
+    INSERT INTO privacy.purpose_view (view_schema, view_name, source_schema, source_name, purpose)
+    VALUES (v_schema, v_name, src_schema, src_name, purpose);
+    PERFORM privacy.audit_append('purpose view', pg_catalog.format('view %s', v),
+        pg_catalog.jsonb_build_object('operation', 'create', 'source', source::text, 'purpose', purpose));
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION privacy.create_purpose_view(regclass, text, text) IS
+    'create a security_barrier view of a labelled table for a purpose: only rows whose subject may be processed for it, labelled columns outside it masked';
+-- Administrators: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.create_purpose_view(regclass, text, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.refresh_purpose_views(source regclass DEFAULT NULL, purpose text DEFAULT NULL)
+    RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r record;
+    n integer := 0;
+    src regclass;
+BEGIN
+    FOR r IN SELECT * FROM privacy.purpose_view ORDER BY view_schema, view_name LOOP
+        src := pg_catalog.to_regclass(pg_catalog.format('%I.%I', r.source_schema, r.source_name));
+        IF src IS NULL THEN
+            -- the table is gone (and its view with it)
+            DELETE FROM privacy.purpose_view v
+             WHERE v.view_schema = r.view_schema AND v.view_name = r.view_name;
+            CONTINUE;
+        END IF;
+        IF (refresh_purpose_views.source IS NULL OR src = refresh_purpose_views.source)
+           AND (refresh_purpose_views.purpose IS NULL OR r.purpose = refresh_purpose_views.purpose) THEN
+            IF NOT EXISTS (SELECT 1 FROM privacy.purpose p WHERE p.name = r.purpose) THEN
+                IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', r.view_schema, r.view_name)) IS NOT NULL THEN
+                    EXECUTE pg_catalog.format('DROP VIEW %I.%I', r.view_schema, r.view_name);
+                END IF;
+                DELETE FROM privacy.purpose_view v
+                 WHERE v.view_schema = r.view_schema AND v.view_name = r.view_name;
+                CONTINUE;
+            END IF;
+            BEGIN
+                PERFORM privacy.build_purpose_view(r.view_schema, r.view_name, src, r.purpose);
+                n := n + 1;
+            EXCEPTION WHEN object_not_in_prerequisite_state THEN
+                -- the table no longer holds a subject's data: no lawful view of it remains
+                IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', r.view_schema, r.view_name)) IS NOT NULL THEN
+                    EXECUTE pg_catalog.format('DROP VIEW %I.%I', r.view_schema, r.view_name);
+                END IF;
+                DELETE FROM privacy.purpose_view v
+                 WHERE v.view_schema = r.view_schema AND v.view_name = r.view_name;
+                RAISE WARNING 'purpose view %.% was removed: table %.% no longer holds a subject''s data',
+                    pg_catalog.quote_ident(r.view_schema), pg_catalog.quote_ident(r.view_name),
+                    pg_catalog.quote_ident(r.source_schema), pg_catalog.quote_ident(r.source_name);
+            END;
+        END IF;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION privacy.refresh_purpose_views(regclass, text) IS
+    'rebuild the purpose views (of one table, of one purpose, or all) from the current labels, purposes and columns; returns how many';
+-- Administrators: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.refresh_purpose_views(regclass, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.grant_purpose(purpose text, role_name name) RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r record;
+    n integer := 0;
+BEGIN
+    IF purpose IS NULL OR role_name IS NULL THEN
+        RAISE EXCEPTION 'purpose and role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM privacy.purpose p WHERE p.name = grant_purpose.purpose) THEN
+        RAISE EXCEPTION 'unknown purpose "%"', purpose USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname = role_name) THEN
+        RAISE EXCEPTION 'role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
+    END IF;
+    INSERT INTO privacy.purpose_grant AS g (purpose, role_name) VALUES (purpose, role_name)
+    ON CONFLICT ON CONSTRAINT purpose_grant_pkey DO NOTHING;
+    FOR r IN SELECT * FROM privacy.purpose_view v WHERE v.purpose = grant_purpose.purpose LOOP
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', r.view_schema, role_name);
+        EXECUTE pg_catalog.format('GRANT SELECT ON %I.%I TO %I', r.view_schema, r.view_name, role_name);
+        n := n + 1;
+    END LOOP;
+    PERFORM privacy.audit_append('purpose grant', pg_catalog.format('role %s', pg_catalog.quote_ident(role_name)),
+        pg_catalog.jsonb_build_object('purpose', purpose, 'views', n));
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION privacy.grant_purpose(text, name) IS
+    'let a role read the purpose''s views (now and future ones), and nothing else of them; returns how many views';
+-- Administrators: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.grant_purpose(text, name) FROM PUBLIC;
+
+-- Keep the views in step: a label, a column or a table changed.
+CREATE FUNCTION privacy.purpose_views_ddl() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cmd record;
+    src regclass;
+BEGIN
+    -- a restore brings the views back as they were dumped; rebuilding them
+    -- while labels and foreign keys arrive one by one would find a table
+    -- without its subject path yet and drop its views
+    IF privacy.restoring() OR NOT EXISTS (SELECT 1 FROM privacy.purpose_view) THEN
+        RETURN;
+    END IF;
+    FOR cmd IN SELECT * FROM pg_catalog.pg_event_trigger_ddl_commands() LOOP
+        IF cmd.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND cmd.command_tag = ANY (ARRAY['ALTER TABLE', 'SECURITY LABEL']) THEN
+            src := cmd.objid::regclass;
+            IF EXISTS (SELECT 1 FROM privacy.purpose_view v
+                        WHERE pg_catalog.to_regclass(pg_catalog.format('%I.%I', v.source_schema, v.source_name)) = src) THEN
+                PERFORM privacy.refresh_purpose_views(src);
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION privacy.purpose_views_ddl() IS
+    'event trigger: rebuild the purpose views of a table whose labels or columns changed (not during a restore, which brings them back as dumped)';
+CREATE EVENT TRIGGER privacy_purpose_views ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'SECURITY LABEL')
+    EXECUTE FUNCTION privacy.purpose_views_ddl();

@@ -1,0 +1,44 @@
+-- src/sql/state/purpose_views.sql: the registered purpose views, the roles granted each purpose, the subjects whose data is only kept
+
+CREATE TABLE privacy.purpose_view (
+    view_schema   name NOT NULL,
+    view_name     name NOT NULL,
+    source_schema name NOT NULL,
+    source_name   name NOT NULL,
+    purpose       text NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (view_schema, view_name)
+);
+COMMENT ON TABLE privacy.purpose_view IS
+    'the purpose views privacy.create_purpose_view made, by name (so that pg_dump and renames keep them)';
+GRANT SELECT ON privacy.purpose_view TO PUBLIC;
+
+CREATE TABLE privacy.purpose_grant (
+    purpose   text NOT NULL,
+    role_name name NOT NULL,
+    PRIMARY KEY (purpose, role_name)
+);
+COMMENT ON TABLE privacy.purpose_grant IS
+    'roles privacy.grant_purpose gave a purpose''s views to; views made later are granted to them too';
+GRANT SELECT ON privacy.purpose_grant TO PUBLIC;
+
+-- Subjects whose data is only kept (cancelled, with rows kept until
+-- retention): PIPL Art. 47 lets such data be stored and secured, nothing else.
+CREATE TABLE privacy.restricted_subject (
+    subject       text        PRIMARY KEY,
+    subject_key   bigint      GENERATED ALWAYS AS
+                  (CASE WHEN subject OPERATOR(pg_catalog.~) '^-?[0-9]{1,18}$' THEN subject::bigint END) STORED,
+    restricted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    request_id    bigint
+);
+CREATE INDEX restricted_subject_key ON privacy.restricted_subject (subject_key);
+COMMENT ON TABLE privacy.restricted_subject IS
+    'subjects whose account was cancelled but some of whose rows are kept until retention: no purpose view shows their rows (PIPL Art. 47); the subject is named as in the kept rows, and the entry goes with them';
+-- As the ledger.
+REVOKE ALL ON privacy.restricted_subject FROM PUBLIC;
+
+-- pg_dump keeps what these hold (pg_extension_config_dump)
+SELECT pg_catalog.pg_extension_config_dump('privacy.purpose_view', '');
+SELECT pg_catalog.pg_extension_config_dump('privacy.purpose_grant', '');
+
+SELECT pg_catalog.pg_extension_config_dump('privacy.restricted_subject', '');
