@@ -218,8 +218,22 @@ aud_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
-		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
+			/*
+			 * A prepared transaction would hold the head's lock until COMMIT
+			 * PREPARED or ROLLBACK PREPARED, and every audited commit of the
+			 * database would wait for it: an audited transaction is not
+			 * preparable.
+			 */
+			if (aud_pending != NIL && OidIsValid(get_extension_oid("privacy", true)))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that writes to the privacy audit log"),
+						 errdetail("Its entry is chained to the log when it commits; a prepared transaction would keep every other audited commit waiting."),
+						 errhint("Commit the audited work in a transaction of its own.")));
+			aud_pending = NIL;
+			break;
+		case XACT_EVENT_PRE_COMMIT:
 			/* an extension dropped in this transaction took its log along */
 			if (aud_pending != NIL && !OidIsValid(get_extension_oid("privacy", true)))
 				aud_pending = NIL;

@@ -24,17 +24,21 @@
 #include "audit.h"
 #include "crypto.h"
 #include "keys.h"
+#include "kinds.h"
 #include "privacy.h"
 
 static SPIPlanPtr purpose_plan = NULL;
 static SPIPlanPtr grant_plan = NULL;
 static SPIPlanPtr withdraw_plan = NULL;
+static SPIPlanPtr cancelled_plan = NULL;
 
 typedef struct ConsentCall
 {
 	char	   *object;			/* the audit object: the subject's pseudonym */
+	char	   *pseudonym;		/* its hex: the key of its tombstone */
 	bool		grant;
-	Datum		subject;
+	Datum		subject;		/* canonical, as text */
+	Datum		kind;
 	Datum		purpose;
 	Datum		evidence;		/* jsonb or 0 */
 	bool		by_guardian;
@@ -102,6 +106,30 @@ cons_audit(ConsentCall *c)
 	privacy_audit_write_spi("consent", c->object, detail.data);
 }
 
+/*
+ * A cancelled subject's history is kept under its pseudonym, and rows kept
+ * after its cancellation may only be stored and secured (PIPL Art. 47): no
+ * grant or withdrawal is recorded for it any more.
+ */
+static void
+cons_refuse_cancelled(ConsentCall *c)
+{
+	Oid			type = TEXTOID;
+	Datum		value = CStringGetTextDatum(c->pseudonym);
+
+	if (SPI_execute_plan(privacy_keep_plan(&cancelled_plan,
+								   "SELECT 1 FROM privacy.cancelled_subject c WHERE c.subject_id OPERATOR(pg_catalog.=) $1",
+								   1, &type),
+						 &value, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read privacy.cancelled_subject");
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the subject has cancelled their account: no consent is recorded for it"),
+				 errdetail("Its consent history is kept under its pseudonym, and rows kept after a cancellation may only be stored and secured."),
+				 errhint("A new account is a new subject.")));
+}
+
 static void
 cons_record_spi(void *arg)
 {
@@ -109,11 +137,12 @@ cons_record_spi(void *arg)
 	bool		isnull;
 
 	cons_check_purpose(c->purpose);
+	cons_refuse_cancelled(c);
 	if (c->grant)
 	{
-		Oid			types[4] = {TEXTOID, TEXTOID, JSONBOID, BOOLOID};
-		Datum		values[4];
-		char		nulls[4] = {' ', ' ', ' ', ' '};
+		Oid			types[5] = {TEXTOID, TEXTOID, JSONBOID, BOOLOID, TEXTOID};
+		Datum		values[5];
+		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 		char	   *v;
 
 		values[0] = c->subject;
@@ -121,23 +150,25 @@ cons_record_spi(void *arg)
 		values[2] = c->evidence;
 		nulls[2] = c->evidence ? ' ' : 'n';
 		values[3] = BoolGetDatum(c->by_guardian);
+		values[4] = c->kind;
 		/* one statement: the ledger entry (under the policy in force) and the consent in force */
 		if (SPI_execute_plan(privacy_keep_plan(&grant_plan,
 									   "WITH e AS ("
-									   "  INSERT INTO privacy.consent_event (subject, purpose, granted, policy_version, evidence, by_guardian)"
-									   "  VALUES ($1, $2, true,"
+									   "  INSERT INTO privacy.consent_event (subject_kind, subject, purpose, granted, policy_version, evidence, by_guardian)"
+									   "  VALUES ($5, $1, $2, true,"
 									   "          (SELECT v.version FROM privacy.policy_version v ORDER BY v.published_at DESC LIMIT 1),"
 									   "          $3, $4)"
 									   "  RETURNING seq, at, policy_version)"
-									   " INSERT INTO privacy.consent AS c (subject, purpose, granted_at, policy_version, by_guardian, minor_setting)"
-									   " SELECT $1, $2, e.at, e.policy_version, $4,"
-									   "        (SELECT m.minor FROM privacy.subject_minor m WHERE m.subject OPERATOR(pg_catalog.=) $1)"
+									   " INSERT INTO privacy.consent AS c (subject_kind, subject, purpose, granted_at, policy_version, by_guardian, minor_setting)"
+									   " SELECT $5, $1, $2, e.at, e.policy_version, $4,"
+									   "        (SELECT m.minor FROM privacy.subject_minor m"
+									   "          WHERE m.subject OPERATOR(pg_catalog.=) $1 AND m.subject_kind OPERATOR(pg_catalog.=) $5)"
 									   "   FROM e"
 									   " ON CONFLICT ON CONSTRAINT consent_pkey DO UPDATE"
 									   "    SET granted_at = EXCLUDED.granted_at, policy_version = EXCLUDED.policy_version,"
 									   "        by_guardian = EXCLUDED.by_guardian, minor_setting = EXCLUDED.minor_setting"
 									   " RETURNING (SELECT e.seq FROM e), c.policy_version",
-									   4, types),
+									   5, types),
 							 values, nulls, false, 0) != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 			elog(ERROR, "could not record a consent");
 		c->seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -151,22 +182,24 @@ cons_record_spi(void *arg)
 	}
 	else
 	{
-		Oid			types[2] = {TEXTOID, TEXTOID};
-		Datum		values[2];
+		Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+		Datum		values[3];
 
 		values[0] = c->subject;
 		values[1] = c->purpose;
+		values[2] = c->kind;
 		/* one statement: the ledger entry and the end of the consent in force, if any */
 		if (SPI_execute_plan(privacy_keep_plan(&withdraw_plan,
 									   "WITH e AS ("
-									   "  INSERT INTO privacy.consent_event (subject, purpose, granted) VALUES ($1, $2, false)"
+									   "  INSERT INTO privacy.consent_event (subject_kind, subject, purpose, granted) VALUES ($3, $1, $2, false)"
 									   "  RETURNING seq),"
 									   " d AS ("
 									   "  DELETE FROM privacy.consent c"
 									   "   WHERE c.subject OPERATOR(pg_catalog.=) $1 AND c.purpose OPERATOR(pg_catalog.=) $2"
+									   "     AND c.subject_kind OPERATOR(pg_catalog.=) $3"
 									   "  RETURNING 1)"
 									   " SELECT e.seq, EXISTS (SELECT 1 FROM d) FROM e",
-									   2, types),
+									   3, types),
 							 values, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "could not record a withdrawal");
 		c->seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -175,21 +208,33 @@ cons_record_spi(void *arg)
 	cons_audit(c);
 }
 
-/* the audit object: the subject's keyed pseudonym, never the subject key */
-static char *
-cons_subject_object(Datum subject)
+/*
+ * The subject in its canonical form, and its pseudonym: the audit object and
+ * the key of its tombstone, as privacy.subject_pseudonym(subject, kind) gives
+ * it; never the subject itself.
+ */
+static void
+cons_subject(ConsentCall *c, FunctionCallInfo fcinfo, int kind_arg)
 {
-	text	   *t = DatumGetTextPP(subject);
+	char	   *kind = PG_ARGISNULL(kind_arg) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(kind_arg));
+	char	   *canonical;
 	uint8		id[32];
 	StringInfoData s;
 	int			i;
 
-	privacy_hmac(privacy_subjects_key(), (const uint8 *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), id);
+	if (kind == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("kind must not be NULL")));
+	canonical = privacy_subject_canonical(kind, text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	privacy_subject_id(kind, canonical, id);
 	initStringInfo(&s);
-	appendStringInfoString(&s, "subject ");
 	for (i = 0; i < 32; i++)
 		appendStringInfo(&s, "%02x", id[i]);
-	return s.data;
+	c->pseudonym = s.data;
+	c->object = psprintf("subject %s", s.data);
+	c->subject = CStringGetTextDatum(canonical);
+	c->kind = CStringGetTextDatum(kind);
 }
 
 static void
@@ -209,7 +254,8 @@ PG_FUNCTION_INFO_V1(privacy_grant_consent);
 
 /*
  * privacy.grant_consent(subject text, purpose text, evidence jsonb, by_guardian
- * boolean) -> bigint: record a grant; returns the ledger entry's seq.
+ * boolean, kind text) -> bigint: record a grant; returns the ledger entry's
+ * seq.
  */
 Datum
 privacy_grant_consent(PG_FUNCTION_ARGS)
@@ -219,11 +265,10 @@ privacy_grant_consent(PG_FUNCTION_ARGS)
 	cons_check_args(fcinfo);
 	memset(&c, 0, sizeof(c));
 	c.grant = true;
-	c.subject = PG_GETARG_DATUM(0);
 	c.purpose = PG_GETARG_DATUM(1);
 	c.evidence = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
 	c.by_guardian = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
-	c.object = cons_subject_object(c.subject);
+	cons_subject(&c, fcinfo, 4);
 	privacy_as_owner(cons_record_spi, &c);
 	PG_RETURN_INT64(c.seq);
 }
@@ -231,8 +276,8 @@ privacy_grant_consent(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(privacy_withdraw_consent);
 
 /*
- * privacy.withdraw_consent(subject text, purpose text) -> boolean: record a
- * withdrawal (always); true if a consent was in force.
+ * privacy.withdraw_consent(subject text, purpose text, kind text) -> boolean:
+ * record a withdrawal (always); true if a consent was in force.
  */
 Datum
 privacy_withdraw_consent(PG_FUNCTION_ARGS)
@@ -242,9 +287,8 @@ privacy_withdraw_consent(PG_FUNCTION_ARGS)
 	cons_check_args(fcinfo);
 	memset(&c, 0, sizeof(c));
 	c.grant = false;
-	c.subject = PG_GETARG_DATUM(0);
 	c.purpose = PG_GETARG_DATUM(1);
-	c.object = cons_subject_object(c.subject);
+	cons_subject(&c, fcinfo, 2);
 	privacy_as_owner(cons_record_spi, &c);
 	PG_RETURN_BOOL(c.was_in_force);
 }

@@ -30,6 +30,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
@@ -597,6 +598,12 @@ privacy_key_for_call(FunctionCallInfo fcinfo, int argno, PrivacyKeyUse use)
 
 	memcpy(name, VARDATA_ANY(t), len);
 	name[len] = '\0';
+	/* the extension's own keys (privacy.subjects names subjects) are its own */
+	if (strncmp(name, "privacy.", 8) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_RESERVED_NAME),
+				 errmsg("key names starting with \"privacy.\" are reserved"),
+				 errdetail("The extension keeps its own keys under that prefix; no function takes them by name.")));
 	if (ck == NULL)
 	{
 		ck = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CallKey));
@@ -889,11 +896,12 @@ privacy_subjects_key(void)
 	{
 		/*
 		 * Two sessions may both find no key: the second waits for the first
-		 * to commit (a transaction-scoped advisory lock on the word
-		 * "privacy!"), then finds its key instead of creating another.
+		 * to commit (a lock on privacy.key that no role without UPDATE on it
+		 * can take or hold, unlike an advisory lock), then finds its key
+		 * instead of creating another.
 		 */
-		DirectFunctionCall1(pg_advisory_xact_lock_int8,
-							Int64GetDatum(INT64CONST(0x7072697661637921)));
+		LockRelationOid(get_relname_relid("key", get_namespace_oid(PRIVACY_SCHEMA, false)),
+						ShareRowExclusiveLock);
 		kw = keys_sql("SELECT 1 FROM privacy.key WHERE name OPERATOR(pg_catalog.=) $1",
 					  1, TEXTOID, CStringGetTextDatum(PRIVACY_SUBJECTS_KEY),
 					  InvalidOid, 0, InvalidOid, 0, InvalidOid, 0);

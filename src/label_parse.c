@@ -42,7 +42,7 @@ typedef struct LpState
 } LpState;
 
 #define LP_COLUMN_GRAMMAR \
-	"Column labels are SUBJECT, CATEGORY <name> [MASK WITH <function>], RETAIN <interval> AFTER <column> [THEN ANONYMIZE] and ANONYMIZE WITH { NULL | PLACEHOLDER | PSEUDONYM | FF1 | GENERALIZE <level> }."
+	"Column labels are SUBJECT [<kind>], CATEGORY <name> [MASK WITH <function>], RETAIN <interval> AFTER <column> [THEN ANONYMIZE], ANONYMIZE WITH { NULL | PLACEHOLDER | PSEUDONYM | FF1 | GENERALIZE <level> | KEEP } and OWNER or REFERENCE."
 #define LP_TABLE_GRAMMAR \
 	"Table labels are ON CANCEL { DELETE | ANONYMIZE | KEEP UNTIL RETENTION } and RETAIN <interval> AFTER <column> [THEN { DELETE | ANONYMIZE }]."
 #define LP_INTERVAL_FORM \
@@ -316,9 +316,61 @@ lp_interval(LpState *st, PrivacyLabel *label)
 		return lp_fail(st, PRIVACY_LABEL_INTERVAL,
 					   psprintf("retention interval at character %d of privacy label must be longer than zero", start),
 					   NULL);
+	/* a cutoff of now minus the interval must stay a valid time */
+	if ((double) months / 12.0 + (double) days / 365.25 + (double) usecs / (365.25 * 86400.0 * 1000000.0) >
+		PRIVACY_RETAIN_MAX_YEARS)
+		return lp_fail(st, PRIVACY_LABEL_INTERVAL,
+					   psprintf("retention interval at character %d of privacy label is longer than %d years",
+								start, PRIVACY_RETAIN_MAX_YEARS),
+					   psprintf("A retention interval may be at most %d years.", PRIVACY_RETAIN_MAX_YEARS));
 	label->retain_months = (int32) months;
 	label->retain_days = (int32) days;
 	label->retain_usecs = usecs;
+	return true;
+}
+
+#define LP_KIND_FORM \
+	"A subject kind is a lower-case word of letters, digits and underscores, starting with a letter, such as org."
+
+/* the words that start a clause (and so cannot be a subject kind) */
+static bool
+lp_clause_keyword(const LpToken *tok)
+{
+	static const char *const kws[] = {"SUBJECT", "CATEGORY", "MASK", "RETAIN", "ANONYMIZE",
+	"OWNER", "REFERENCE", "ON", NULL};
+	int			i;
+
+	for (i = 0; kws[i]; i++)
+		if (lp_keyword_is(tok, kws[i]))
+			return true;
+	return false;
+}
+
+/* SUBJECT <kind>: the current token is a word */
+static bool
+lp_kind(LpState *st, char **out)
+{
+	const char *c;
+	char	   *s;
+	char	   *d;
+
+	if (!isalpha((unsigned char) st->tok.text[0]) || strlen(st->tok.text) > PRIVACY_KIND_MAXLEN)
+		return lp_fail(st, PRIVACY_LABEL_SYNTAX,
+					   psprintf("invalid subject kind at character %d of privacy label", st->tok.pos),
+					   pstrdup(LP_KIND_FORM));
+	s = palloc(strlen(st->tok.text) + 1);
+	d = s;
+	for (c = st->tok.text; *c; c++)
+	{
+		if (!(isalnum((unsigned char) *c) || *c == '_') || (unsigned char) *c >= 0x80)
+			return lp_fail(st, PRIVACY_LABEL_SYNTAX,
+						   psprintf("invalid subject kind at character %d of privacy label", st->tok.pos),
+						   pstrdup(LP_KIND_FORM));
+		*d++ = pg_ascii_tolower((unsigned char) *c);
+	}
+	*d = '\0';
+	*out = s;
+	lp_next(st);
 	return true;
 }
 
@@ -421,6 +473,8 @@ lp_anonymize(LpState *st, PrivacyLabel *label)
 		label->anonymize = PRIVACY_ANON_PSEUDONYM;
 	else if (lp_keyword_is(&st->tok, "FF1"))
 		label->anonymize = PRIVACY_ANON_FF1;
+	else if (lp_keyword_is(&st->tok, "KEEP"))
+		label->anonymize = PRIVACY_ANON_KEEP;
 	else if (lp_keyword_is(&st->tok, "GENERALIZE"))
 	{
 		const char *t;
@@ -437,7 +491,7 @@ lp_anonymize(LpState *st, PrivacyLabel *label)
 	}
 	else
 		return lp_fail(st, PRIVACY_LABEL_SYNTAX,
-					   psprintf("expected NULL, PLACEHOLDER, PSEUDONYM, FF1 or GENERALIZE after ANONYMIZE WITH at character %d of privacy label, found %s",
+					   psprintf("expected NULL, PLACEHOLDER, PSEUDONYM, FF1, GENERALIZE or KEEP after ANONYMIZE WITH at character %d of privacy label, found %s",
 								st->tok.pos, lp_describe(&st->tok)),
 					   NULL);
 	lp_next(st);
@@ -477,6 +531,29 @@ privacy_label_parse(const char *text, bool is_table,
 			if (label->subject)
 				return lp_duplicate(&st, "SUBJECT", pos);
 			label->subject = true;
+			lp_next(&st);
+			/* SUBJECT <kind>: a word that starts no clause */
+			if (st.tok.type == LP_WORD && !lp_clause_keyword(&st.tok))
+			{
+				if (!lp_kind(&st, &label->subject_kind))
+					return false;
+			}
+			else if (st.tok.type == LP_QIDENT)
+				return lp_fail(&st, PRIVACY_LABEL_SYNTAX,
+							   psprintf("invalid subject kind at character %d of privacy label", st.tok.pos),
+							   pstrdup(LP_KIND_FORM));
+		}
+		else if (lp_keyword_is(&st.tok, "OWNER") || lp_keyword_is(&st.tok, "REFERENCE"))
+		{
+			bool		owner = lp_keyword_is(&st.tok, "OWNER");
+
+			if (is_table)
+				return lp_misplaced(&st, owner ? "OWNER" : "REFERENCE", is_table);
+			if (label->link != PRIVACY_LINK_NONE)
+				return lp_fail(&st, PRIVACY_LABEL_SYNTAX,
+							   psprintf("OWNER or REFERENCE appears more than once in privacy label (character %d)", pos),
+							   pstrdup("A foreign key column either says whose row it is (OWNER) or only refers to a subject (REFERENCE)."));
+			label->link = owner ? PRIVACY_LINK_OWNER : PRIVACY_LINK_REFERENCE;
 			lp_next(&st);
 		}
 		else if (lp_keyword_is(&st.tok, "CATEGORY"))
@@ -607,6 +684,8 @@ privacy_anonymize_text(const PrivacyLabel *label)
 			return pstrdup("ff1");
 		case PRIVACY_ANON_GENERALIZE:
 			return psprintf("generalize %d", label->anonymize_level);
+		case PRIVACY_ANON_KEEP:
+			return pstrdup("keep");
 		case PRIVACY_ANON_NONE:
 			break;
 	}

@@ -2,11 +2,14 @@
  * label_parse.h
  *	  The grammar of privacy security labels: a pure parser, no catalog access.
  *
- * Column labels:  SUBJECT [ANONYMIZE WITH <method>]
+ * Column labels:  SUBJECT [<kind>] [ANONYMIZE WITH <method>] [OWNER | REFERENCE]
  *                 CATEGORY <name> [MASK WITH <function>]
  *                             [RETAIN <interval> AFTER <column> [THEN ANONYMIZE]]
- *                             [ANONYMIZE WITH <method>]
- *   <method>:     NULL | PLACEHOLDER | PSEUDONYM | FF1 | GENERALIZE <level>
+ *                             [ANONYMIZE WITH <method>] [OWNER | REFERENCE]
+ *                 OWNER | REFERENCE (on a foreign key's column: whether the
+ *                             key says whose row it is, or only refers to a subject)
+ *   <kind>:       a lower-case word, the kind of subject (default person)
+ *   <method>:     NULL | PLACEHOLDER | PSEUDONYM | FF1 | GENERALIZE <level> | KEEP
  * Table labels:   ON CANCEL { DELETE | ANONYMIZE | KEEP UNTIL RETENTION }
  *                 RETAIN <interval> AFTER <column> [THEN { DELETE | ANONYMIZE }]
  * Keywords are case-insensitive; clauses may come in any order, once each.
@@ -31,8 +34,22 @@ typedef enum PrivacyAnonymize
 	PRIVACY_ANON_PLACEHOLDER,
 	PRIVACY_ANON_PSEUDONYM,
 	PRIVACY_ANON_FF1,
-	PRIVACY_ANON_GENERALIZE
+	PRIVACY_ANON_GENERALIZE,
+	PRIVACY_ANON_KEEP
 } PrivacyAnonymize;
+
+/* what a foreign key through a column means (OWNER, REFERENCE) */
+typedef enum PrivacyLink
+{
+	PRIVACY_LINK_NONE = 0,		/* decided from the schema */
+	PRIVACY_LINK_OWNER,
+	PRIVACY_LINK_REFERENCE
+} PrivacyLink;
+
+#define PRIVACY_DEFAULT_KIND "person"
+#define PRIVACY_KIND_MAXLEN 63
+/* the longest retention a label may give, in years */
+#define PRIVACY_RETAIN_MAX_YEARS 200
 
 #define PRIVACY_GENERALIZE_MAX 9
 
@@ -40,6 +57,8 @@ typedef struct PrivacyLabel
 {
 	bool		is_table;
 	bool		subject;		/* SUBJECT */
+	char	   *subject_kind;	/* SUBJECT <kind>, lower case; NULL: the default */
+	PrivacyLink link;			/* OWNER or REFERENCE */
 	char	   *category;		/* CATEGORY, lower case; NULL if absent */
 	char	   *mask_schema;	/* MASK WITH schema, NULL if unqualified */
 	char	   *mask_name;		/* MASK WITH function; NULL if absent */

@@ -50,6 +50,7 @@
 #include "utils/timestamp.h"
 
 #include "audit.h"
+#include "kinds.h"
 #include "label_parse.h"
 #include "privacy.h"
 
@@ -68,11 +69,15 @@ privacy_labels_init(void)
 	object_access_hook = lbl_object_access;
 }
 
-/* true while a superuser restores a dump (see the file header) */
+/*
+ * true while a superuser restores a dump (see the file header): the role
+ * that called (SET ROLE's, else the session's), not the current user, which
+ * inside a SECURITY DEFINER function is its owner
+ */
 static bool
 lbl_restore_mode(void)
 {
-	return !check_function_bodies && superuser();
+	return !check_function_bodies && superuser_arg(GetOuterUserId());
 }
 
 /* raise the parser's error with the errcode of its kind */
@@ -337,6 +342,89 @@ privacy_anonymize_method_problem(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(message));
 }
 
+/*
+ * SUBJECT <kind>: every SUBJECT column of one kind is of one type family
+ * (kinds.c), so that a subject has one canonical form.
+ */
+static void
+lbl_check_kind(Oid relid, int attnum, const char *kind, Oid coltype)
+{
+	Oid			types[3] = {TEXTOID, OIDOID, INT4OID};
+	Datum		values[3];
+	Oid			base;
+	PrivacyFamily family = privacy_subject_family(coltype, &base);
+	uint64		i;
+
+	values[0] = CStringGetTextDatum(kind);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = Int32GetDatum(attnum);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT a.attrelid::pg_catalog.regclass::text, a.attname::text, a.atttypid"
+							  "  FROM pg_catalog.pg_seclabel s"
+							  "  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.objoid"
+							  "   AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::\"char\"[])"
+							  "  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) s.objoid"
+							  "   AND a.attnum OPERATOR(pg_catalog.=) s.objsubid AND NOT a.attisdropped"
+							  " CROSS JOIN LATERAL privacy.parse_label(s.label, false) p"
+							  " WHERE s.provider OPERATOR(pg_catalog.=) 'privacy'"
+							  "   AND s.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+							  "   AND s.objsubid OPERATOR(pg_catalog.>) 0 AND p.subject"
+							  "   AND p.subject_kind OPERATOR(pg_catalog.=) $1"
+							  "   AND NOT (s.objoid OPERATOR(pg_catalog.=) $2 AND s.objsubid OPERATOR(pg_catalog.=) $3)"
+							  " ORDER BY 1, 2",
+							  3, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the SUBJECT labels");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Oid			other = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+		Oid			otherbase;
+		PrivacyFamily otherfamily = privacy_subject_family(other, &otherbase);
+
+		if (otherfamily != family || (family == PRIVACY_FAMILY_OTHER && otherbase != base))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("SUBJECT columns of kind \"%s\" must be of one type family", kind),
+					 errdetail("Column %s of %s is of type %s (%s); this column is of type %s (%s).",
+							   SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2),
+							   SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
+							   format_type_be(other),
+							   otherfamily == PRIVACY_FAMILY_OTHER ? format_type_be(otherbase) : privacy_family_name(otherfamily),
+							   format_type_be(coltype),
+							   family == PRIVACY_FAMILY_OTHER ? format_type_be(base) : privacy_family_name(family)),
+					 errhint("A subject has one canonical form per kind: give one of them another kind, as SUBJECT <kind>.")));
+	}
+	SPI_finish();
+}
+
+/* OWNER or REFERENCE: the column is one of a foreign key's */
+static void
+lbl_check_link(Oid relid, int attnum, PrivacyLink link)
+{
+	Oid			types[2] = {OIDOID, INT2OID};
+	Datum		values[2];
+	bool		found;
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = Int16GetDatum((int16) attnum);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_constraint k"
+							  " WHERE k.conrelid OPERATOR(pg_catalog.=) $1 AND k.contype OPERATOR(pg_catalog.=) 'f'"
+							  "   AND $2 OPERATOR(pg_catalog.=) ANY (k.conkey)",
+							  2, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the foreign keys");
+	found = SPI_processed > 0;
+	SPI_finish();
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("%s applies to a column of a foreign key, and column \"%s\" is in none",
+						link == PRIVACY_LINK_OWNER ? "OWNER" : "REFERENCE", get_attname(relid, attnum, false)),
+				 errdetail("OWNER says that the foreign key tells whose row it is; REFERENCE, that it only refers to a subject.")));
+}
+
 /* The AFTER column of RETAIN: it must exist and hold a date or timestamp. */
 static void
 lbl_check_retain_column(Oid relid, const char *colname)
@@ -435,6 +523,11 @@ lbl_object_relabel(const ObjectAddress *object, const char *seclabel)
 				lbl_check_mask(&label, coltype, restoring);
 			if (label.anonymize != PRIVACY_ANON_NONE)
 				lbl_check_anonymize(&label, coltype);
+			if (label.subject && !restoring)
+				lbl_check_kind(object->objectId, object->objectSubId,
+							   label.subject_kind ? label.subject_kind : PRIVACY_DEFAULT_KIND, coltype);
+			if (label.link != PRIVACY_LINK_NONE && !restoring)
+				lbl_check_link(object->objectId, object->objectSubId, label.link);
 		}
 		if (label.has_retain)
 			lbl_check_retain_column(object->objectId, label.retain_after);
@@ -614,6 +707,35 @@ lbl_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId,
 	}
 }
 
+PG_FUNCTION_INFO_V1(privacy_check_mask);
+
+/*
+ * privacy.check_mask(mask text, typ regtype) -> text: a category's MASK
+ * function held to the rule of a label's MASK WITH (one function, existing,
+ * in schema privacy or a trusted schema, taking and returning the type): its
+ * name, quoted and qualified, the only form in which a purpose view pastes
+ * it.  Anything else is refused.
+ */
+Datum
+privacy_check_mask(PG_FUNCTION_ARGS)
+{
+	char	   *mask = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			typid = PG_GETARG_OID(1);
+	PrivacyLabel label;
+	PrivacyLabelError error;
+
+	if (!privacy_label_parse(psprintf("CATEGORY x MASK WITH %s", mask), false, &label, &error) ||
+		label.mask_name == NULL || label.subject || label.has_retain ||
+		label.anonymize != PRIVACY_ANON_NONE || label.link != PRIVACY_LINK_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid mask function name"),
+				 errdetail("A mask is the name of one function, optionally qualified by its schema, as in MASK WITH of a label.")));
+	lbl_check_mask(&label, typid, false);
+	PG_RETURN_TEXT_P(cstring_to_text(quote_qualified_identifier(label.mask_schema ? label.mask_schema : PRIVACY_SCHEMA,
+																label.mask_name)));
+}
+
 PG_FUNCTION_INFO_V1(privacy_parse_label);
 
 /*
@@ -629,8 +751,8 @@ privacy_parse_label(PG_FUNCTION_ARGS)
 	PrivacyLabel label;
 	PrivacyLabelError error;
 	TupleDesc	tupdesc;
-	Datum		values[8];
-	bool		nulls[8];
+	Datum		values[10];
+	bool		nulls[10];
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -674,6 +796,16 @@ privacy_parse_label(PG_FUNCTION_ARGS)
 	{
 		values[7] = CStringGetTextDatum(privacy_anonymize_text(&label));
 		nulls[7] = false;
+	}
+	if (label.subject)
+	{
+		values[8] = CStringGetTextDatum(label.subject_kind ? label.subject_kind : PRIVACY_DEFAULT_KIND);
+		nulls[8] = false;
+	}
+	if (label.link != PRIVACY_LINK_NONE)
+	{
+		values[9] = CStringGetTextDatum(label.link == PRIVACY_LINK_OWNER ? "owner" : "reference");
+		nulls[9] = false;
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

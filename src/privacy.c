@@ -60,6 +60,7 @@ _PG_init(void)
 	privacy_keys_init();
 	privacy_subjects_init();
 	privacy_rights_init();
+	privacy_kinds_init();
 
 	privacy_reserve_guc_prefix("privacy");
 }

@@ -44,5 +44,6 @@ extern void privacy_labels_init(void);
 extern void privacy_keys_init(void);
 extern void privacy_subjects_init(void);
 extern void privacy_rights_init(void);
+extern void privacy_kinds_init(void);
 
 #endif							/* PRIVACY_H */

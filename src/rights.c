@@ -25,6 +25,8 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
+#include "utils/acl.h"
+#include "utils/guc.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -134,150 +136,273 @@ rights_rel_owner(Oid relid)
 
 Oid			privacy_erasing_relid = InvalidOid;
 
-PG_FUNCTION_INFO_V1(privacy_owner_exec);
-
 /*
- * privacy.owner_exec(rel regclass, statement text, tids tid[], subject text)
- * -> bigint: run one statement, whose $1 is tids and $2 the subject, as the
- * owner of rel; returns how many rows it processed.
- *
- * Only the extension's own functions may call it: it runs arbitrary SQL as
- * another role, so the caller must already be the extension's owner (inside
- * one of its SECURITY DEFINER functions).
+ * The one place through which every statement on a user's table goes: the
+ * statement runs as the table's owner, in a restricted security context (no
+ * SET ROLE, no SET SESSION AUTHORIZATION), with row_security off, and only
+ * on a table (a labelled table turned into a view is refused before it is
+ * read: its rule is its owner's code).  Triggers, defaults, domain checks,
+ * casts, operators, index expressions and generated columns in it then run
+ * with the owner's rights, never with the extension owner's.  A table that
+ * forces row-level security on its owner is refused by name: the statement
+ * would not see every row, and nothing may report done while rows remain.
  */
-Datum
-privacy_owner_exec(PG_FUNCTION_ARGS)
+typedef struct OwnerRun
 {
 	Oid			relid;
-	char	   *sql;
-	Oid			types[2] = {TIDARRAYOID, TEXTOID};
-	Datum		values[2];
-	char		nulls[2] = {' ', ' '};
-	Oid			owner;
+	const char *sql;
+	int			nargs;
+	Oid		   *types;
+	Datum	   *values;
+	char	   *nulls;
+	bool		want_value;		/* the first column of the first row */
+	bool		want_rows;		/* every row: (oid, tid, text...) */
+	MemoryContext caller;
+	/* out */
+	uint64		processed;
+	char	   *value;
+	int			nrows;
+	Datum	   *parts;
+	Datum	   *tids;
+	Datum	   *vals;
+	bool	   *valnulls;
+} OwnerRun;
+
+static void
+rights_check_table(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Form_pg_class cls;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	cls = (Form_pg_class) GETSTRUCT(tup);
+	if (cls->relkind != RELKIND_RELATION && cls->relkind != RELKIND_PARTITIONED_TABLE)
+	{
+		char		relkind = cls->relkind;
+		char	   *name = pstrdup(NameStr(cls->relname));
+
+		ReleaseSysCache(tup);
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("relation \"%s\" is not a table", name),
+				 errdetail_relkind_not_supported(relkind),
+				 errhint("Its privacy labels are ignored; privacy.check() names it.")));
+	}
+	if (cls->relrowsecurity && cls->relforcerowsecurity && !has_bypassrls_privilege(cls->relowner))
+	{
+		char	   *name = pstrdup(NameStr(cls->relname));
+
+		ReleaseSysCache(tup);
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("table \"%s\" forces row-level security on its owner", name),
+				 errdetail("Its policies would hide rows from the statements the extension runs as the owner, and rows would remain unseen."),
+				 errhint("ALTER TABLE ... NO FORCE ROW LEVEL SECURITY, or give the table's owner BYPASSRLS.")));
+	}
+	ReleaseSysCache(tup);
+}
+
+static void
+rights_run(OwnerRun *r)
+{
+	Oid			owner = rights_rel_owner(r->relid);
 	Oid			save_userid;
 	int			save_sec;
 	Oid			save_erasing = privacy_erasing_relid;
-	volatile uint64 processed = 0;
-	/* privacy.owner_exec_value: the first column of the first row, as text */
-	bool		want_value = get_fn_expr_rettype(fcinfo->flinfo) == TEXTOID;
-	char	   *volatile value = NULL;
-	MemoryContext caller = CurrentMemoryContext;
+	int			save_nestlevel;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("relation and statement must not be NULL")));
-	rights_check_caller("owner_exec");
-
-	relid = PG_GETARG_OID(0);
-	sql = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	values[0] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
-	nulls[0] = PG_ARGISNULL(2) ? 'n' : ' ';
-	values[1] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
-	nulls[1] = PG_ARGISNULL(3) ? 'n' : ' ';
-	owner = rights_rel_owner(relid);
-
+	rights_check_table(r->relid);
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
 	PG_TRY();
 	{
 		int			rc;
 
+		(void) set_config_option("row_security", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		privacy_erasing_relid = relid;
-		rc = SPI_execute_plan(rights_plan(sql, 2, types), values, nulls, false, 0);
+		privacy_erasing_relid = r->relid;
+		rc = SPI_execute_plan(rights_plan(r->sql, r->nargs, r->types), r->values, r->nulls, false, 0);
 		privacy_erasing_relid = save_erasing;
 		if (rc < 0)
 			elog(ERROR, "could not run a statement as the table's owner: %s",
 				 SPI_result_code_string(rc));
-		processed = SPI_processed;
-		if (want_value && SPI_tuptable != NULL && SPI_processed > 0)
+		r->processed = SPI_processed;
+		if (r->want_value && SPI_tuptable != NULL && SPI_processed > 0)
 		{
 			char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 
 			if (v != NULL)
-				value = MemoryContextStrdup(caller, v);
+				r->value = MemoryContextStrdup(r->caller, v);
+		}
+		if (r->want_rows && SPI_tuptable != NULL && SPI_processed > 0)
+		{
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			int			nv = desc->natts - 2;
+			int			n = (int) SPI_processed;
+			int			i;
+			int			j;
+			MemoryContext spi = MemoryContextSwitchTo(r->caller);
+
+			if (nv < 0)
+				elog(ERROR, "a statement for owner_rows returns (oid, tid, text...)");
+			r->nrows = n;
+			r->parts = palloc(sizeof(Datum) * n);
+			r->tids = palloc(sizeof(Datum) * n);
+			r->vals = palloc(sizeof(Datum) * n);
+			for (i = 0; i < n; i++)
+			{
+				HeapTuple	t = SPI_tuptable->vals[i];
+				bool		isnull;
+				ItemPointer tid = palloc(sizeof(ItemPointerData));
+				Datum	   *v = palloc(sizeof(Datum) * Max(nv, 1));
+				bool	   *vn = palloc(sizeof(bool) * Max(nv, 1));
+				int			dims[1];
+				int			lbs[1] = {1};
+
+				r->parts[i] = SPI_getbinval(t, desc, 1, &isnull);
+				ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(t, desc, 2, &isnull)), tid);
+				r->tids[i] = PointerGetDatum(tid);
+				for (j = 0; j < nv; j++)
+				{
+					char	   *txt = SPI_getvalue(t, desc, j + 3);
+
+					vn[j] = (txt == NULL);
+					v[j] = txt ? CStringGetTextDatum(txt) : (Datum) 0;
+				}
+				dims[0] = nv;
+				r->vals[i] = PointerGetDatum(construct_md_array(v, vn, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+			}
+			MemoryContextSwitchTo(spi);
 		}
 		SPI_finish();
 	}
 	PG_FINALLY();
 	{
 		privacy_erasing_relid = save_erasing;
+		AtEOXact_GUC(true, save_nestlevel);
 		SetUserIdAndSecContext(save_userid, save_sec);
 	}
 	PG_END_TRY();
-	if (want_value)
-	{
-		if (value == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_TEXT_P(cstring_to_text(value));
-	}
-	PG_RETURN_INT64((int64) processed);
 }
 
-PG_FUNCTION_INFO_V1(privacy_locate_rows);
+PG_FUNCTION_INFO_V1(privacy_owner_exec);
 
 /*
- * privacy.locate_rows(statement text, subject text, OUT parts oid[], OUT tids
- * tid[]): run a statement whose $1 is the subject and that returns
- * (tableoid, ctid) rows; returns them as two arrays, NULLs when none.  The
- * statement runs as the caller (the extension's owner), with a kept plan.
+ * privacy.owner_exec(rel regclass, statement text, tids tid[], subject text)
+ * -> bigint: run one statement, whose $1 is tids and $2 the subject, as the
+ * owner of rel (rights_run); returns how many rows it processed.
+ * privacy.owner_exec_value(...) -> text: the first column of its first row.
+ * privacy.owner_exec_args(rel regclass, statement text, args text[]) ->
+ * bigint: the same, with $1 the array args.
+ *
+ * Only the extension's own functions may call them: they run arbitrary SQL
+ * as another role, so the caller must already be the extension's owner
+ * (inside one of its SECURITY DEFINER functions).
  */
 Datum
-privacy_locate_rows(PG_FUNCTION_ARGS)
+privacy_owner_exec(PG_FUNCTION_ARGS)
 {
-	char	   *sql;
-	Oid			type = TEXTOID;
-	Datum		subject;
-	TupleDesc	tupdesc;
-	Datum		result[2] = {0, 0};
-	bool		isnull[2] = {true, true};
-	MemoryContext caller = CurrentMemoryContext;
+	OwnerRun	r;
+	Oid			types[2] = {TIDARRAYOID, TEXTOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	bool		args = PG_NARGS() == 3;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("statement and subject must not be NULL")));
-	rights_check_caller("locate_rows");
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "locate_rows must return a record");
-	sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	subject = PG_GETARG_DATUM(1);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_plan(rights_plan(sql, 1, &type), &subject, NULL, false, 0) < 0)
-		elog(ERROR, "could not locate a subject's rows");
-	if (SPI_processed > 0)
+				 errmsg("relation and statement must not be NULL")));
+	rights_check_caller("owner_exec");
+	memset(&r, 0, sizeof(r));
+	r.relid = PG_GETARG_OID(0);
+	r.sql = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	r.caller = CurrentMemoryContext;
+	r.want_value = get_fn_expr_rettype(fcinfo->flinfo) == TEXTOID;
+	if (args)
 	{
-		int			n = (int) SPI_processed;
-		Datum	   *oids;
-		Datum	   *tids;
-		int			i;
-		MemoryContext spi = MemoryContextSwitchTo(caller);
-
-		oids = palloc(sizeof(Datum) * n);
-		tids = palloc(sizeof(Datum) * n);
-		for (i = 0; i < n; i++)
-		{
-			bool		nul;
-			ItemPointer tid;
-
-			oids[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &nul);
-			tid = (ItemPointer) palloc(sizeof(ItemPointerData));
-			ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[i],
-															  SPI_tuptable->tupdesc, 2, &nul)), tid);
-			tids[i] = PointerGetDatum(tid);
-		}
-		result[0] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
-		result[1] = PointerGetDatum(construct_array(tids, n, TIDOID, sizeof(ItemPointerData), false, TYPALIGN_SHORT));
-		isnull[0] = isnull[1] = false;
-		MemoryContextSwitchTo(spi);
+		types[0] = TEXTARRAYOID;
+		values[0] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+		nulls[0] = PG_ARGISNULL(2) ? 'n' : ' ';
+		r.nargs = 1;
 	}
-	SPI_finish();
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), result, isnull)));
+	else
+	{
+		values[0] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+		nulls[0] = PG_ARGISNULL(2) ? 'n' : ' ';
+		values[1] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
+		nulls[1] = PG_ARGISNULL(3) ? 'n' : ' ';
+		r.nargs = 2;
+	}
+	r.types = types;
+	r.values = values;
+	r.nulls = nulls;
+	rights_run(&r);
+	if (r.want_value)
+	{
+		if (r.value == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_TEXT_P(cstring_to_text(r.value));
+	}
+	PG_RETURN_INT64((int64) r.processed);
+}
+
+PG_FUNCTION_INFO_V1(privacy_owner_rows);
+
+/*
+ * privacy.owner_rows(rel regclass, statement text, args text[]) -> TABLE
+ * (part oid, tid tid, vals text[]): run a statement whose $1 is args and
+ * that returns (tableoid, ctid, text...) rows as the owner of rel
+ * (rights_run); its rows, the text columns as one array.  Values cross from
+ * the owner's statement to the extension as text made by the types' output
+ * functions, and go back to another owner's statement as text that owner's
+ * statement converts.
+ */
+Datum
+privacy_owner_rows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	OwnerRun	r;
+	Oid			type = TEXTARRAYOID;
+	Datum		value;
+	char		null;
+	int			i;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("relation and statement must not be NULL")));
+	rights_check_caller("owner_rows");
+	InitMaterializedSRF(fcinfo, 0);
+	memset(&r, 0, sizeof(r));
+	r.relid = PG_GETARG_OID(0);
+	r.sql = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	r.caller = CurrentMemoryContext;
+	r.want_rows = true;
+	value = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	null = PG_ARGISNULL(2) ? 'n' : ' ';
+	r.nargs = 1;
+	r.types = &type;
+	r.values = &value;
+	r.nulls = &null;
+	rights_run(&r);
+	for (i = 0; i < r.nrows; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = r.parts[i];
+		values[1] = r.tids[i];
+		values[2] = r.vals[i];
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 /*

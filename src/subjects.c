@@ -62,6 +62,8 @@
 #include "audit.h"
 #include "crypto.h"
 #include "journal.h"
+#include "kinds.h"
+#include "label_parse.h"
 #include "keys.h"
 #include "privacy.h"
 
@@ -328,11 +330,24 @@ subj_check_dir(void)
  * Subject ids, tombstones and key files
  * ------------------------------------------------------------------------
  */
+/*
+ * A subject's id: HMAC(privacy.subjects, ...) of its canonical form in its
+ * kind (kinds.c).  The one place where a subject becomes the name of its key
+ * file, its tombstone and its pseudonym.
+ */
 static void
-subj_id(text *subject, uint8 *id)
+subj_id(text *subject, const char *kind, uint8 *id)
 {
-	privacy_hmac(privacy_subjects_key(), (const uint8 *) VARDATA_ANY(subject),
-				 VARSIZE_ANY_EXHDR(subject), id);
+	privacy_subject_id(kind, privacy_subject_canonical(kind, text_to_cstring(subject)), id);
+}
+
+/* the kind argument argno of the call, when it has one; else the default */
+static const char *
+subj_kind(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_NARGS() > argno && !PG_ARGISNULL(argno))
+		return text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	return PRIVACY_DEFAULT_KIND;
 }
 
 static char *
@@ -501,14 +516,14 @@ subj_write_file(const char *path, const bytea *wrapped)
 
 /* the subject's data key into key; created on first use when create is true */
 static void
-subj_key(text *subject, bool create, uint8 *id, uint8 *key)
+subj_key(text *subject, const char *kind, bool create, uint8 *id, uint8 *key)
 {
 	char	   *path;
 	char	   *aad;
 	bytea	   *wrapped;
 
 	subj_check_dir();
-	subj_id(subject, id);
+	subj_id(subject, kind, id);
 	if (subj_tombstoned(id, false))
 		subj_shredded_error(id);
 	path = subj_path(id);
@@ -549,7 +564,7 @@ privacy_subject_encrypt(PG_FUNCTION_ARGS)
 	uint8		key[PRIVACY_KEY_BYTES];
 	bytea	   *out;
 
-	subj_key(subject, true, id, key);
+	subj_key(subject, subj_kind(fcinfo, 2), true, id, key);
 	out = privacy_gcm_encrypt(key, FORMAT_SUBJECT, 0, id, sizeof(id),
 							  (const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
 	OPENSSL_cleanse(key, sizeof(key));
@@ -566,7 +581,7 @@ subj_decrypt(FunctionCallInfo fcinfo, int *len)
 	uint8	   *volatile plain = NULL;
 
 	privacy_ct_header(ct, FORMAT_SUBJECT, HEADER_LEN + GCM_NONCE + GCM_TAG, "privacy.subject_encrypt");
-	subj_key(subject, false, id, key);
+	subj_key(subject, subj_kind(fcinfo, 2), false, id, key);
 	PG_TRY();
 	{
 		plain = privacy_gcm_decrypt(key, ct, id, sizeof(id), len);
@@ -611,7 +626,7 @@ privacy_shred_subject(PG_FUNCTION_ARGS)
 	PendingUnlink *p;
 
 	subj_check_dir();
-	subj_id(subject, id);
+	subj_id(subject, subj_kind(fcinfo, PG_NARGS() == 3 ? 2 : 1), id);
 	path = subj_path(id);
 	already = subj_tombstoned(id, false);
 	had_key = !already && stat(path, &st) == 0;
@@ -624,7 +639,7 @@ privacy_shred_subject(PG_FUNCTION_ARGS)
 	pending = p;
 
 	/* cancellation records the shred in its own receipt */
-	if (PG_NARGS() < 2 || PG_GETARG_BOOL(1))
+	if (PG_NARGS() < 3 || PG_GETARG_BOOL(1))
 		privacy_audit_write("shred", psprintf("subject %s", subj_hex(id)),
 							had_key ? "{\"key_destroyed\": true}" : "{\"key_destroyed\": false}");
 	PG_RETURN_BOOL(had_key);
@@ -638,7 +653,7 @@ privacy_subject_pseudonym(PG_FUNCTION_ARGS)
 {
 	uint8		id[SHA256_DIGEST_LENGTH];
 
-	subj_id(PG_GETARG_TEXT_PP(0), id);
+	subj_id(PG_GETARG_TEXT_PP(0), subj_kind(fcinfo, 1), id);
 	PG_RETURN_TEXT_P(cstring_to_text(subj_hex(id)));
 }
 
@@ -948,11 +963,96 @@ subj_tombstone_lookup(Oid relid, text *id, TimestampTz *at)
 PG_FUNCTION_INFO_V1(privacy_refuse_cancelled);
 
 /*
- * privacy.refuse_cancelled(): BEFORE INSERT OR UPDATE OF <subject columns>
- * FOR EACH ROW.  The trigger's column list is the table's SUBJECT columns; a
- * row whose subject (the column's text form, as cancel_subject takes it) has
- * a cancellation tombstone is refused.  The error names the table and the
- * column, never the value.
+ * What the guard knows of a table for the length of a statement (kept in the
+ * trigger's fn_extra): the kind and family of each column of its trigger, or
+ * an error when a column is not a SUBJECT column of the table (or of the
+ * partitioned table or inheritance parent it has its labels from).
+ */
+typedef struct GuardColumns
+{
+	Oid			relid;
+	int			n;
+	int		   *attnums;
+	char	  **kinds;
+	PrivacyFamily *families;
+	Oid		   *bases;
+} GuardColumns;
+
+static GuardColumns *
+subj_guard_columns(FunctionCallInfo fcinfo, Relation rel, Trigger *tg)
+{
+	GuardColumns *g = (GuardColumns *) fcinfo->flinfo->fn_extra;
+	MemoryContext old;
+	int			i;
+	Oid			types[2] = {OIDOID, TEXTOID};
+
+	if (g != NULL && g->relid == RelationGetRelid(rel))
+		return g;
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	g = palloc0(sizeof(GuardColumns));
+	g->relid = RelationGetRelid(rel);
+	g->n = tg->tgnattr > 0 ? tg->tgnattr : tg->tgnargs;
+	g->attnums = palloc0(sizeof(int) * Max(g->n, 1));
+	for (i = 0; i < g->n; i++)
+	{
+		g->attnums[i] = tg->tgnattr > 0 ? tg->tgattr[i] : get_attnum(RelationGetRelid(rel), tg->tgargs[i]);
+		if (g->attnums[i] <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+					 errmsg("privacy.refuse_cancelled() names a column that table \"%s\" does not have",
+							RelationGetRelationName(rel))));
+	}
+	g->kinds = palloc0(sizeof(char *) * Max(g->n, 1));
+	g->families = palloc0(sizeof(PrivacyFamily) * Max(g->n, 1));
+	g->bases = palloc0(sizeof(Oid) * Max(g->n, 1));
+	MemoryContextSwitchTo(old);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	for (i = 0; i < g->n; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), g->attnums[i] - 1);
+		Datum		values[2];
+
+		values[0] = ObjectIdGetDatum(g->relid);
+		values[1] = CStringGetTextDatum(NameStr(att->attname));
+		if (SPI_execute_with_args("WITH RECURSIVE up(r, d) AS ("
+								  "  SELECT $1, 0"
+								  "  UNION ALL SELECT i.inhparent, up.d OPERATOR(pg_catalog.+) 1"
+								  "    FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid OPERATOR(pg_catalog.=) up.r"
+								  "   WHERE up.d OPERATOR(pg_catalog.<) 64)"
+								  " SELECT p.subject_kind FROM up"
+								  "  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) up.r"
+								  "   AND a.attname OPERATOR(pg_catalog.=) $2::pg_catalog.name"
+								  "  JOIN pg_catalog.pg_seclabel s ON s.objoid OPERATOR(pg_catalog.=) up.r"
+								  "   AND s.objsubid OPERATOR(pg_catalog.=) a.attnum"
+								  "   AND s.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+								  "   AND s.provider OPERATOR(pg_catalog.=) 'privacy'"
+								  " CROSS JOIN LATERAL privacy.parse_label(s.label, false) p"
+								  " WHERE p.subject ORDER BY up.d LIMIT 1",
+								  2, types, values, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the labels of the guarded table");
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+					 errmsg("privacy.refuse_cancelled() guards only SUBJECT columns, and column \"%s\" of table \"%s\" is not one",
+							NameStr(att->attname), RelationGetRelationName(rel)),
+					 errdetail("The extension puts the trigger privacy_cancelled_subject on the SUBJECT columns of a table itself.")));
+		g->kinds[i] = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt,
+										  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		g->families[i] = privacy_subject_family(att->atttypid, &g->bases[i]);
+	}
+	SPI_finish();
+	fcinfo->flinfo->fn_extra = g;
+	return g;
+}
+
+/*
+ * privacy.refuse_cancelled(): a row trigger on INSERT OR UPDATE OF <subject
+ * columns> (BEFORE, or AFTER when a SUBJECT column is generated, since a
+ * BEFORE trigger sees it NULL).  A row whose subject, in the canonical form
+ * of its column's kind, has a cancellation tombstone is refused.  The error
+ * names the table and the column, never the value nor when the subject
+ * cancelled.
  */
 Datum
 privacy_refuse_cancelled(PG_FUNCTION_ARGS)
@@ -961,19 +1061,24 @@ privacy_refuse_cancelled(PG_FUNCTION_ARGS)
 	Trigger    *tg;
 	TupleDesc	desc;
 	HeapTuple	row;
+	HeapTuple	result;
+	GuardColumns *g;
 	int			n = 0;
+	int			ncols;
 	int			hit;
 	TimestampTz at = 0;
-	char	  **strs;
+	uint8	   *ids;
 	int		   *attnums;
 	int			i;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+	if (!CALLED_AS_TRIGGER(fcinfo) || TRIGGER_FIRED_FOR_STATEMENT(td->tg_event) ||
 		!(TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("privacy.refuse_cancelled() must be a BEFORE INSERT OR UPDATE row trigger")));
+				 errmsg("privacy.refuse_cancelled() must be an INSERT OR UPDATE row trigger")));
+	row = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	result = TRIGGER_FIRED_BEFORE(td->tg_event) ? row : NULL;
+
 	/*
 	 * Our own erasures (deletes and overwrites of the relation owner_exec is
 	 * writing) never bring a subject back, and must never be refused: a
@@ -981,23 +1086,25 @@ privacy_refuse_cancelled(PG_FUNCTION_ARGS)
 	 * subject (sql/cancellation.sql).  Not checked.
 	 */
 	if (RelationGetRelid(td->tg_relation) == privacy_erasing_relid)
-		return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple);
+		return PointerGetDatum(result);
 	tg = td->tg_trigger;
 	desc = RelationGetDescr(td->tg_relation);
-	row = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	ncols = tg->tgnattr > 0 ? tg->tgnattr : tg->tgnargs;
 
-	/* the new subjects, as text */
-	strs = palloc(sizeof(char *) * Max(tg->tgnattr, 1));
-	attnums = palloc(sizeof(int) * Max(tg->tgnattr, 1));
-	for (i = 0; i < tg->tgnattr; i++)
+	/* the new subjects: which columns hold one */
+	attnums = palloc(sizeof(int) * Max(ncols, 1));
+	ids = palloc(SHA256_DIGEST_LENGTH * Max(ncols, 1));
+	for (i = 0; i < ncols; i++)
 	{
-		int			attnum = tg->tgattr[i];
-		Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+		int			attnum = tg->tgnattr > 0 ? tg->tgattr[i] : get_attnum(RelationGetRelid(td->tg_relation), tg->tgargs[i]);
+		Form_pg_attribute att;
 		bool		isnull;
-		Datum		value = heap_getattr(row, attnum, desc, &isnull);
-		Oid			out;
-		bool		varlena;
+		Datum		value;
 
+		if (attnum <= 0)
+			continue;
+		att = TupleDescAttr(desc, attnum - 1);
+		value = heap_getattr(row, attnum, desc, &isnull);
 		if (isnull || att->attisdropped)
 			continue;
 		if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
@@ -1009,13 +1116,10 @@ privacy_refuse_cancelled(PG_FUNCTION_ARGS)
 			if (!oldnull && datumIsEqual(old, value, att->attbyval, att->attlen))
 				continue;
 		}
-		getTypeOutputInfo(att->atttypid, &out, &varlena);
-		strs[n] = OidOutputFunctionCall(out, value);
-		attnums[n] = attnum;
-		n++;
+		attnums[n++] = i;
 	}
 	if (n == 0)
-		return PointerGetDatum(row);
+		return PointerGetDatum(result);
 
 	/*
 	 * No tombstone at all, the usual case: nothing to look up, and no key
@@ -1024,30 +1128,42 @@ privacy_refuse_cancelled(PG_FUNCTION_ARGS)
 	if (!tomb_valid)
 		subj_tomb_load();
 	if (!tomb_too_many && tomb_n == 0)
-		return PointerGetDatum(row);
+		return PointerGetDatum(result);
+	g = subj_guard_columns(fcinfo, td->tg_relation, tg);
 
 	hit = -1;
 	for (i = 0; i < n && hit < 0; i++)
 	{
-		uint8		id[SHA256_DIGEST_LENGTH];
+		int			k = attnums[i];
+		int			attnum = g->attnums[k];
+		Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+		bool		isnull;
+		Datum		value = heap_getattr(row, attnum, desc, &isnull);
+		Oid			out;
+		bool		varlena;
+		char	   *canonical;
+		uint8	   *id = ids + (size_t) i * SHA256_DIGEST_LENGTH;
 
-		privacy_hmac(privacy_subjects_key(), (const uint8 *) strs[i], strlen(strs[i]), id);
+		getTypeOutputInfo(att->atttypid, &out, &varlena);
+		canonical = privacy_family_canonical(g->families[k], g->bases[k], OidOutputFunctionCall(out, value));
+		if (canonical == NULL)
+			continue;
+		privacy_subject_id(g->kinds[k], canonical, id);
 		if (!tomb_too_many &&
 			bsearch(id, tomb_ids, tomb_n, SHA256_DIGEST_LENGTH, subj_id_cmp) == NULL)
 			continue;
 		/* privacy.cancelled_subject is keyed by the pseudonym's hex text */
 		if (subj_tombstone_lookup(tomb_relid, cstring_to_text(subj_hex(id)), &at))
-			hit = i;
+			hit = attnum;
 	}
 	if (hit >= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
 				 errmsg("the subject in column \"%s\" of table \"%s\" has cancelled their account",
-						NameStr(TupleDescAttr(desc, attnums[hit] - 1)->attname),
+						NameStr(TupleDescAttr(desc, hit - 1)->attname),
 						RelationGetRelationName(td->tg_relation)),
-				 errdetail("A cancellation tombstone of %s (privacy.cancelled_subject) refuses new rows for this subject.",
-						   timestamptz_to_str(at)),
+				 errdetail("A cancellation tombstone (privacy.cancelled_subject) refuses new rows for this subject."),
 				 errhint("After restoring an older backup, SELECT privacy.replay_cancellations() erases cancelled subjects again."),
-				 errtablecol(td->tg_relation, attnums[hit])));
-	return PointerGetDatum(row);
+				 errtablecol(td->tg_relation, hit)));
+	return PointerGetDatum(result);
 }
