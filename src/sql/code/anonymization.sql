@@ -49,6 +49,7 @@ BEGIN
         maxlen := typmod - 4;
     END IF;
     injective := false;
+    -- (ANONYMIZE WITH KEEP never gets here: the plan keeps the column as it is)
     IF method = 'null' THEN
         sql := pg_catalog.format('NULL::%s', t);
     ELSIF method = 'placeholder' THEN
@@ -203,7 +204,12 @@ BEGIN
     SELECT pg_catalog.sum(GREATEST(k.reltuples, 0))::double precision INTO n
       FROM privacy.leaf_tables(rel) p JOIN pg_catalog.pg_class k ON k.oid = p;
     IF COALESCE(n, 0) = 0 THEN
-        EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', rel) INTO n;
+        -- inside the extension's functions, as the table's owner (doc/security.md)
+        IF CURRENT_USER = (SELECT x.extowner::pg_catalog.regrole::name FROM pg_catalog.pg_extension x WHERE x.extname = 'privacy') THEN
+            n := privacy.owner_exec_value(rel, pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', rel), NULL::text[])::double precision;
+        ELSE
+            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', rel) INTO n;
+        END IF;
     END IF;
 
     FOR c IN
@@ -259,8 +265,8 @@ BEGIN
                 RAISE EXCEPTION 'column %.% references its own table (foreign key %)', rel, c.attname, fk.conname
                     USING ERRCODE = 'feature_not_supported',
                           DETAIL = 'anonymize_table does not rewrite a self-referencing key.';
-            ELSIF method = 'null' AND NOT c.attnotnull THEN
-                NULL;   -- emptied here; the foreign key holds
+            ELSIF method = 'null' AND NOT c.attnotnull OR method = 'keep' THEN
+                NULL;   -- emptied or kept here; the foreign key holds
             ELSIF pc.method = ANY (ARRAY['pseudonym', 'ff1']) THEN
                 IF ch.chosen_by = 'label' AND method <> pc.method THEN
                     RAISE EXCEPTION 'column %.% is labelled ANONYMIZE WITH %, but it joins %, which is rewritten with %',
@@ -287,6 +293,11 @@ BEGIN
             END IF;
         END IF;
 
+        IF method = 'keep' THEN
+            note := 'kept: ANONYMIZE WITH KEEP';
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
         -- what the constraints allow
         IF method = 'null' AND c.attnotnull THEN
             RAISE EXCEPTION 'column %.% is NOT NULL: ANONYMIZE WITH NULL cannot rewrite it', rel, c.attname
@@ -353,10 +364,40 @@ BEGIN
             RETURN NEXT;
         END LOOP;
     END LOOP;
+
+    -- legal holds on the tables it rewrites: anonymize_table refuses while
+    -- one is in force (a hold keeps rows as they are)
+    FOR e IN
+        SELECT t.rel, h.hold_id, h.on_table, h.held_rows
+          FROM (SELECT root::pg_catalog.regclass AS rel
+                UNION
+                SELECT f.conrelid::pg_catalog.regclass FROM pg_catalog.pg_constraint f
+                 WHERE f.confrelid = root AND f.contype = 'f' AND f.conparentid = 0) t,
+               -- (for the tables the caller may read; anonymize_start checks them all)
+               LATERAL (SELECT * FROM privacy.table_holds(t.rel) x
+                         WHERE pg_catalog.has_table_privilege(CASE pg_catalog.current_setting('role') WHEN 'none' THEN SESSION_USER
+                                                                   ELSE pg_catalog.current_setting('role')::name END,
+                                                              t.rel, 'SELECT')) h
+         ORDER BY t.rel::text, h.hold_id
+    LOOP
+        relation := e.rel;
+        column_name := NULL;
+        category := NULL;
+        method := NULL;
+        chosen_by := NULL;
+        is_unique := NULL;
+        collision_risk := NULL;
+        expression := NULL;
+        joins := NULL;
+        note := CASE WHEN e.on_table
+                     THEN pg_catalog.format('legal hold %s on the table: anonymize_table refuses until it ends or is released', e.hold_id)
+                     ELSE pg_catalog.format('legal hold %s keeps %s rows of a subject: anonymize_table refuses until it ends or is released', e.hold_id, e.held_rows) END;
+        RETURN NEXT;
+    END LOOP;
 END
 $$;
 COMMENT ON FUNCTION privacy.anonymization_plan(pg_catalog.regclass, text) IS
-    'what privacy.anonymize_table would do: each labelled column''s method (null, placeholder, pseudonym, ff1, generalize <level>), what chose it, uniqueness, collision risk, SQL; and the columns of other tables rewritten with a key they join; raises for what cannot be done';
+    'what privacy.anonymize_table would do: each labelled column''s method (null, placeholder, pseudonym, ff1, generalize <level>, keep), what chose it, uniqueness, collision risk, SQL; the columns of other tables rewritten with a key they join; the legal holds that make it refuse; raises for what cannot be done';
 GRANT EXECUTE ON FUNCTION privacy.anonymization_plan(pg_catalog.regclass, text) TO PUBLIC;
 
 CREATE VIEW privacy.anonymize_log AS
@@ -490,6 +531,8 @@ DECLARE
     q record;
     plan jsonb;
     resumed boolean := false;
+    last text;
+    chunk bigint;
 BEGIN
     IF rel IS NULL OR batch_size IS NULL OR key IS NULL THEN
         RAISE EXCEPTION 'rel, batch_size and key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -502,8 +545,25 @@ BEGIN
         RAISE EXCEPTION '% belongs to an extension', rel USING ERRCODE = 'wrong_object_type';
     END IF;
     PERFORM privacy.require_table_owner(rel);
-    -- one start at a time per table
-    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('privacy.anonymize_table')::bigint);
+    -- one start at a time: a lock on the runs that no role without UPDATE on
+    -- them can take (an ordinary role holds at most ACCESS SHARE)
+    LOCK TABLE privacy.anonymize_run IN SHARE ROW EXCLUSIVE MODE;
+    -- a legal hold keeps rows as they are: no end-of-service anonymization
+    -- of a table it keeps rows of
+    SELECT t.rel AS relation, h.hold_id AS hold INTO r
+      FROM (SELECT COALESCE(pg_catalog.pg_partition_root(rel), rel)::pg_catalog.regclass AS rel
+            UNION
+            SELECT f.conrelid::pg_catalog.regclass FROM pg_catalog.pg_constraint f
+             WHERE f.confrelid = COALESCE(pg_catalog.pg_partition_root(rel), rel) AND f.contype = 'f' AND f.conparentid = 0) t,
+           privacy.holds_on(t.rel) h
+     ORDER BY h.hold_id
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'legal hold % keeps rows of table %: it cannot be anonymized', r.hold, r.relation
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A legal hold suspends every erasure of the rows it keeps: retention, cancellation and end-of-service anonymization.',
+                  HINT = 'privacy.anonymization_plan() lists the holds; privacy.release_hold() ends one.';
+    END IF;
 
     -- the plan raises for what cannot be done, before anything changes; the
     -- columns it rewrites, here and in the tables that join this one
@@ -618,14 +678,32 @@ BEGIN
                                WHERE p.relation = rel AND p.column_name = kc)
                          THEN 'keyset' ELSE 'queue' END;
             IF mode = 'queue' THEN
-                EXECUTE pg_catalog.format('INSERT INTO privacy.anonymize_queue (run_id, part, pos, item) '
-                                          'SELECT $1, $2, pg_catalog.row_number() OVER (ORDER BY %1$s), (%1$s)::pg_catalog.text FROM ONLY %2$s t',
-                                          CASE WHEN kc IS NULL THEN 't.ctid' ELSE pg_catalog.format('t.%I', kc) END,
-                                          leaf.part::pg_catalog.regclass)
-                  USING run, leaf.part;
-                GET DIAGNOSTICS total = ROW_COUNT;
+                -- the keys (or ctids) in their order, read as the table's owner
+                -- 50,000 at a time, each chunk after the last key of the one before
+                total := 0;
+                last := NULL;
+                LOOP
+                    INSERT INTO privacy.anonymize_queue (run_id, part, pos, item)
+                    SELECT run, leaf.part, total + o.n, COALESCE(o.vals[1], o.tid::text)
+                      FROM privacy.owner_rows(leaf.part::pg_catalog.regclass,
+                               pg_catalog.format('SELECT t.tableoid, t.ctid%1$s FROM ONLY %2$s t' || CASE WHEN last IS NULL THEN '' ELSE ' WHERE %3$s > ($1[1])::%4$s' END || ' ORDER BY %3$s LIMIT 50000',
+                                   CASE WHEN kc IS NULL THEN '' ELSE pg_catalog.format(', t.%I::pg_catalog.text', kc) END,
+                                   leaf.part::pg_catalog.regclass,
+                                   CASE WHEN kc IS NULL THEN 't.ctid' ELSE pg_catalog.format('t.%I', kc) END,
+                                   CASE WHEN kc IS NULL THEN 'pg_catalog.tid'
+                                        ELSE (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+                                               WHERE a.attrelid = leaf.part AND a.attname = kc) END),
+                               ARRAY[last]) WITH ORDINALITY o(part, tid, vals, n);
+                    GET DIAGNOSTICS chunk = ROW_COUNT;
+                    EXIT WHEN chunk = 0;
+                    total := total + chunk;
+                    SELECT aq.item INTO last FROM privacy.anonymize_queue aq
+                     WHERE aq.run_id = run AND aq.part = leaf.part AND aq.pos = total;
+                    EXIT WHEN chunk < 50000;
+                END LOOP;
             ELSE
-                EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM ONLY %s', leaf.part::pg_catalog.regclass) INTO total;
+                total := privacy.owner_exec_value(leaf.part::pg_catalog.regclass,
+                             pg_catalog.format('SELECT pg_catalog.count(*) FROM ONLY %s', leaf.part::pg_catalog.regclass), NULL::text[])::bigint;
             END IF;
             SELECT * INTO q FROM privacy.anonymize_part_sql(leaf.part, rel, plan, batch_size, mode, kc);
             INSERT INTO privacy.anonymize_part (run_id, part, relation, mode, key_column, rows_total, first_sql, next_sql)
@@ -811,7 +889,14 @@ BEGIN
         IF NOT pg_catalog.pg_has_role(CURRENT_USER, (SELECT k.relowner FROM pg_catalog.pg_class k WHERE k.oid OPERATOR(pg_catalog.=) t), 'USAGE') THEN
             RAISE EXCEPTION 'must be owner of table %', t USING ERRCODE = 'insufficient_privilege';
         END IF;
-        PERFORM pg_catalog.count(*) FROM privacy.anonymization_plan(t, key);
+        -- (the plan raises for what cannot be done, and lists the legal holds)
+        IF EXISTS (SELECT 1 FROM privacy.anonymization_plan(t, key) p
+                    WHERE p.column_name IS NULL AND p.note OPERATOR(pg_catalog.~) '^legal hold ') THEN
+            RAISE EXCEPTION 'a legal hold keeps rows of table %: the database is not anonymized', t
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Nothing was changed: every table is checked before any is.',
+                      HINT = 'privacy.anonymization_plan() lists the holds; privacy.release_hold() ends one.';
+        END IF;
     END LOOP;
     FOREACH t IN ARRAY tables LOOP
         CALL privacy.anonymize_table(t, batch_size, key);

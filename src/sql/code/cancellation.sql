@@ -10,13 +10,23 @@ CREATE FUNCTION privacy.consent_event_guard() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    replaced text;
 BEGIN
-    IF TG_OP = 'UPDATE'
-       AND NEW.subject = ('cancelled:' || privacy.subject_pseudonym(OLD.subject))
-       AND (NEW.seq, NEW.purpose, NEW.granted, NEW.at, NEW.policy_version, NEW.by_guardian, NEW.actor)
-           IS NOT DISTINCT FROM (OLD.seq, OLD.purpose, OLD.granted, OLD.at, OLD.policy_version, OLD.by_guardian, OLD.actor)
-       AND NEW.evidence IS NOT DISTINCT FROM OLD.evidence THEN
-        RETURN NEW;
+    -- (a subject already replaced, or one that is no value of its kind, has no
+    -- pseudonym to become: that update is refused below)
+    IF TG_OP = 'UPDATE' AND OLD.subject NOT LIKE 'cancelled:%' THEN
+        BEGIN
+            replaced := 'cancelled:' || privacy.subject_pseudonym(OLD.subject, OLD.subject_kind);
+        EXCEPTION WHEN invalid_text_representation OR undefined_object THEN
+            replaced := NULL;
+        END;
+        IF NEW.subject = replaced
+           AND (NEW.seq, NEW.subject_kind, NEW.purpose, NEW.granted, NEW.at, NEW.policy_version, NEW.by_guardian, NEW.actor)
+               IS NOT DISTINCT FROM (OLD.seq, OLD.subject_kind, OLD.purpose, OLD.granted, OLD.at, OLD.policy_version, OLD.by_guardian, OLD.actor)
+           AND NEW.evidence IS NOT DISTINCT FROM OLD.evidence THEN
+            RETURN NEW;
+        END IF;
     END IF;
     RAISE EXCEPTION '% is append-only', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege',
@@ -47,465 +57,436 @@ COMMENT ON FUNCTION privacy.cancel_action(pg_catalog.regclass) IS
     'what cancellation does to the subject''s rows of a table: its ON CANCEL label, else what its columns'' categories need (keep until retention over anonymize over delete); NULL for a table without labels';
 GRANT EXECUTE ON FUNCTION privacy.cancel_action(pg_catalog.regclass) TO PUBLIC;
 
--- the SET list that anonymizes rows of rel: labelled columns replaced and
--- the subject's own SUBJECT columns cleared (skip_columns aside); side_only:
--- only the subject's SUBJECT columns, the row being somebody else's too
-CREATE FUNCTION privacy.anonymize_set_list(rel oid, subject text, skip_columns name[], side_only boolean)
-    RETURNS text
-    LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    c record;
-    sets text[] := ARRAY[]::text[];
-    cleared text;
-    ok boolean;
-BEGIN
-    FOR c IN
-        SELECT a.attname, a.attnotnull, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ,
-               pg_catalog.format_type(a.atttypid, NULL) AS btyp, a.atttypid, a.atttypmod,
-               l.subject, l.category,
-               EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                        WHERE i.indrelid = rel AND i.indisunique
-                          AND a.attnum = ANY (i.indkey::smallint[])) AS is_unique,
-               EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
-                        WHERE k.conrelid = rel AND k.contype = 'f'
-                          AND a.attnum = ANY (k.conkey)) AS in_fk,
-               EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
-                        WHERE k.confrelid = rel AND k.contype = 'f'
-                          AND a.attnum = ANY (k.confkey)) AS referenced
-          FROM pg_catalog.pg_attribute a
-          LEFT JOIN privacy.labels l
-            ON l.relation = rel::pg_catalog.regclass AND l.column_name = a.attname
-         WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
-           AND a.attgenerated = '' AND a.attidentity = ''
-           AND l.relation IS NOT NULL
-           AND NOT a.attname = ANY (skip_columns)
-         ORDER BY a.attnum
-    LOOP
-        -- what clears the column: NULL, else (outside foreign keys) an anonymous value
-        IF c.referenced THEN
-            cleared := NULL;    -- a key other rows point to: the row stays as an anonymous stub
-        ELSIF NOT c.attnotnull THEN
-            cleared := pg_catalog.format('NULL::%s', c.typ);
-        ELSIF c.in_fk THEN
-            cleared := NULL;    -- cannot be cleared; the parent row decides
-        ELSIF c.is_unique THEN
-            cleared := pg_catalog.format('privacy.anonymous_value(t.%I, %L, true)::%s', c.attname, c.category, c.typ);
-        ELSE
-            cleared := COALESCE(privacy.placeholder_sql(pg_catalog.format('t.%I', c.attname), c.atttypid::pg_catalog.regtype, c.category, c.atttypmod),
-                                pg_catalog.format('privacy.anonymous_value(t.%I, %L, false)::%s', c.attname, c.category, c.typ));
-        END IF;
-        CONTINUE WHEN cleared IS NULL;
-        IF COALESCE(c.subject, false) THEN
-            -- only the cancelled subject's side
-            BEGIN
-                IF subject IS NOT NULL THEN
-                    EXECUTE pg_catalog.format('SELECT $1::%s', c.btyp) USING subject;
-                END IF;
-                ok := true;
-            EXCEPTION WHEN data_exception THEN
-                ok := false;
-            END;
-            CONTINUE WHEN NOT ok;
-            sets := sets || pg_catalog.format('%I = CASE WHEN t.%I = $2::%s THEN %s ELSE t.%I END',
-                                                                   c.attname, c.attname, c.btyp, cleared, c.attname);
-        ELSIF side_only THEN
-            CONTINUE;
-        ELSE
-            sets := sets || pg_catalog.format('%I = %s', c.attname, cleared);
-        END IF;
-    END LOOP;
-    RETURN pg_catalog.array_to_string(sets, ', ');
-END
-$$;
-COMMENT ON FUNCTION privacy.anonymize_set_list(oid, text, name[], boolean) IS
-    'internal: the SET list of the UPDATE that anonymizes a table''s rows on cancellation';
-REVOKE ALL ON FUNCTION privacy.anonymize_set_list(oid, text, name[], boolean) FROM PUBLIC;
-
--- the subject's rows of a table reached through one chain, locked; NULL when none
-CREATE FUNCTION privacy.cancel_rows(relid oid, root oid, hops integer, path oid[], subject text)
-    RETURNS privacy.cancel_target
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    cond text;
-    v_parts oid[];
-    v_tids pg_catalog.tid[];
-BEGIN
-    -- through a table that two subjects share, only rows that are this subject's alone
-    cond := privacy.subject_condition(root, CASE WHEN hops = 0 THEN 't' ELSE 'a' || hops END,
-                                      subject, '$1', hops > 0);
-    IF cond IS NULL THEN
-        RETURN NULL;
-    END IF;
-    SELECT l.parts, l.tids INTO v_parts, v_tids
-      FROM privacy.locate_rows(pg_catalog.format('SELECT t.tableoid, t.ctid FROM %s t WHERE %s FOR UPDATE OF t',
-                                                 relid::pg_catalog.regclass, privacy.path_condition(path, cond)),
-                               subject) l;
-    IF v_tids IS NULL THEN
-        RETURN NULL;
-    END IF;
-    RETURN ROW(relid, root, hops, path, v_parts, v_tids)::privacy.cancel_target;
-END
-$$;
-COMMENT ON FUNCTION privacy.cancel_rows(oid, oid, integer, oid[], text) IS
-    'internal: the subject''s rows of a table reached through one chain of foreign keys, locked FOR UPDATE';
-REVOKE ALL ON FUNCTION privacy.cancel_rows(oid, oid, integer, oid[], text) FROM PUBLIC;
-
--- how many rows of the constraint's referencing table point to the given rows of part
-CREATE FUNCTION privacy.referencing_rows(con oid, part pg_catalog.regclass, tids pg_catalog.tid[]) RETURNS bigint
-    LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    k record;
-    joins text;
-    n bigint;
-BEGIN
-    SELECT c.conrelid, c.conkey, c.confkey INTO k FROM pg_catalog.pg_constraint c WHERE c.oid = con;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
-    SELECT pg_catalog.string_agg(pg_catalog.format('p.%I = c.%I', pa.attname, ca.attname), ' AND ')
-      INTO joins
-      FROM ROWS FROM (pg_catalog.unnest(k.conkey), pg_catalog.unnest(k.confkey)) AS u(ck, pk)
-      JOIN pg_catalog.pg_attribute ca ON ca.attrelid = k.conrelid AND ca.attnum = u.ck
-      JOIN pg_catalog.pg_attribute pa ON pa.attrelid = part AND pa.attname =
-           (SELECT x.attname FROM pg_catalog.pg_constraint y JOIN pg_catalog.pg_attribute x
-               ON x.attrelid = y.confrelid AND x.attnum = u.pk
-             WHERE y.oid = con);
-    EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s c WHERE EXISTS (SELECT 1 FROM ONLY %s p WHERE p.ctid = ANY ($1) AND %s)',
-                              k.conrelid::pg_catalog.regclass, part, joins)
-       INTO n USING tids;
-    RETURN n;
-END
-$$;
-COMMENT ON FUNCTION privacy.referencing_rows(oid, pg_catalog.regclass, pg_catalog.tid[]) IS
-    'internal: how many rows of a foreign key''s table reference the given rows';
-REVOKE ALL ON FUNCTION privacy.referencing_rows(oid, pg_catalog.regclass, pg_catalog.tid[]) FROM PUBLIC;
-
--- The cancellation plan: what cancel_subject runs, derived from the labels
--- and the catalogs only (any subject), compiled once and kept per backend by
--- privacy.cancel_plan() until a relation or label changes.
+-- The cancellation plan of every subject kind, from the labels and the
+-- catalogs only (any subject), compiled once and kept per backend by
+-- privacy.cancel_plan() until a relation or a label changes.  For a kind: the
+-- tables its subjects own rows of (SUBJECT columns of the kind, owning foreign
+-- keys from them), the tables whose rows refer to those (any foreign key),
+-- each with its statements, in an order where a table comes after every
+-- table it references (a cycle is one group, walked until nothing changes).
 CREATE FUNCTION privacy.compile_cancel_plan() RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    w record;
-    t record;
-    paths jsonb := '[]'::jsonb;
-    tables jsonb := '[]'::jsonb;
-    rels oid[] := '{}'::oid[];
-    multi boolean;
-    excl text;
-    sets text;
-    side text;
-    sever text[];
-    sever_cols name[];
-    dynamic boolean;
-    recollect boolean;
-    leaf boolean;
+    k text;
+    plans jsonb := '{}'::jsonb;
+    owned oid[];
+    member oid[];
+    ordered oid[];
+    groups jsonb;
+    pending oid[];
+    ready oid[];
+    t oid;
+    tables jsonb;
+    tb jsonb;
+    f record;
+    c record;
+    fks jsonb;
+    in_keys name[];
+    nparam integer;
+    owned_terms text[];
+    shared_terms text[];
+    into_terms text[];
+    outs text[];
+    subj_terms text[];
+    nv integer;
     cond text;
-    direct text;
-    act text;
-    x record;
+    sets text[];
+    col_sets jsonb;
+    j integer;
 BEGIN
-    -- 1. the chains, subject tables first (the order rows are locked in)
-    FOR w IN
-        SELECT s.relid, s.root, s.hops, s.path
-          FROM privacy.subject_walk() s
-         WHERE privacy.cancel_action(s.relid::regclass) IS NOT NULL
-         ORDER BY s.hops, s.relid::regclass::text, s.path::text
-    LOOP
-        paths := paths || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-            'relid', w.relid, 'root', w.root, 'hops', w.hops, 'path', w.path::text,
-            'types', (SELECT COALESCE(pg_catalog.jsonb_agg(DISTINCT pg_catalog.format_type(a.atttypid, NULL)), '[]')
-                        FROM privacy.labels l
-                        JOIN pg_catalog.pg_attribute a
-                          ON a.attrelid = w.root AND a.attname = l.column_name
-                       WHERE l.relation = w.root::regclass AND l.subject),
-            'locate', pg_catalog.format('SELECT t.tableoid, t.ctid FROM %s t WHERE %s FOR UPDATE OF t', w.relid::regclass,
-                          privacy.path_condition(w.path,
-                              privacy.subject_condition(w.root, CASE WHEN w.hops = 0 THEN 't' ELSE 'a' || w.hops END,
-                                                        NULL, '$1', w.hops > 0)))));
-        rels := rels || w.relid;
-    END LOOP;
+    FOR k IN SELECT DISTINCT w.kind FROM privacy.subject_walk() w ORDER BY 1 LOOP
+        owned := ARRAY(SELECT DISTINCT w.relid FROM privacy.subject_walk() w WHERE w.kind = k);
+        -- and the tables that refer to them
+        member := owned || ARRAY(SELECT DISTINCT l.child FROM privacy.subject_links() l
+                                  WHERE l.parent = ANY (owned) AND NOT l.child = ANY (owned));
 
-    -- whether a step can change rows of a later step (a trigger, or a
-    -- foreign key action): then each step reads its rows again.  Our own
-    -- guard, privacy_cancelled_subject, changes no row (and does not check
-    -- our erasures)
-    recollect :=
-        EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
-                 WHERE NOT g.tgisinternal
-                   AND g.tgfoid <> 'privacy.refuse_cancelled()'::pg_catalog.regprocedure
-                   AND g.tgrelid = ANY (
-                       SELECT pt.relid FROM pg_catalog.unnest(rels) r, pg_catalog.pg_partition_tree(r) pt))
-        OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
-                    WHERE c.contype = 'f'
-                      AND (c.conrelid = ANY (rels) OR c.confrelid = ANY (rels))
-                      AND (c.confdeltype <> ALL (ARRAY['a', 'r']::"char"[])
-                           OR c.confupdtype <> ALL (ARRAY['a', 'r']::"char"[])));
-
-    -- 2. the tables, deepest chain first (children before parents)
-    FOR t IN
-        SELECT (p->>'relid')::oid AS relid, pg_catalog.max((p->>'hops')::integer) AS hops,
-               pg_catalog.count(*) FILTER (WHERE (p->>'hops')::integer > 0) AS chains
-          FROM pg_catalog.jsonb_array_elements(paths) p
-         GROUP BY 1
-         ORDER BY 2 DESC, (p->>'relid')::oid::regclass::text
-    LOOP
-        multi := t.hops = 0 AND
-                 (SELECT pg_catalog.count(*) FROM privacy.labels l
-                   WHERE l.relation = t.relid::regclass AND l.subject) > 1;
-        excl := CASE WHEN multi THEN privacy.subject_condition(t.relid, 't', NULL, '$2', true) END;
-        -- the nullable foreign key columns through which rows were reached: one
-        -- chain, cleared outright; several, decided per row at run time
-        sever := ARRAY[]::text[];
-        sever_cols := ARRAY[]::name[];
-        FOR x IN
-            SELECT DISTINCT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ
-              FROM pg_catalog.jsonb_array_elements(paths) p
-              JOIN pg_catalog.pg_constraint k ON k.oid = ((p->>'path')::oid[])[1]
-              JOIN pg_catalog.pg_attribute a
-                ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
-             WHERE (p->>'relid')::oid = t.relid AND (p->>'hops')::integer > 0
-               AND NOT a.attnotnull
+        -- the order: a table after every table it references (a self
+        -- reference aside); what a cycle leaves is one group, walked again
+        -- until it settles
+        ordered := '{}'::oid[];
+        groups := '[]'::jsonb;
+        pending := member;
         LOOP
-            sever := sever || pg_catalog.format('%I = NULL::%s', x.attname, x.typ);
-            sever_cols := sever_cols || x.attname;
+            EXIT WHEN pg_catalog.cardinality(pending) = 0;
+            ready := ARRAY(SELECT p FROM pg_catalog.unnest(pending) p
+                            WHERE NOT EXISTS (SELECT 1 FROM privacy.subject_links() l
+                                               WHERE l.child = p AND l.parent <> p AND l.parent = ANY (pending))
+                            ORDER BY p);
+            IF pg_catalog.cardinality(ready) = 0 THEN
+                groups := groups || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                              'tables', pg_catalog.to_jsonb(ARRAY(SELECT p FROM pg_catalog.unnest(pending) p ORDER BY p)),
+                              'cyclic', true));
+                ordered := ordered || ARRAY(SELECT p FROM pg_catalog.unnest(pending) p ORDER BY p);
+                EXIT;
+            END IF;
+            FOREACH t IN ARRAY ready LOOP
+                groups := groups || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                              'tables', pg_catalog.jsonb_build_array(t),
+                              'cyclic', EXISTS (SELECT 1 FROM privacy.subject_links() l
+                                                 WHERE l.child = t AND l.parent = t)));
+            END LOOP;
+            ordered := ordered || ready;
+            pending := ARRAY(SELECT p FROM pg_catalog.unnest(pending) p WHERE NOT p = ANY (ready));
         END LOOP;
-        dynamic := t.chains > 1 AND pg_catalog.cardinality(sever) > 0;
-        sets := privacy.anonymize_set_list(t.relid, NULL, sever_cols, false);
-        sets := pg_catalog.array_to_string(ARRAY[NULLIF(sets, '')] || sever, ', ');
-        side := CASE WHEN multi THEN NULLIF(privacy.anonymize_set_list(t.relid, NULL, '{}', true), '') END;
-        act := privacy.cancel_action(t.relid::regclass);
-        -- a table with its own single SUBJECT column that no foreign key
-        -- references, when no step can change another's rows: one statement
-        -- finds and changes its rows (no other insert can wait on them)
-        leaf := NOT recollect AND t.hops = 0 AND NOT multi
-                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
-                                 WHERE c.contype = 'f' AND c.confrelid = t.relid);
-        direct := NULL;
-        IF leaf THEN
-            cond := privacy.subject_condition(t.relid, 't', NULL, '$2', false);
-            direct := CASE WHEN act = 'delete' THEN pg_catalog.format('DELETE FROM %s t WHERE %s', t.relid::regclass, cond)
-                           WHEN act = 'anonymize' AND NULLIF(sets, '') IS NOT NULL
-                                THEN pg_catalog.format('UPDATE %s t SET %s WHERE %s', t.relid::regclass, sets, cond)
-                           ELSE pg_catalog.format('SELECT 1 FROM %s t WHERE %s', t.relid::regclass, cond) END;
-        END IF;
-        tables := tables || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-            'relid', t.relid, 'hops', t.hops, 'action', act, 'direct', direct,
-            'multi', multi, 'excl', excl, 'sets', NULLIF(sets, ''), 'side', side, 'dynamic', dynamic,
-            'types', (SELECT COALESCE(pg_catalog.jsonb_agg(DISTINCT pg_catalog.format_type(a.atttypid, NULL)), '[]')
-                        FROM privacy.labels l
-                        JOIN pg_catalog.pg_attribute a
-                          ON a.attrelid = t.relid AND a.attname = l.column_name
-                       WHERE l.relation = t.relid::regclass AND l.subject)));
-    END LOOP;
 
-    -- leaf tables' chains need no locating beforehand
-    RETURN pg_catalog.jsonb_build_object(
-        'recollect', recollect, 'tables', tables,
-        'paths', (SELECT COALESCE(pg_catalog.jsonb_agg(e.pa ||
-                                      pg_catalog.jsonb_build_object('leaf', EXISTS (
-                                          SELECT 1 FROM pg_catalog.jsonb_array_elements(tables) tb
-                                           WHERE (tb->>'relid') = (e.pa->>'relid') AND (tb->>'direct') IS NOT NULL))
-                                      ORDER BY e.i), '[]')
-                    FROM pg_catalog.jsonb_array_elements(paths) WITH ORDINALITY e(pa, i)));
+        tables := '{}'::jsonb;
+        FOREACH t IN ARRAY ordered LOOP
+            -- the columns of t that keys of member tables reference
+            in_keys := ARRAY(SELECT DISTINCT a.attname
+                               FROM privacy.subject_links() l
+                               JOIN pg_catalog.pg_constraint x ON x.oid = l.con
+                               JOIN pg_catalog.pg_attribute a ON a.attrelid = t AND a.attnum = ANY (x.confkey)
+                              WHERE l.parent = t AND l.child = ANY (member) AND t = ANY (owned)
+                              ORDER BY 1);
+            -- the keys of t to tables of the plan (to find rows and cut them),
+            -- and, for a table the kind owns, its owning keys to any table
+            -- (another owner makes a row shared)
+            fks := '[]'::jsonb;
+            FOR f IN
+                SELECT l.con, l.parent, l.owning, l.parent = ANY (owned) AS parent_owned, x.confdeltype,
+                       ARRAY(SELECT a.attname FROM pg_catalog.unnest(x.conkey) WITH ORDINALITY u(n, i)
+                               JOIN pg_catalog.pg_attribute a ON a.attrelid = t AND a.attnum = u.n ORDER BY u.i) AS cols,
+                       ARRAY(SELECT a.attname FROM pg_catalog.unnest(x.confkey) WITH ORDINALITY u(n, i)
+                               JOIN pg_catalog.pg_attribute a ON a.attrelid = l.parent AND a.attnum = u.n ORDER BY u.i) AS pcols,
+                       ARRAY(SELECT pg_catalog.format_type(privacy.base_type(a.atttypid), NULL)
+                               FROM pg_catalog.unnest(x.conkey) WITH ORDINALITY u(n, i)
+                               JOIN pg_catalog.pg_attribute a ON a.attrelid = t AND a.attnum = u.n ORDER BY u.i) AS bases,
+                       NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                                    WHERE a.attrelid = t AND a.attnum = ANY (x.conkey) AND a.attnotnull) AS nullable,
+                       ARRAY(SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid)
+                               FROM pg_catalog.unnest(x.conkey) WITH ORDINALITY u(n, i)
+                               LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = t AND d.adnum = u.n ORDER BY u.i) AS defaults
+                  FROM privacy.subject_links() l
+                  JOIN pg_catalog.pg_constraint x ON x.oid = l.con
+                 WHERE l.child = t AND (l.parent = ANY (owned) OR (l.owning AND t = ANY (owned)))
+                 ORDER BY l.con
+            LOOP
+                fks := fks || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                    'con', f.con, 'parent', f.parent, 'owning', f.owning, 'parent_owned', f.parent_owned,
+                    'cols', f.cols, 'pcols', f.pcols, 'bases', f.bases,
+                    'severable', f.nullable OR f.confdeltype = 'd', 'set_default', f.confdeltype = 'd',
+                    'defaults', f.defaults, 'on_delete', f.confdeltype::text));
+            END LOOP;
+
+            -- the statement that finds the rows of t: owned (by a SUBJECT
+            -- column of the kind holding the subject, or an owning key to an
+            -- owned row), shared (somebody else owns it too), whether each key
+            -- points into an owned row and its value, and the values of the
+            -- columns other keys reference; $1[1] is the subject, then per
+            -- key to an owned table the keys of all owned rows, per column,
+            -- and (owning keys) of the rows the subject owns alone
+            nparam := 1;
+            owned_terms := '{}'::text[];
+            shared_terms := '{}'::text[];
+            into_terms := '{}'::text[];
+            outs := '{}'::text[];
+            subj_terms := '{}'::text[];
+            FOR c IN
+                SELECT a.attname, l.subject_kind, privacy.subject_compare_type(a.atttypid) AS cmp
+                  FROM privacy.labels l
+                  JOIN pg_catalog.pg_attribute a ON a.attrelid = t AND a.attname = l.column_name
+                 WHERE l.relation = t::pg_catalog.regclass AND l.subject
+                 ORDER BY a.attnum
+            LOOP
+                IF c.subject_kind = k THEN
+                    subj_terms := subj_terms || c.attname::text;
+                    owned_terms := owned_terms || pg_catalog.format('t.%I = ($1[1])::%s', c.attname, c.cmp);
+                    shared_terms := shared_terms || pg_catalog.format('t.%I <> ($1[1])::%s', c.attname, c.cmp);
+                ELSE
+                    shared_terms := shared_terms || pg_catalog.format('t.%I IS NOT NULL', c.attname);
+                END IF;
+            END LOOP;
+            j := 0;
+            FOR f IN SELECT e.value AS fk, e.ordinality AS i FROM pg_catalog.jsonb_array_elements(fks) WITH ORDINALITY e LOOP
+                -- (an owning key to a table the kind does not own says nothing of
+                -- this kind's subjects: another kind's ownership of the row counts
+                -- only through a SUBJECT column of the row, above)
+                CONTINUE WHEN NOT (f.fk->>'parent_owned')::boolean;
+                j := j + 1;
+                -- the keys of every owned row of the parent
+                cond := privacy.key_in_sql(f.fk, nparam + 1);
+                tb := pg_catalog.jsonb_build_object('all', nparam + 1);
+                nparam := nparam + pg_catalog.jsonb_array_length(f.fk->'cols');
+                into_terms := into_terms || cond;
+                outs := outs || pg_catalog.format('(%s)::pg_catalog.text', cond);
+                outs := outs || pg_catalog.format('CASE WHEN %s THEN NULL ELSE ARRAY[%s]::pg_catalog.text[]::pg_catalog.text END',
+                    (SELECT pg_catalog.string_agg(pg_catalog.format('t.%I IS NULL', x), ' OR ')
+                       FROM pg_catalog.jsonb_array_elements_text(f.fk->'cols') x),
+                    (SELECT pg_catalog.string_agg(pg_catalog.format('t.%I::pg_catalog.text', x), ', ' ORDER BY o)
+                       FROM pg_catalog.jsonb_array_elements_text(f.fk->'cols') WITH ORDINALITY x(x, o)));
+                IF (f.fk->>'owning')::boolean AND t = ANY (owned) THEN
+                    owned_terms := owned_terms || cond;
+                    -- and of the rows the subject owns alone: another owner otherwise
+                    shared_terms := shared_terms || pg_catalog.format('(%s AND NOT %s)',
+                        (SELECT pg_catalog.string_agg(pg_catalog.format('t.%I IS NOT NULL', x), ' AND ')
+                           FROM pg_catalog.jsonb_array_elements_text(f.fk->'cols') x),
+                        privacy.key_in_sql(f.fk, nparam + 1));
+                    tb := tb || pg_catalog.jsonb_build_object('excl', nparam + 1);
+                    nparam := nparam + pg_catalog.jsonb_array_length(f.fk->'cols');
+                END IF;
+                fks := pg_catalog.jsonb_set(fks, ARRAY[(f.i - 1)::text], f.fk || pg_catalog.jsonb_build_object('param', tb, 'slot', j));
+            END LOOP;
+            nv := 2 + pg_catalog.cardinality(outs);
+            cond := CASE WHEN pg_catalog.cardinality(owned_terms) = 0 THEN 'false'
+                         ELSE '(' || pg_catalog.array_to_string(owned_terms, ' OR ') || ')' END;
+            tb := pg_catalog.jsonb_build_object(
+                'relid', t, 'rel', t::pg_catalog.regclass::text, 'owned', t = ANY (owned),
+                'action', privacy.cancel_action(t::pg_catalog.regclass),
+                'fks', fks, 'in_keys', pg_catalog.to_jsonb(in_keys), 'in_keys_at', nv + 1,
+                'has_subject', pg_catalog.cardinality(subj_terms) > 0,
+                'find', CASE WHEN pg_catalog.cardinality(owned_terms) + pg_catalog.cardinality(into_terms) = 0 THEN NULL
+                    ELSE pg_catalog.format('SELECT t.tableoid, t.ctid, (%s)::pg_catalog.text, (%s AND (%s))::pg_catalog.text%s%s FROM %s t WHERE %s',
+                        cond, cond,
+                        CASE WHEN pg_catalog.cardinality(shared_terms) = 0 THEN 'false'
+                             ELSE pg_catalog.array_to_string(shared_terms, ' OR ') END,
+                        (SELECT pg_catalog.string_agg(', ' || o, '') FROM pg_catalog.unnest(outs) o),
+                        (SELECT pg_catalog.string_agg(pg_catalog.format(', t.%I::pg_catalog.text', x), '')
+                           FROM pg_catalog.unnest(in_keys) x),
+                        t::pg_catalog.regclass,
+                        pg_catalog.array_to_string(ARRAY[cond] || into_terms, ' OR ')) END);
+
+            -- the statement that changes the rows of one partition of t that
+            -- stay: $1[1] the subject, $1[2] every row it changes, $1[3] rows
+            -- anonymized (their labelled columns), $1[4] rows whose SUBJECT
+            -- columns of the kind lose the subject, then per key to an owned
+            -- table the rows whose key is cut
+            col_sets := '{}'::jsonb;
+            FOR f IN SELECT e.value AS fk FROM pg_catalog.jsonb_array_elements(fks) e
+                      WHERE (e.value->>'parent_owned')::boolean AND (e.value->>'severable')::boolean LOOP
+                FOR c IN SELECT x AS col, o FROM pg_catalog.jsonb_array_elements_text(f.fk->'cols') WITH ORDINALITY x(x, o) LOOP
+                    col_sets := col_sets || pg_catalog.jsonb_build_object(c.col,
+                        COALESCE(col_sets->c.col, '[]'::jsonb) || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                            'when', pg_catalog.format('t.ctid = ANY (($1[%s])::pg_catalog.tid[])', 4 + (f.fk->>'slot')::integer),
+                            'then', CASE WHEN (f.fk->>'set_default')::boolean
+                                         THEN COALESCE(f.fk->'defaults'->>((c.o - 1)::integer), 'NULL')
+                                         ELSE 'NULL' END)));
+                END LOOP;
+            END LOOP;
+            FOR c IN
+                SELECT a.attname, a.attnotnull, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, a.atttypid, a.atttypmod,
+                       l.subject, l.subject_kind, l.category, privacy.subject_compare_type(a.atttypid) AS cmp,
+                       EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = t AND i.indisunique
+                                  AND a.attnum = ANY (i.indkey::smallint[])) AS is_unique,
+                       EXISTS (SELECT 1 FROM pg_catalog.pg_constraint x WHERE x.contype = 'f'
+                                  AND ((x.conrelid = t AND a.attnum = ANY (x.conkey))
+                                    OR (x.confrelid = t AND a.attnum = ANY (x.confkey)))) AS keyed
+                  FROM pg_catalog.pg_attribute a
+                  JOIN privacy.labels l ON l.relation = t::pg_catalog.regclass AND l.column_name = a.attname
+                 WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped
+                   AND a.attgenerated = '' AND a.attidentity = ''
+                 ORDER BY a.attnum
+            LOOP
+                CONTINUE WHEN c.keyed OR col_sets ? c.attname;
+                IF c.subject THEN
+                    CONTINUE WHEN c.subject_kind <> k;
+                    col_sets := col_sets || pg_catalog.jsonb_build_object(c.attname, pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                        'when', pg_catalog.format('t.ctid = ANY (($1[4])::pg_catalog.tid[]) AND t.%I = ($1[1])::%s', c.attname, c.cmp),
+                        'then', CASE WHEN NOT c.attnotnull THEN pg_catalog.format('NULL::%s', c.typ)
+                                     WHEN c.is_unique THEN pg_catalog.format('privacy.anonymous_value(t.%I, NULL, true)::%s', c.attname, c.typ)
+                                     ELSE COALESCE(privacy.placeholder_sql(pg_catalog.format('t.%I', c.attname), c.atttypid::pg_catalog.regtype, NULL, c.atttypmod),
+                                                   pg_catalog.format('privacy.anonymous_value(t.%I, NULL, false)::%s', c.attname, c.typ)) END)));
+                ELSIF c.category IS NOT NULL AND privacy.anonymous_sql(t, c.attname) IS NOT NULL THEN
+                    col_sets := col_sets || pg_catalog.jsonb_build_object(c.attname, pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                        'when', 't.ctid = ANY (($1[3])::pg_catalog.tid[])',
+                        'then', privacy.anonymous_sql(t, c.attname))));
+                END IF;
+            END LOOP;
+            sets := ARRAY(SELECT pg_catalog.format('%I = CASE %s ELSE t.%I END', e.key,
+                                     (SELECT pg_catalog.string_agg(pg_catalog.format('WHEN %s THEN %s', w->>'when', w->>'then'), ' ')
+                                        FROM pg_catalog.jsonb_array_elements(e.value) w), e.key)
+                            FROM pg_catalog.jsonb_each(col_sets) e ORDER BY e.key);
+            tb := tb || pg_catalog.jsonb_build_object(
+                'update', CASE WHEN pg_catalog.cardinality(sets) > 0
+                               THEN 'UPDATE ONLY %s t SET ' || pg_catalog.array_to_string(sets, ', ')
+                                    || ' WHERE t.ctid = ANY (($1[2])::pg_catalog.tid[])' END,
+                'cut', 'UPDATE ONLY %s t SET ' || COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format('%I = NULL', x), ', ')
+                           FROM pg_catalog.jsonb_array_elements(fks) e, pg_catalog.jsonb_array_elements_text(e.value->'cols') x
+                          WHERE (e.value->>'parent_owned')::boolean AND (e.value->>'severable')::boolean
+                            AND NOT (e.value->>'set_default')::boolean), 'ctid = ctid')
+                       || ' WHERE t.ctid = ANY (($1[1])::pg_catalog.tid[]) RETURNING t.tableoid, t.ctid',
+                'delete', 'DELETE FROM ONLY %s t WHERE t.ctid = ANY (($1[1])::pg_catalog.tid[])');
+            tables := tables || pg_catalog.jsonb_build_object(t::text, tb);
+        END LOOP;
+        plans := plans || pg_catalog.jsonb_build_object(k, pg_catalog.jsonb_build_object(
+                     'groups', groups, 'tables', tables, 'order', pg_catalog.to_jsonb(ordered)));
+    END LOOP;
+    RETURN plans;
 END
 $$;
 COMMENT ON FUNCTION privacy.compile_cancel_plan() IS
-    'internal: the cancellation plan for any subject, from the labels and the catalogs: chains with their locating statements, tables in order with their actions and SET lists';
+    'internal: the cancellation plan of each subject kind, from the labels and the catalogs: the tables its subjects own rows of and the tables that refer to them, in order, with the statements that find, change and delete their rows';
 REVOKE ALL ON FUNCTION privacy.compile_cancel_plan() FROM PUBLIC;
+
+-- the condition that a row's key f (of the plan) is among the keys given as
+-- $1[first] (one array per column, the parent's values as text, converted by
+-- the statement, which runs as the table's owner)
+CREATE FUNCTION privacy.key_in_sql(f jsonb, first integer) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT CASE WHEN pg_catalog.jsonb_array_length(f->'cols') = 1
+                    THEN pg_catalog.format('t.%I = ANY ((($1[%s])::pg_catalog.text[])::%s[])', f->'cols'->>0, first, f->'bases'->>0)
+                    ELSE pg_catalog.format('(%s) IN (SELECT %s FROM ROWS FROM (%s) AS u(%s))',
+                             (SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', x), ', ' ORDER BY o)
+                                FROM pg_catalog.jsonb_array_elements_text(f->'cols') WITH ORDINALITY x(x, o)),
+                             (SELECT pg_catalog.string_agg(pg_catalog.format('u.v%s::%s', o, f->'bases'->>((o - 1)::integer)), ', ' ORDER BY o)
+                                FROM pg_catalog.jsonb_array_elements_text(f->'cols') WITH ORDINALITY x(x, o)),
+                             (SELECT pg_catalog.string_agg(pg_catalog.format('pg_catalog.unnest(($1[%s])::pg_catalog.text[])', first + o - 1), ', ' ORDER BY o)
+                                FROM pg_catalog.jsonb_array_elements_text(f->'cols') WITH ORDINALITY x(x, o)),
+                             (SELECT pg_catalog.string_agg('v' || o, ', ' ORDER BY o)
+                                FROM pg_catalog.jsonb_array_elements_text(f->'cols') WITH ORDINALITY x(x, o))) END
+    $$;
+COMMENT ON FUNCTION privacy.key_in_sql(jsonb, integer) IS
+    'internal: the SQL condition that a row''s foreign key (of the cancellation plan) is among keys passed as text arrays';
+REVOKE ALL ON FUNCTION privacy.key_in_sql(jsonb, integer) FROM PUBLIC;
 
 CREATE FUNCTION privacy.cancel_plan() RETURNS jsonb
     AS 'MODULE_PATHNAME', 'privacy_cancel_plan'
     LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION privacy.cancel_plan() IS
-    'the cancellation plan (privacy.compile_cancel_plan), kept per backend until a relation or a label changes';
+    'the cancellation plans (privacy.compile_cancel_plan), kept per backend until a relation or a label changes';
 REVOKE ALL ON FUNCTION privacy.cancel_plan() FROM PUBLIC;
 
--- the subject's rows of one chain of the plan, locked: the compiled statement
--- when the subject is a value of every subject column of the chain's end, a
--- statement made for this subject when of some, NULL when of none
-CREATE FUNCTION privacy.cancel_locate(step jsonb, subject text, fits text[]) RETURNS privacy.cancel_target
+-- The rows of a subject: for each table of its kind's plan, the rows it owns
+-- (alone or with others) and the rows that refer to one of them, locked, with
+-- what the plan's statements say of each (vals: owned, shared, per key into
+-- an owned row whether it does and its value, then the values of the columns
+-- other keys reference).  Each table is read once (a cycle: until nothing
+-- changes), by one statement, as its owner, with the keys found before it.
+CREATE FUNCTION privacy.subject_rows(plan jsonb, canonical text, lock text DEFAULT 'UPDATE')
+    RETURNS TABLE (relid oid, part oid, tid pg_catalog.tid, vals text[])
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    all_fit boolean;
-    any_fit boolean;
-    v_path oid[];
-    v_parts oid[];
-    v_tids pg_catalog.tid[];
+    g jsonb;
+    t text;
+    tb jsonb;
+    f jsonb;
+    got jsonb := '{}'::jsonb;
+    keys jsonb := '{}'::jsonb;
+    args text[];
+    r record;
+    rows jsonb;
+    any_key boolean;
+    before bigint;
+    after bigint;
+    rounds integer;
 BEGIN
-    SELECT pg_catalog.bool_and(y = ANY (fits)), pg_catalog.bool_or(y = ANY (fits))
-      INTO all_fit, any_fit
-      FROM pg_catalog.jsonb_array_elements_text(step->'types') y;
-    IF NOT COALESCE(any_fit, false) THEN
-        RETURN NULL;
+    IF plan IS NULL THEN
+        RETURN;
     END IF;
-    v_path := (step->>'path')::oid[];
-    IF NOT all_fit THEN
-        RETURN privacy.cancel_rows((step->>'relid')::oid, (step->>'root')::oid, (step->>'hops')::integer, v_path, subject);
-    END IF;
-    SELECT l.parts, l.tids INTO v_parts, v_tids FROM privacy.locate_rows(step->>'locate', subject) l;
-    IF v_tids IS NULL THEN
-        RETURN NULL;
-    END IF;
-    RETURN ROW((step->>'relid')::oid, (step->>'root')::oid, (step->>'hops')::integer, v_path, v_parts, v_tids)::privacy.cancel_target;
-END
-$$;
-COMMENT ON FUNCTION privacy.cancel_locate(jsonb, text, text[]) IS
-    'internal: the subject''s rows of one chain of the cancellation plan, locked FOR UPDATE';
-REVOKE ALL ON FUNCTION privacy.cancel_locate(jsonb, text, text[]) FROM PUBLIC;
-
--- one step of a cancellation: a table's action on the given rows of one
--- partition; how many rows it changed, and how many it cleared only the
--- subject's side of
-CREATE FUNCTION privacy.cancel_apply(relid oid, act text, multi boolean, excl text, compiled boolean,
-                                     compiled_sets text, compiled_side text, part oid, tids pg_catalog.tid[],
-                                     cur privacy.cancel_target[], subject text, direct text)
-    RETURNS bigint[]
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    n_main bigint := 0;
-    n_side bigint := 0;
-    stmt text;
-    sets text;
-    side text;
-    sever text[];
-    sever_cols name[];
-    x record;
-BEGIN
-        IF direct IS NOT NULL THEN
-            -- a leaf table: the statement finds the subject's rows itself
-            RETURN ARRAY[privacy.owner_exec(relid, direct, NULL, subject), 0];
-        END IF;
-        IF act = 'keep until retention' THEN
-            n_main := pg_catalog.cardinality(tids);
-        ELSIF act = 'delete' THEN
-            stmt := pg_catalog.format('DELETE FROM ONLY %s t WHERE t.ctid = ANY ($1)', part::regclass);
-            IF multi THEN
-                stmt := stmt || ' AND ' || excl;
-            END IF;
-            n_main := privacy.owner_exec(part, stmt, tids, subject);
-        ELSIF compiled THEN
-            sets := COALESCE(compiled_sets, '');
-        ELSE
-            -- sever the foreign keys through which the rows were reached (nullable ones)
-            sever := ARRAY[]::text[];
-            sever_cols := ARRAY[]::name[];
-            FOR x IN
-                SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ,
-                       pg_catalog.array_agg(DISTINCT u.c) AS tids
-                  FROM pg_catalog.unnest(cur) y
-                  CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(y.parts), pg_catalog.unnest(y.tids)) AS u(o, c)
-                  JOIN pg_catalog.pg_constraint k ON k.oid = y.path[1]
-                  JOIN pg_catalog.pg_attribute a
-                    ON a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
-                 WHERE y.relid = cancel_apply.relid AND y.hops > 0
-                   AND u.o = cancel_apply.part AND NOT a.attnotnull
-                 GROUP BY a.attname, a.atttypid, a.atttypmod
-            LOOP
-                sever := sever || pg_catalog.format(
-                    '%I = CASE WHEN t.ctid = ANY (%L::pg_catalog.tid[]) THEN NULL::%s ELSE t.%I END',
-                    x.attname, x.tids, x.typ, x.attname);
-                sever_cols := sever_cols || x.attname;
+    FOR g IN SELECT e FROM pg_catalog.jsonb_array_elements(plan->'groups') e LOOP
+        rounds := 0;
+        LOOP
+            before := (SELECT COALESCE(pg_catalog.sum(pg_catalog.jsonb_array_length(got->x)), 0)
+                         FROM pg_catalog.jsonb_array_elements_text(g->'tables') x);
+            FOR t IN SELECT x FROM pg_catalog.jsonb_array_elements_text(g->'tables') x LOOP
+                tb := plan->'tables'->t;
+                CONTINUE WHEN tb->>'find' IS NULL;
+                args := ARRAY[canonical];
+                any_key := (tb->>'has_subject')::boolean;
+                FOR f IN SELECT e FROM pg_catalog.jsonb_array_elements(tb->'fks') e
+                          WHERE (e->>'parent_owned')::boolean ORDER BY (e->>'slot')::integer LOOP
+                    -- the keys of the parent's owned rows, one array per column;
+                    -- of those it owns alone for an owning key of an owned table
+                    FOR at IN 0 .. pg_catalog.jsonb_array_length(f->'pcols') - 1 LOOP
+                        args := args || ARRAY(SELECT e->'v'->>(f->'pcols'->>at)
+                                                FROM pg_catalog.jsonb_array_elements(keys->(f->>'parent')) e)::text;
+                    END LOOP;
+                    IF f->'param' ? 'excl' THEN
+                        FOR at IN 0 .. pg_catalog.jsonb_array_length(f->'pcols') - 1 LOOP
+                            args := args || ARRAY(SELECT e->'v'->>(f->'pcols'->>at)
+                                                    FROM pg_catalog.jsonb_array_elements(keys->(f->>'parent')) e
+                                                   WHERE NOT (e->>'shared')::boolean)::text;
+                        END LOOP;
+                    END IF;
+                    any_key := any_key OR pg_catalog.jsonb_array_length(COALESCE(keys->(f->>'parent'), '[]'::jsonb)) > 0;
+                END LOOP;
+                CONTINUE WHEN NOT any_key;
+                rows := '[]'::jsonb;
+                FOR r IN SELECT o.part, o.tid, o.vals
+                           FROM privacy.owner_rows(t::oid::pg_catalog.regclass,
+                                    (tb->>'find') || CASE lock WHEN 'SHARE' THEN ' FOR SHARE OF t' WHEN 'NONE' THEN '' ELSE ' FOR UPDATE OF t' END, args) o LOOP
+                    rows := rows || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                                'p', r.part, 't', r.tid::text, 'v', pg_catalog.to_jsonb(r.vals)));
+                END LOOP;
+                got := got || pg_catalog.jsonb_build_object(t, rows);
+                -- what the tables after it look for: the referenced values of its owned rows
+                keys := keys || pg_catalog.jsonb_build_object(t, COALESCE((
+                    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                               'shared', (e->'v'->>1)::boolean,
+                               'v', (SELECT COALESCE(pg_catalog.jsonb_object_agg(k.k, e->'v'->>(((tb->>'in_keys_at')::integer + k.o - 2)::integer)), '{}'::jsonb)
+                                       FROM pg_catalog.jsonb_array_elements_text(tb->'in_keys') WITH ORDINALITY k(k, o))))
+                      FROM pg_catalog.jsonb_array_elements(rows) e
+                     WHERE (e->'v'->>0)::boolean), '[]'::jsonb));
             END LOOP;
-            sets := privacy.anonymize_set_list(relid, subject, sever_cols, false);
-            sets := pg_catalog.array_to_string(ARRAY[NULLIF(sets, '')] || sever, ', ');
-        END IF;
-        IF act = 'anonymize' THEN
-            IF sets <> '' THEN
-                stmt := pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid = ANY ($1)', part::regclass, sets);
-                IF multi THEN
-                    stmt := stmt || ' AND ' || excl;
-                END IF;
-                n_main := privacy.owner_exec(part, stmt, tids, subject);
-            ELSE
-                n_main := pg_catalog.cardinality(tids);
-            END IF;
-        END IF;
-        IF multi AND act <> 'keep until retention' THEN
-            -- rows that are somebody else's too: clear the subject's side only
-            side := CASE WHEN compiled THEN COALESCE(compiled_side, '')
-                         ELSE privacy.anonymize_set_list(relid, subject, '{}', true) END;
-            IF side <> '' THEN
-                stmt := pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid = ANY ($1) AND NOT (%s)',
-                                          part::regclass, side, excl);
-                n_side := privacy.owner_exec(part, stmt, tids, subject);
-            END IF;
-        END IF;
-    RETURN ARRAY[n_main, n_side];
+            after := (SELECT COALESCE(pg_catalog.sum(pg_catalog.jsonb_array_length(got->x)), 0)
+                        FROM pg_catalog.jsonb_array_elements_text(g->'tables') x);
+            rounds := rounds + 1;
+            EXIT WHEN NOT (g->>'cyclic')::boolean OR after = before OR rounds > 10000;
+        END LOOP;
+    END LOOP;
+    RETURN QUERY
+        SELECT x.key::oid, (e->>'p')::oid, (e->>'t')::pg_catalog.tid,
+               ARRAY(SELECT v FROM pg_catalog.jsonb_array_elements_text(e->'v') v)
+          FROM pg_catalog.jsonb_each(got) x, pg_catalog.jsonb_array_elements(x.value) e;
 END
 $$;
-COMMENT ON FUNCTION privacy.cancel_apply(oid, text, boolean, text, boolean, text, text, oid, pg_catalog.tid[], privacy.cancel_target[], text, text) IS
-    'internal: one step of a cancellation, a table''s action on the subject''s rows of one partition, run as the table''s owner';
-REVOKE ALL ON FUNCTION privacy.cancel_apply(oid, text, boolean, text, boolean, text, text, oid, pg_catalog.tid[], privacy.cancel_target[], text, text) FROM PUBLIC;
+COMMENT ON FUNCTION privacy.subject_rows(jsonb, text, text) IS
+    'internal: the rows of a subject (canonical form) in every table of its kind''s cancellation plan, owned or referring to owned rows, locked FOR UPDATE (lock SHARE: FOR SHARE, for a legal hold''s rows; NONE: not locked, for an export); each table read once by one statement as its owner';
+REVOKE ALL ON FUNCTION privacy.subject_rows(jsonb, text, text) FROM PUBLIC;
 
--- what blocked a step, by name only
-CREATE FUNCTION privacy.cancel_blocked(e_state text, e_con text, e_schema text, e_table text,
-                                       relid oid, act text, part oid, tids pg_catalog.tid[],
-                                       OUT blocker pg_catalog.regclass, OUT rows bigint, OUT message text)
-    LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    IF e_schema <> '' AND e_table <> '' THEN
-        blocker := pg_catalog.to_regclass(pg_catalog.format('%I.%I', e_schema, e_table));
-    END IF;
-    IF e_state = '23503' AND blocker IS NOT NULL AND part IS NOT NULL THEN
-        rows := privacy.referencing_rows(
-            (SELECT k.oid FROM pg_catalog.pg_constraint k
-              WHERE k.conrelid = blocker AND k.conname = e_con),
-            part::pg_catalog.regclass, tids);
-        blocker := COALESCE(pg_catalog.pg_partition_root(blocker), blocker);
-        message := pg_catalog.format('cancellation is blocked: table %s references the subject''s rows of %s through foreign key "%s"',
-                                     blocker, relid::pg_catalog.regclass, e_con);
-    ELSE
-        rows := pg_catalog.cardinality(tids);
-        blocker := COALESCE(pg_catalog.pg_partition_root(blocker), blocker, relid::pg_catalog.regclass);
-        message := pg_catalog.format('cancellation is blocked: %s the subject''s rows of %s violates constraint "%s" of %s',
-                                     CASE act WHEN 'delete' THEN 'deleting' ELSE 'anonymizing' END,
-                                     relid::pg_catalog.regclass, e_con, blocker);
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION privacy.cancel_blocked(text, text, text, text, oid, text, oid, pg_catalog.tid[]) IS
-    'internal: the table, row count and message (names only, no values) of what blocked a cancellation step';
-REVOKE ALL ON FUNCTION privacy.cancel_blocked(text, text, text, text, oid, text, oid, pg_catalog.tid[]) FROM PUBLIC;
-
--- the work of a cancellation (cancel_subject and run_due_requests)
-CREATE FUNCTION privacy.cancel_work(subject text, dry_run boolean, request_id bigint, replay boolean DEFAULT false)
+-- The work of a cancellation (cancel_subject, run_due_requests, replay).
+--
+-- 1. The subject's rows (privacy.subject_rows): the rows it owns, alone or
+--    with others, and the rows that only refer to one of them.
+-- 2. What becomes of each row, children before parents: a row the subject
+--    owns alone follows its table's ON CANCEL (deleted, anonymized, or kept
+--    until retention; kept while a legal hold is on its table); a row it owns
+--    with somebody else loses only the subject's side (its SUBJECT columns
+--    holding the subject, its keys to the subject's rows); a row of somebody
+--    else that refers to the subject's rows has that reference cut.  A key
+--    that cannot be cut (NOT NULL) keeps the row it points to: a row that
+--    was to be deleted then stays as an anonymous stub.
+-- 3. The statements, each as the table's owner: per table and partition one
+--    UPDATE of the rows that stay and one DELETE, children first.
+-- 4. The consent ledger under the pseudonym, the key shredded, the
+--    tombstone, the request, the receipt.
+CREATE FUNCTION privacy.cancel_work(subject text, dry_run boolean, request_id bigint, replay boolean DEFAULT false,
+                                    kind text DEFAULT 'person')
     RETURNS TABLE (relation pg_catalog.regclass, action text, rows bigint, detail text)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
+    canonical text;
     pseud text;
     done_at timestamptz;
-    w record;
+    plan jsonb;
+    got jsonb := '{}'::jsonb;
+    fate jsonb := '{}'::jsonb;
+    pins jsonb := '{}'::jsonb;
     r record;
+    e record;
+    f jsonb;
+    tb jsonb;
+    t text;
+    rowfate text;
+    act text;
+    held boolean;
+    pinned boolean;
+    changed boolean;
+    rounds integer;
+    args text[];
     p record;
-    tg privacy.cancel_target;
-    targets privacy.cancel_target[] := '{}'::privacy.cancel_target[];
-    cur privacy.cancel_target[];
+    n bigint;
     out_rel regclass[] := '{}'::regclass[];
     out_act text[] := '{}'::text[];
     out_rows bigint[] := '{}'::bigint[];
     out_detail text[] := '{}'::text[];
-    act text;
-    multi boolean;
-    excl text;
-    n_main bigint;
-    n_side bigint;
     n_events bigint;
     key_destroyed boolean;
     req bigint := request_id;
@@ -513,183 +494,285 @@ DECLARE
     e_con text;
     e_schema text;
     e_table text;
-    plan jsonb;
-    typ text;
-    fits text[] := '{}'::text[];
-    fits_json jsonb;
-    cur_part oid;
-    cur_tids pg_catalog.tid[];
-    counts bigint[];
-    in_step boolean := false;
-    blocked record;
+    e_msg text;
+    in_step regclass;
+    hold_id bigint;
+    kept boolean := false;
+    g jsonb;
+    precut jsonb := '{}'::jsonb;
+    fresh pg_catalog.tid[];
 BEGIN
-    IF subject IS NULL THEN
-        RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    IF subject IS NULL OR kind IS NULL THEN
+        RAISE EXCEPTION 'subject and kind must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    pseud := privacy.subject_pseudonym(subject);
-    -- one cancellation of a subject at a time; different subjects never wait for each other
-    PERFORM pg_catalog.pg_advisory_xact_lock(('x' || pg_catalog.substr(pseud, 1, 16))::bit(64)::bigint);
+    canonical := privacy.subject_canonical(subject, kind);
+    pseud := privacy.subject_pseudonym(canonical, kind);
+    -- one cancellation of a subject at a time: the second waits on the
+    -- tombstone the first inserts (below), then finds it
     SELECT c.cancelled_at INTO done_at FROM privacy.cancelled_subject c WHERE c.subject_id = pseud;
-    -- (a replay erases again a subject whose tombstone is older than the restored data)
     IF FOUND AND NOT replay THEN
         RETURN QUERY SELECT NULL::regclass, 'already cancelled'::text, 0::bigint,
                             pg_catalog.format('cancelled at %s; nothing was changed', done_at);
         RETURN;
     END IF;
-    -- a blocking reference must surface here, where it is reported without the key's value
-    SET CONSTRAINTS ALL IMMEDIATE;
-
-    BEGIN
-        -- 1. choose and lock the subject's rows: subject tables first, so that
-        --    inserts that reference them wait for us
-        plan := privacy.cancel_plan();
-        FOR typ IN SELECT DISTINCT pg_catalog.jsonb_array_elements_text(ps->'types')
-                     FROM pg_catalog.jsonb_array_elements(plan->'paths') ps LOOP
-            -- which subject column types the subject is a value of: the
-            -- usual ones at a glance, others by trying (the error, which
-            -- would name the value, is swallowed)
-            IF typ = ANY (ARRAY['text', 'character varying', 'character'])
-               OR (typ = 'integer' AND subject ~ '^-?[0-9]{1,9}$')
-               OR (typ = 'bigint' AND subject ~ '^-?[0-9]{1,18}$')
-               OR (typ = 'smallint' AND subject ~ '^-?[0-9]{1,4}$') THEN
-                fits := fits || typ;
-            ELSE
-                BEGIN
-                    EXECUTE pg_catalog.format('SELECT $1::%s', typ) USING subject;
-                    fits := fits || typ;
-                EXCEPTION WHEN data_exception THEN
-                    NULL;
-                END;
-            END IF;
-        END LOOP;
-        fits_json := pg_catalog.to_jsonb(fits);
-        -- the chains whose end the subject fits entirely, in one statement, in order
-        SELECT COALESCE(pg_catalog.array_agg(ROW((e.ps->>'relid')::oid, (e.ps->>'root')::oid, (e.ps->>'hops')::integer,
-                                                 (e.ps->>'path')::oid[], l.parts, l.tids)::privacy.cancel_target ORDER BY e.i), '{}')
-          INTO targets
-          FROM pg_catalog.jsonb_array_elements(plan->'paths') WITH ORDINALITY AS e(ps, i)
-         CROSS JOIN LATERAL privacy.locate_rows(e.ps->>'locate', subject) l
-         WHERE NOT (e.ps->>'leaf')::boolean AND (e.ps->'types') <@ fits_json AND l.tids IS NOT NULL;
-        -- the others, made for this subject (rare: it fits some columns only)
-        FOR w IN SELECT e.ps AS step FROM pg_catalog.jsonb_array_elements(plan->'paths') WITH ORDINALITY AS e(ps, i)
-                  WHERE NOT (e.ps->'types') <@ fits_json ORDER BY e.i LOOP
-            tg := privacy.cancel_locate(w.step, subject, fits);
-            IF tg IS NOT NULL THEN
-                targets := targets || tg;
-            END IF;
-        END LOOP;
-
-
-        -- 2. act, children before parents
-        FOR r IN
-            SELECT (ts->>'relid')::oid AS relid, (ts->>'hops')::integer AS hops, ts->>'action' AS action,
-                   (ts->>'multi')::boolean AS multi, ts->>'excl' AS excl, ts->>'sets' AS sets, ts->>'side' AS side,
-                   -- compiled statements serve when the subject is a value of every subject column
-                   NOT (ts->>'dynamic')::boolean
-                       AND (SELECT pg_catalog.bool_and(y = ANY (fits))
-                              FROM pg_catalog.jsonb_array_elements_text(ts->'types') y) IS NOT false AS compiled,
-                   ts->>'direct' AS direct
-              FROM pg_catalog.jsonb_array_elements(plan->'tables') WITH ORDINALITY AS e(ts, i)
-             WHERE ts->>'direct' IS NOT NULL
-                OR (ts->>'relid')::oid = ANY (SELECT y.relid FROM pg_catalog.unnest(targets) y)
-             ORDER BY e.i
-        LOOP
-            -- a leaf table whose only subject column's type the subject is not
-            -- a value of holds none of its rows
-            CONTINUE WHEN r.direct IS NOT NULL AND NOT r.compiled;
-            act := r.action;
-            multi := r.multi;
-            excl := CASE WHEN NOT multi THEN NULL WHEN r.compiled THEN r.excl
-                         ELSE privacy.subject_condition(r.relid, 't', subject, '$2', true) END;
-            IF r.direct IS NOT NULL THEN
-                -- a leaf table: one statement, in the step below, finds its rows itself
-                cur := '{}'::privacy.cancel_target[];
-            ELSIF (plan->>'recollect')::boolean THEN
-                -- the rows again, as they are now: a foreign key action or a
-                -- trigger of an earlier step may have updated some
-                cur := '{}'::privacy.cancel_target[];
-                FOR w IN SELECT ps AS step FROM pg_catalog.jsonb_array_elements(plan->'paths') ps
-                          WHERE (ps->>'relid')::oid = r.relid LOOP
-                    tg := privacy.cancel_locate(w.step, subject, fits);
-                    IF tg IS NOT NULL THEN
-                        cur := cur || tg;
-                    END IF;
-                END LOOP;
-            ELSE
-                cur := targets;
-            END IF;
-            n_main := 0;
-            n_side := 0;
-            FOR p IN
-                SELECT r.relid AS part, NULL::pg_catalog.tid[] AS tids WHERE r.direct IS NOT NULL
-                UNION ALL
-                (SELECT u.o, pg_catalog.array_agg(DISTINCT u.c)
-                   FROM pg_catalog.unnest(cur) y, ROWS FROM (pg_catalog.unnest(y.parts), pg_catalog.unnest(y.tids)) AS u(o, c)
-                  WHERE y.relid = r.relid
-                  GROUP BY u.o
-                  ORDER BY u.o)
-            LOOP
-                cur_part := p.part;
-                cur_tids := p.tids;
-                in_step := true;
-                IF dry_run THEN
-                    -- a blocked step is shown, and the plan goes on
-                    BEGIN
-                        counts := privacy.cancel_apply(r.relid, act, multi, excl, r.compiled, r.sets, r.side,
-                                                       p.part, p.tids, cur, subject, r.direct);
-                    EXCEPTION WHEN integrity_constraint_violation THEN
-                        GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_con = CONSTRAINT_NAME,
-                                                e_schema = SCHEMA_NAME, e_table = TABLE_NAME;
-                        SELECT * INTO blocked FROM privacy.cancel_blocked(e_state, e_con, e_schema, e_table,
-                                                                        r.relid, act, p.part, p.tids);
-                        -- the plan counts the rows the step would have changed
-                        n_main := n_main + COALESCE(pg_catalog.cardinality(p.tids), 0);
-                        out_rel := out_rel || blocked.blocker;
-                        out_act := out_act || 'blocked'::text;
-                        out_rows := out_rows || blocked.rows;
-                        out_detail := out_detail || blocked.message;
-                        in_step := false;
-                        CONTINUE;
-                    END;
-                ELSE
-                    -- a blocked step fails the whole cancellation (the handler below)
-                    counts := privacy.cancel_apply(r.relid, act, multi, excl, r.compiled, r.sets, r.side,
-                                                   p.part, p.tids, cur, subject, r.direct);
-                END IF;
-                in_step := false;
-                n_main := n_main + counts[1];
-                n_side := n_side + counts[2];
-            END LOOP;
-            -- (a leaf table that held none of the subject's rows says nothing)
-            IF r.direct IS NULL OR n_main > 0 THEN
-                out_rel := out_rel || r.relid::regclass;
-                out_act := out_act || CASE act WHEN 'delete' THEN 'deleted' WHEN 'anonymize' THEN 'anonymized'
-                                                                     ELSE 'kept until retention' END;
-                out_rows := out_rows || n_main;
-                out_detail := out_detail || CASE WHEN r.hops > 0 THEN 'through foreign keys' END;
-            END IF;
-            IF n_side > 0 THEN
-                out_rel := out_rel || r.relid::regclass;
-                out_act := out_act || 'anonymized'::text;
-                out_rows := out_rows || n_side;
-                out_detail := out_detail || 'rows shared with another subject: only this subject''s side cleared'::text;
-            END IF;
-        END LOOP;
-
-        SELECT pg_catalog.count(*) INTO n_events FROM privacy.consent_event e WHERE e.subject = cancel_work.subject;
-        IF pg_catalog.cardinality(out_rel) = 0 AND n_events = 0
-           AND NOT EXISTS (SELECT 1 FROM privacy.subject_minor m WHERE m.subject = cancel_work.subject) THEN
-            -- nothing found, so nothing was changed
-            RETURN QUERY SELECT NULL::regclass, 'not found'::text, 0::bigint, 'no labelled table holds the subject; nothing was changed'::text;
+    -- a legal hold on the subject suspends its cancellation
+    SELECT h.id INTO hold_id FROM privacy.hold h
+     WHERE h.subject_kind = cancel_work.kind AND h.subject = canonical
+       AND h.released_at IS NULL AND h.until > pg_catalog.now()
+     ORDER BY h.until DESC LIMIT 1;
+    IF FOUND THEN
+        IF dry_run THEN
+            RETURN QUERY SELECT NULL::regclass, 'held'::text, 0::bigint,
+                                pg_catalog.format('legal hold %s is in force on the subject: its cancellation is refused until the hold ends or is released', hold_id);
             RETURN;
         END IF;
+        RAISE EXCEPTION 'the subject is under legal hold %: its cancellation is refused', hold_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A legal hold suspends every erasure of the subject''s rows: retention, cancellation and end-of-service anonymization.',
+                  HINT = 'privacy.release_hold() ends it; the cancellation request stays open until then.';
+    END IF;
+    -- a blocking reference must surface here, where it is reported without the key's value
+    SET CONSTRAINTS ALL IMMEDIATE;
+    PERFORM pg_catalog.set_config('jit', 'off', true);
 
-        -- 3. the consent ledger keeps its history under the subject's pseudonym
-        UPDATE privacy.consent_event e SET subject = 'cancelled:' || pseud
-         WHERE e.subject = cancel_work.subject;
+    BEGIN
+        IF NOT replay THEN
+            -- the tombstone first: a concurrent cancellation of the subject waits for it
+            INSERT INTO privacy.cancelled_subject AS c (subject_id, request_id) VALUES (pseud, NULL)
+            ON CONFLICT (subject_id) DO NOTHING;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION USING ERRCODE = 'PVDON';
+            END IF;
+        END IF;
+        plan := privacy.cancel_plan()->kind;
+
+        -- 1. the rows
+        FOR r IN SELECT s.relid, s.part, s.tid, s.vals FROM privacy.subject_rows(plan, canonical) s LOOP
+            got := got || pg_catalog.jsonb_build_object(r.relid::text,
+                         COALESCE(got->(r.relid::text), '[]'::jsonb)
+                         || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('p', r.part, 't', r.tid::text, 'v', pg_catalog.to_jsonb(r.vals))));
+        END LOOP;
+
+        -- 2. what becomes of each row: the tables in reverse order, each after
+        --    the tables that refer to it (they say which of its rows they keep
+        --    pointing at); a cycle until nothing changes
+        rounds := 0;
+        LOOP
+            changed := false;
+            FOR t IN SELECT x FROM pg_catalog.jsonb_array_elements_text(COALESCE(plan->'order', '[]'::jsonb)) WITH ORDINALITY a(x, o)
+                      ORDER BY a.o DESC LOOP
+                CONTINUE WHEN NOT got ? t;
+                tb := plan->'tables'->t;
+                held := privacy.table_held(t::oid::pg_catalog.regclass);
+                act := tb->>'action';
+                IF act IS NULL AND (tb->>'owned')::boolean THEN
+                    -- a table without ON CANCEL: the schema's own ON DELETE CASCADE decides
+                    act := CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(tb->'fks') x
+                                              WHERE (x->>'owning')::boolean AND (x->>'parent_owned')::boolean)
+                                     AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(tb->'fks') x
+                                                      WHERE (x->>'owning')::boolean AND (x->>'parent_owned')::boolean
+                                                        AND x->>'on_delete' <> 'c')
+                                THEN 'delete' ELSE 'blocked' END;
+                END IF;
+                FOR e IN SELECT x AS row, o FROM pg_catalog.jsonb_array_elements(got->t) WITH ORDINALITY a(x, o) LOOP
+                    -- pinned: a row that stays keeps pointing at this one
+                    pinned := EXISTS (
+                        SELECT 1 FROM pg_catalog.jsonb_each(COALESCE(pins->t, '{}'::jsonb)) pc
+                         WHERE (pc.value->'keys') ? (SELECT ARRAY(SELECT e.row->'v'->>(((tb->>'in_keys_at')::integer - 2 + k.o)::integer)
+                                                          FROM pg_catalog.jsonb_array_elements_text(pc.value->'pcols') WITH ORDINALITY pk(c, po)
+                                                          JOIN pg_catalog.jsonb_array_elements_text(tb->'in_keys') WITH ORDINALITY k(c, o)
+                                                            ON k.c = pk.c
+                                                         ORDER BY pk.po)::text));
+                    rowfate := CASE WHEN NOT (e.row->'v'->>0)::boolean THEN 'sever'
+                                    WHEN COALESCE((e.row->'v'->>1)::boolean, false) THEN 'side'
+                                    WHEN held THEN 'held'
+                                    WHEN act = 'delete' AND pinned THEN 'stub'
+                                    WHEN act = 'delete' THEN 'delete'
+                                    WHEN act = 'anonymize' THEN 'anonymize'
+                                    WHEN act = 'keep until retention' THEN 'keep'
+                                    ELSE 'blocked' END;
+                    IF rowfate IS DISTINCT FROM (fate->t->>((e.o - 1)::integer)) THEN
+                        changed := true;
+                        fate := fate || pg_catalog.jsonb_build_object(t,
+                                    pg_catalog.jsonb_set(COALESCE(fate->t, '[]'::jsonb) ||
+                                        CASE WHEN pg_catalog.jsonb_array_length(COALESCE(fate->t, '[]'::jsonb)) < e.o
+                                             THEN '[null]'::jsonb ELSE '[]'::jsonb END,
+                                        ARRAY[(e.o - 1)::text], pg_catalog.to_jsonb(rowfate)));
+                    END IF;
+                    -- its keys into the subject's rows: a row that stays and
+                    -- cannot cut one (NOT NULL, or kept as it is) pins the parent
+                    CONTINUE WHEN rowfate = 'delete';
+                    FOR f IN SELECT x FROM pg_catalog.jsonb_array_elements(tb->'fks') x
+                              WHERE (x->>'parent_owned')::boolean LOOP
+                        CONTINUE WHEN NOT COALESCE((e.row->'v'->>(2 * (f->>'slot')::integer))::boolean, false);
+                        CONTINUE WHEN rowfate NOT IN ('keep', 'held', 'blocked') AND (f->>'severable')::boolean;
+                        IF NOT COALESCE(pins->(f->>'parent')->(f->>'con')->'keys' ? (e.row->'v'->>(2 * (f->>'slot')::integer + 1)), false) THEN
+                            pins := pins || pg_catalog.jsonb_build_object(f->>'parent',
+                                        COALESCE(pins->(f->>'parent'), '{}'::jsonb) || pg_catalog.jsonb_build_object(f->>'con',
+                                            pg_catalog.jsonb_build_object('pcols', f->'pcols',
+                                                'keys', COALESCE(pins->(f->>'parent')->(f->>'con')->'keys', '[]'::jsonb)
+                                                        || pg_catalog.to_jsonb(e.row->'v'->>(2 * (f->>'slot')::integer + 1)))));
+                            changed := true;
+                        END IF;
+                    END LOOP;
+                END LOOP;
+            END LOOP;
+            rounds := rounds + 1;
+            EXIT WHEN NOT changed OR rounds > 100;
+        END LOOP;
+
+        -- a table that owns some of the subject's rows and says nothing of them
+        FOR t IN SELECT x.key FROM pg_catalog.jsonb_each(fate) x
+                  WHERE EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements_text(x.value) v WHERE v = 'blocked') LOOP
+            IF NOT dry_run THEN
+                RAISE EXCEPTION 'cancellation is blocked: table % holds rows of the subject and has no ON CANCEL label', t::oid::pg_catalog.regclass
+                    USING ERRCODE = 'foreign_key_violation',
+                          DETAIL = 'Nothing was changed: the whole cancellation was rolled back.',
+                          HINT = pg_catalog.format('privacy.cancel_subject(subject, dry_run => true) shows the plan. Label the table: SECURITY LABEL FOR privacy ON TABLE %s IS ''ON CANCEL DELETE'' (or ANONYMIZE, or KEEP UNTIL RETENTION), or give its foreign key ON DELETE CASCADE.', t::oid::pg_catalog.regclass);
+            END IF;
+        END LOOP;
+
+        -- 3. the statements, children first, per partition, as each table's owner;
+        --    in a cycle, rows that go first lose their keys to each other (their
+        --    new row versions are the ones deleted)
+        FOR g IN SELECT x FROM pg_catalog.jsonb_array_elements(COALESCE(plan->'groups', '[]'::jsonb)) x
+                  WHERE (x->>'cyclic')::boolean LOOP
+            FOR t IN SELECT x FROM pg_catalog.jsonb_array_elements_text(g->'tables') x LOOP
+                CONTINUE WHEN NOT got ? t;
+                tb := plan->'tables'->t;
+                FOR p IN
+                    SELECT (a.x->>'p')::oid AS part, pg_catalog.array_agg(a.x->>'t') AS tids
+                      FROM pg_catalog.jsonb_array_elements(got->t) WITH ORDINALITY a(x, o)
+                     WHERE fate->t->>((a.o - 1)::integer) = 'delete'
+                       AND EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(tb->'fks') y
+                                    WHERE (y->>'parent_owned')::boolean AND (y->>'severable')::boolean
+                                      AND NOT (y->>'set_default')::boolean
+                                      AND (g->'tables') ? (y->>'parent')
+                                      AND COALESCE((a.x->'v'->>(2 * (y->>'slot')::integer))::boolean, false))
+                     GROUP BY 1
+                LOOP
+                    fresh := ARRAY(SELECT o.tid FROM privacy.owner_rows(p.part::pg_catalog.regclass,
+                                       pg_catalog.format(tb->>'cut', p.part::pg_catalog.regclass), ARRAY[p.tids::text]) o);
+                    precut := precut || pg_catalog.jsonb_build_object(t,
+                        COALESCE(precut->t, '{}'::jsonb) || pg_catalog.jsonb_build_object(p.part::text,
+                            pg_catalog.jsonb_build_object('old', pg_catalog.to_jsonb(p.tids), 'new', pg_catalog.to_jsonb(fresh::text[]))));
+                END LOOP;
+            END LOOP;
+        END LOOP;
+        FOR t IN SELECT x FROM pg_catalog.jsonb_array_elements_text(COALESCE(plan->'order', '[]'::jsonb)) WITH ORDINALITY a(x, o)
+                  ORDER BY a.o DESC LOOP
+            CONTINUE WHEN NOT got ? t;
+            tb := plan->'tables'->t;
+            in_step := t::oid::pg_catalog.regclass;
+            FOR p IN
+                SELECT (x.row->>'p')::oid AS part,
+                       pg_catalog.array_agg(x.row->>'t') FILTER (WHERE x.fate IN ('anonymize', 'side', 'sever', 'stub')) AS upd,
+                       pg_catalog.array_agg(x.row->>'t') FILTER (WHERE x.fate IN ('anonymize', 'stub')) AS anon,
+                       pg_catalog.array_agg(x.row->>'t') FILTER (WHERE x.fate IN ('anonymize', 'side', 'stub')) AS clear,
+                       pg_catalog.array_agg(x.row->>'t') FILTER (WHERE x.fate = 'delete') AS del,
+                       pg_catalog.jsonb_agg(x.row) FILTER (WHERE x.fate IN ('anonymize', 'side', 'sever', 'stub')) AS upd_rows
+                  FROM (SELECT a.x AS row, fate->t->>((a.o - 1)::integer) AS fate
+                          FROM pg_catalog.jsonb_array_elements(got->t) WITH ORDINALITY a(x, o)) x
+                 GROUP BY 1 ORDER BY 1
+            LOOP
+                BEGIN
+                    IF p.upd IS NOT NULL AND tb->>'update' IS NOT NULL THEN
+                        args := ARRAY[canonical, p.upd::text, COALESCE(p.anon, '{}')::text, COALESCE(p.clear, '{}')::text];
+                        FOR f IN SELECT x FROM pg_catalog.jsonb_array_elements(tb->'fks') x
+                                  WHERE (x->>'parent_owned')::boolean ORDER BY (x->>'slot')::integer LOOP
+                            args := args || ARRAY(SELECT u->>'t' FROM pg_catalog.jsonb_array_elements(p.upd_rows) u
+                                                   WHERE COALESCE((u->'v'->>(2 * (f->>'slot')::integer))::boolean, false))::text;
+                        END LOOP;
+                        n := privacy.owner_exec(p.part::pg_catalog.regclass,
+                                 pg_catalog.format(tb->>'update', p.part::pg_catalog.regclass), args);
+                        IF n <> pg_catalog.cardinality(p.upd) THEN
+                            RAISE EXCEPTION 'rows of table % changed while the cancellation erased them', in_step
+                                USING ERRCODE = 'serialization_failure',
+                                      DETAIL = 'A trigger of another table changed them; nothing was changed.',
+                                      HINT = 'Run the cancellation again.';
+                        END IF;
+                    END IF;
+                    IF p.del IS NOT NULL THEN
+                        IF precut->t ? (p.part::text) THEN
+                            p.del := ARRAY(SELECT x FROM pg_catalog.unnest(p.del) x
+                                            WHERE NOT (precut->t->(p.part::text)->'old') ? x)
+                                     || ARRAY(SELECT x FROM pg_catalog.jsonb_array_elements_text(precut->t->(p.part::text)->'new') x);
+                        END IF;
+                        n := privacy.owner_exec(p.part::pg_catalog.regclass,
+                                 pg_catalog.format(tb->>'delete', p.part::pg_catalog.regclass), ARRAY[p.del::text]);
+                        IF n <> pg_catalog.cardinality(p.del) THEN
+                            RAISE EXCEPTION 'rows of table % changed while the cancellation erased them', in_step
+                                USING ERRCODE = 'serialization_failure',
+                                      DETAIL = 'A trigger of another table changed them; nothing was changed.',
+                                      HINT = 'Run the cancellation again.';
+                        END IF;
+                    END IF;
+                EXCEPTION WHEN integrity_constraint_violation THEN
+                    GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_con = CONSTRAINT_NAME,
+                                            e_schema = SCHEMA_NAME, e_table = TABLE_NAME;
+                    -- the server's message would show key values: names only
+                    e_msg := CASE WHEN e_state = '23503'
+                                  THEN pg_catalog.format('cancellation is blocked: table %s references the subject''s rows of %s through foreign key "%s"',
+                                           COALESCE(pg_catalog.to_regclass(pg_catalog.format('%I.%I', e_schema, e_table))::text, '?'), in_step, e_con)
+                                  ELSE pg_catalog.format('cancellation is blocked: changing the subject''s rows of %s violates constraint "%s" of %s',
+                                           in_step, e_con, COALESCE(pg_catalog.to_regclass(pg_catalog.format('%I.%I', e_schema, e_table))::text, in_step::text)) END;
+                    IF NOT dry_run THEN
+                        RAISE EXCEPTION '%', e_msg
+                            USING ERRCODE = e_state,
+                                  DETAIL = 'Nothing was changed: the whole cancellation was rolled back.',
+                                  HINT = CASE WHEN e_state = '23503'
+                                              THEN 'privacy.cancel_subject(subject, dry_run => true) shows the plan. Label the referencing table with ON CANCEL, give the foreign key ON DELETE CASCADE or SET NULL, or make its columns nullable.'
+                                              ELSE 'privacy.cancel_subject(subject, dry_run => true) shows the plan. An anonymized column gets NULL, or privacy.anonymous_value when it is NOT NULL: relax the constraint, make the column nullable, or use ON CANCEL DELETE.' END;
+                    END IF;
+                    -- the table whose key blocks, or the one whose constraint refuses,
+                    -- and how many of the subject's rows this step was changing
+                    out_rel := out_rel || CASE WHEN e_state = '23503'
+                                               THEN COALESCE(pg_catalog.to_regclass(pg_catalog.format('%I.%I', e_schema, e_table)), in_step)
+                                               ELSE in_step END;
+                    out_act := out_act || 'blocked'::text;
+                    out_rows := out_rows || (COALESCE(pg_catalog.cardinality(p.upd), 0) + COALESCE(pg_catalog.cardinality(p.del), 0))::bigint;
+                    out_detail := out_detail || e_msg;
+                END;
+            END LOOP;
+            in_step := NULL;
+            -- the receipt: per table and what became of its rows
+            FOR e IN
+                SELECT v AS what, pg_catalog.count(*) AS n FROM pg_catalog.jsonb_array_elements_text(fate->t) v
+                 GROUP BY v ORDER BY pg_catalog.array_position(ARRAY['delete', 'anonymize', 'keep', 'held', 'stub', 'side', 'sever', 'blocked'], v)
+            LOOP
+                out_rel := out_rel || t::oid::pg_catalog.regclass;
+                out_act := out_act || CASE e.what WHEN 'delete' THEN 'deleted' WHEN 'anonymize' THEN 'anonymized'
+                                                  WHEN 'keep' THEN 'kept until retention' WHEN 'held' THEN 'kept: legal hold'
+                                                  WHEN 'stub' THEN 'kept as an anonymous stub' WHEN 'side' THEN 'anonymized'
+                                                  WHEN 'sever' THEN 'severed' ELSE 'blocked' END;
+                out_rows := out_rows || e.n;
+                out_detail := out_detail || CASE e.what
+                    WHEN 'side' THEN 'rows shared with another subject: only this subject''s side cleared'
+                    WHEN 'sever' THEN 'rows of other subjects that referred to the subject: the reference cut'
+                    WHEN 'stub' THEN 'rows that kept rows still reference: their personal data cleared, their key kept'
+                    WHEN 'held' THEN 'a legal hold on the table keeps them'
+                    WHEN 'blocked' THEN pg_catalog.format('the table has no ON CANCEL label: SECURITY LABEL FOR privacy ON TABLE %s IS ''ON CANCEL DELETE'' (or ANONYMIZE, or KEEP UNTIL RETENTION)', t::oid::pg_catalog.regclass)
+                    WHEN 'delete' THEN CASE WHEN tb->>'action' IS NULL THEN 'no ON CANCEL label: the ON DELETE CASCADE of its foreign key' END
+                    ELSE NULL END;
+                kept := kept OR e.what IN ('keep', 'held', 'stub');
+            END LOOP;
+        END LOOP;
+
+        SELECT pg_catalog.count(*) INTO n_events FROM privacy.consent_event ce
+         WHERE ce.subject = canonical AND ce.subject_kind = cancel_work.kind;
+        IF pg_catalog.cardinality(out_rel) = 0 AND n_events = 0
+           AND NOT EXISTS (SELECT 1 FROM privacy.subject_minor m WHERE m.subject = canonical AND m.subject_kind = cancel_work.kind)
+           AND NOT EXISTS (SELECT 1 FROM privacy.consent c WHERE c.subject = canonical AND c.subject_kind = cancel_work.kind) THEN
+            -- nothing found, so nothing is changed (and no tombstone kept)
+            RAISE EXCEPTION USING ERRCODE = 'PVNON';
+        END IF;
+
+        -- 4. the consent ledger keeps its history under the subject's pseudonym
+        UPDATE privacy.consent_event ce SET subject = 'cancelled:' || pseud
+         WHERE ce.subject = canonical AND ce.subject_kind = cancel_work.kind;
         GET DIAGNOSTICS n_events = ROW_COUNT;
-        DELETE FROM privacy.consent c WHERE c.subject = cancel_work.subject;
-        DELETE FROM privacy.subject_minor m WHERE m.subject = cancel_work.subject;
+        DELETE FROM privacy.consent c WHERE c.subject = canonical AND c.subject_kind = cancel_work.kind;
+        DELETE FROM privacy.subject_minor m WHERE m.subject = canonical AND m.subject_kind = cancel_work.kind;
         IF n_events > 0 THEN
             out_rel := out_rel || 'privacy.consent_event'::regclass;
             out_act := out_act || 'pseudonymized'::text;
@@ -697,28 +780,31 @@ BEGIN
             out_detail := out_detail || 'consent history kept under the subject''s pseudonym'::text;
         END IF;
 
-        -- 4. the subject's data key, the tombstone, the request and the receipt
-        key_destroyed := privacy.shred_subject(subject, false);
-        IF req IS NULL THEN
-            INSERT INTO privacy.request (kind, subject, subject_id, due_at, status, closed_at)
-            VALUES ('cancellation', NULL, pseud, pg_catalog.now(), 'completed', pg_catalog.now())
+        -- the subject's data key, the tombstone, the request and the receipt
+        key_destroyed := privacy.shred_subject(canonical, false, kind);
+        IF dry_run THEN
+            NULL;   -- a dry run numbers no request
+        ELSIF req IS NULL THEN
+            INSERT INTO privacy.request (kind, subject_kind, subject, subject_id, due_at, status, closed_at, note)
+            VALUES ('cancellation', cancel_work.kind, NULL, pseud, pg_catalog.now(), 'completed', pg_catalog.now(),
+                    CASE WHEN replay THEN 'replayed after a restore' END)
             RETURNING privacy.request.id INTO req;
-            IF replay THEN
-                UPDATE privacy.request q SET note = 'replayed after a restore' WHERE q.id = req;
-            END IF;
         ELSE
             UPDATE privacy.request q SET status = 'completed', subject = NULL, closed_at = pg_catalog.now(), note = NULL
              WHERE q.id = req;
         END IF;
-        INSERT INTO privacy.cancelled_subject AS c (subject_id, request_id) VALUES (pseud, req)
-        ON CONFLICT (subject_id) DO NOTHING;
-        IF FOUND THEN
+        IF replay THEN
+            INSERT INTO privacy.cancelled_subject AS c (subject_id, request_id) VALUES (pseud, req)
+            ON CONFLICT (subject_id) DO NOTHING;
+        ELSE
+            UPDATE privacy.cancelled_subject c SET request_id = req WHERE c.subject_id = pseud;
             -- and, when the transaction commits, in the journal outside the database
             PERFORM privacy.journal_tombstone(pseud, pg_catalog.now());
         END IF;
-        -- rows kept until retention are stored and secured, and shown by no purpose view
-        IF 'kept until retention' = ANY (out_act) THEN
-            INSERT INTO privacy.restricted_subject (subject, request_id) VALUES (subject, req)
+        -- rows kept (until retention, as stubs, under a hold) are stored and
+        -- secured, and shown by no purpose view
+        IF kept THEN
+            INSERT INTO privacy.restricted_subject (subject_kind, subject, request_id) VALUES (cancel_work.kind, canonical, req)
             ON CONFLICT ON CONSTRAINT restricted_subject_pkey DO NOTHING;
         END IF;
         PERFORM privacy.audit_append('cancellation', pg_catalog.format('subject %s', pseud),
@@ -728,6 +814,7 @@ BEGIN
                              FROM ROWS FROM (pg_catalog.unnest(out_rel), pg_catalog.unnest(out_act), pg_catalog.unnest(out_rows)) WITH ORDINALITY AS o(rel, act, n, i)),
                 'key_destroyed', key_destroyed,
                 'erasure', 'logical: deleted and overwritten values stay in dead tuples until VACUUM, in WAL until it is recycled and in backups until they expire; values encrypted with the subject''s key are unreadable everywhere')
+            || CASE WHEN kind <> 'person' THEN pg_catalog.jsonb_build_object('kind', kind) ELSE '{}'::jsonb END
             -- a replay after a restore says so
             || CASE WHEN replay THEN '{"replayed": true}'::jsonb ELSE '{}'::jsonb END);
 
@@ -738,35 +825,28 @@ BEGIN
     EXCEPTION
         WHEN SQLSTATE 'PVDRY' THEN
             NULL;
-        WHEN integrity_constraint_violation THEN
-            GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_con = CONSTRAINT_NAME,
-                                    e_schema = SCHEMA_NAME, e_table = TABLE_NAME;
-            IF NOT in_step THEN
-                RAISE;
-            END IF;
-            -- the server's message would show key values: names only
-            SELECT * INTO blocked FROM privacy.cancel_blocked(e_state, e_con, e_schema, e_table,
-                                                            r.relid, act, cur_part, cur_tids);
-            RAISE EXCEPTION '%', blocked.message
-                USING ERRCODE = e_state,
-                      DETAIL = 'Nothing was changed: the whole cancellation was rolled back.',
-                      HINT = CASE WHEN e_state = '23503'
-                                  THEN 'privacy.cancel_subject(subject, dry_run => true) shows the plan. Label the referencing table with ON CANCEL, give the foreign key ON DELETE CASCADE or SET NULL, or make its columns nullable.'
-                                  ELSE 'privacy.cancel_subject(subject, dry_run => true) shows the plan. An anonymized column gets NULL, or privacy.anonymous_value when it is NOT NULL: relax the constraint, make the column nullable, or use ON CANCEL DELETE.' END;
+        WHEN SQLSTATE 'PVNON' THEN
+            RETURN QUERY SELECT NULL::regclass, 'not found'::text, 0::bigint, 'no labelled table holds the subject; nothing was changed'::text;
+            RETURN;
+        WHEN SQLSTATE 'PVDON' THEN
+            SELECT c.cancelled_at INTO done_at FROM privacy.cancelled_subject c WHERE c.subject_id = pseud;
+            RETURN QUERY SELECT NULL::regclass, 'already cancelled'::text, 0::bigint,
+                                pg_catalog.format('cancelled at %s; nothing was changed', done_at);
+            RETURN;
     END;
     RETURN QUERY SELECT * FROM ROWS FROM (pg_catalog.unnest(out_rel), pg_catalog.unnest(out_act), pg_catalog.unnest(out_rows), pg_catalog.unnest(out_detail));
 END
 $$;
-COMMENT ON FUNCTION privacy.cancel_work(text, boolean, bigint, boolean) IS
-    'internal: carry out (or, dry_run, plan) the cancellation of a subject for cancel_subject, run_due_requests and (replay, past its tombstone) replay_cancellations';
-REVOKE ALL ON FUNCTION privacy.cancel_work(text, boolean, bigint, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION privacy.cancel_work(text, boolean, bigint, boolean, text) IS
+    'internal: carry out (or, dry_run, plan) the cancellation of a subject of a kind for cancel_subject, run_due_requests and (replay, past its tombstone) replay_cancellations';
+REVOKE ALL ON FUNCTION privacy.cancel_work(text, boolean, bigint, boolean, text) FROM PUBLIC;
 
-CREATE FUNCTION privacy.cancel_subject(subject text, dry_run boolean DEFAULT false)
+CREATE FUNCTION privacy.cancel_subject(subject text, dry_run boolean DEFAULT false, kind text DEFAULT 'person')
     RETURNS TABLE (relation pg_catalog.regclass, action text, rows bigint, detail text)
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    AS $$ SELECT * FROM privacy.cancel_work(subject, dry_run, NULL) $$;
-COMMENT ON FUNCTION privacy.cancel_subject(text, boolean) IS
-    'cancel a subject''s account: delete, anonymize or keep (per ON CANCEL) its rows in every labelled table, through foreign keys, shred its data key, pseudonymize its consent history and write a receipt, in one transaction; dry_run shows the same plan and changes nothing';
+    AS $$ SELECT * FROM privacy.cancel_work(subject, dry_run, NULL, false, kind) $$;
+COMMENT ON FUNCTION privacy.cancel_subject(text, boolean, text) IS
+    'cancel a subject''s account (kind: its subject kind): delete, anonymize or keep (per ON CANCEL) the rows it owns in every labelled table, clear its side of rows it shares and cut references to it, shred its data key, pseudonymize its consent history and write a receipt, in one transaction; dry_run shows the same plan and changes nothing';
 -- Destroys data: administrators, granted explicitly.
-REVOKE ALL ON FUNCTION privacy.cancel_subject(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.cancel_subject(text, boolean, text) FROM PUBLIC;

@@ -110,6 +110,87 @@ CREATE FUNCTION privacy.check()
        AND NOT pg_catalog.starts_with(n.nspname, 'pg_toast_temp_')
        AND d.confidence >= 0.7
     UNION ALL
+    -- a nullable foreign key whose meaning the schema leaves open: what cancellation takes it for
+    SELECT 'notice', pg_catalog.format('%s (foreign key %I)', k.child::pg_catalog.regclass, c.conname),
+           pg_catalog.format('foreign key %I of %s is nullable: cancellation takes it as %s (%s)', c.conname,
+                             k.child::pg_catalog.regclass,
+                             CASE WHEN k.owning THEN 'saying whose rows they are' ELSE 'only referring to a subject' END, k.reason),
+           pg_catalog.format('Say it with a label on its column: SECURITY LABEL FOR privacy ON COLUMN %s.%I IS ''OWNER'' (or ''REFERENCE'').',
+                             k.child::pg_catalog.regclass,
+                             (SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = k.child AND a.attnum = c.conkey[1]))
+      FROM privacy.subject_links() k
+      JOIN pg_catalog.pg_constraint c ON c.oid = k.con
+     WHERE k.reason ~ '^nullable'
+       AND (EXISTS (SELECT 1 FROM privacy.subject_walk() w WHERE w.relid = k.parent)
+            OR EXISTS (SELECT 1 FROM privacy.subject_walk() w WHERE w.relid = k.child))
+    UNION ALL
+    -- rows that can have two owners
+    SELECT 'notice', o.child::pg_catalog.regclass::text,
+           pg_catalog.format('rows of %s can belong to several subjects (%s): cancelling one clears only its side of a shared row',
+                             o.child::pg_catalog.regclass, o.owners),
+           'If one of them says whose row it is and the others only refer to a subject, label their columns REFERENCE.'
+      FROM (SELECT x.child, pg_catalog.string_agg(x.what, ', ' ORDER BY x.what) AS owners, pg_catalog.count(*) AS n
+              FROM (SELECT k.child, pg_catalog.format('foreign key %I', c.conname) AS what
+                      FROM privacy.subject_links() k JOIN pg_catalog.pg_constraint c ON c.oid = k.con
+                     WHERE k.owning AND EXISTS (SELECT 1 FROM privacy.subject_walk() w WHERE w.relid = k.parent)
+                    UNION ALL
+                    SELECT l.relation::oid, pg_catalog.format('SUBJECT column %I', l.column_name)
+                      FROM privacy.labels l WHERE l.subject) x
+             GROUP BY x.child) o
+     WHERE o.n > 1
+    UNION ALL
+    -- a table whose subjects' rows cancellation cannot decide about
+    SELECT 'warning', w.relid::pg_catalog.regclass::text,
+           pg_catalog.format('table %s holds rows of subjects (kind %s) and has no ON CANCEL label: a cancellation that finds rows there is refused',
+                             w.relid::pg_catalog.regclass, w.kind),
+           pg_catalog.format('SECURITY LABEL FOR privacy ON TABLE %s IS ''ON CANCEL DELETE'' (or ANONYMIZE, or KEEP UNTIL RETENTION), or give its foreign keys ON DELETE CASCADE.',
+                             w.relid::pg_catalog.regclass)
+      FROM (SELECT DISTINCT s.relid, s.kind FROM privacy.subject_walk() s) w
+     WHERE privacy.cancel_action(w.relid::pg_catalog.regclass) IS NULL
+       AND NOT (EXISTS (SELECT 1 FROM privacy.subject_links() k WHERE k.child = w.relid AND k.owning
+                          AND EXISTS (SELECT 1 FROM privacy.subject_walk() v WHERE v.relid = k.parent AND v.kind = w.kind))
+                AND NOT EXISTS (SELECT 1 FROM privacy.subject_links() k
+                                  JOIN pg_catalog.pg_constraint c ON c.oid = k.con
+                                 WHERE k.child = w.relid AND k.owning AND c.confdeltype <> 'c'
+                                   AND EXISTS (SELECT 1 FROM privacy.subject_walk() v WHERE v.relid = k.parent AND v.kind = w.kind)))
+    UNION ALL
+    -- labels the extension cannot act on
+    SELECT 'warning', s.objoid::pg_catalog.regclass::text,
+           pg_catalog.format('%s is not a table (%s): its privacy labels are ignored', s.objoid::pg_catalog.regclass,
+                             CASE k.relkind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view'
+                                            WHEN 'f' THEN 'a foreign table' ELSE 'relkind ' || k.relkind::pg_catalog.text END),
+           pg_catalog.format('Remove them: SECURITY LABEL FOR privacy ON %s %s IS NULL, for the relation and each column.',
+                             CASE k.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,
+                             s.objoid::pg_catalog.regclass)
+      FROM (SELECT DISTINCT x.objoid FROM pg_catalog.pg_seclabel x
+             WHERE x.provider = 'privacy' AND x.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass) s
+      JOIN pg_catalog.pg_class k ON k.oid = s.objoid
+     WHERE NOT k.relkind = ANY (ARRAY['r', 'p']::"char"[])
+    UNION ALL
+    -- one kind, one family: else a subject has no one canonical form
+    SELECT 'error', pg_catalog.format('subject kind %s', f.kind),
+           pg_catalog.format('the SUBJECT columns of kind %s are of several type families (%s): its subjects have no one form',
+                             f.kind, f.families),
+           'Give every SUBJECT column of a kind one type family (integers, text, char(n), uuid, numeric), or label them with different kinds.'
+      FROM (SELECT l.subject_kind AS kind,
+                   pg_catalog.string_agg(DISTINCT privacy.subject_family(a.atttypid), ', ') AS families,
+                   pg_catalog.count(DISTINCT privacy.subject_family(a.atttypid)) AS n
+              FROM privacy.labels l
+              JOIN pg_catalog.pg_attribute a ON a.attrelid = l.relation::oid AND a.attname = l.column_name
+             WHERE l.subject
+             GROUP BY l.subject_kind) f
+     WHERE f.n > 1
+    UNION ALL
+    -- row-level security that would hide rows from the extension
+    SELECT 'error', k.oid::pg_catalog.regclass::text,
+           pg_catalog.format('table %s forces row-level security on its owner: cancellation, export and retention refuse it', k.oid::pg_catalog.regclass),
+           pg_catalog.format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY, or give its owner BYPASSRLS.', k.oid::pg_catalog.regclass)
+      FROM pg_catalog.pg_class k
+     WHERE k.relrowsecurity AND k.relforcerowsecurity
+       AND NOT (SELECT r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.oid = k.relowner)
+       AND (EXISTS (SELECT 1 FROM privacy.subject_walk() w WHERE w.relid = k.oid)
+            OR EXISTS (SELECT 1 FROM privacy.labels l WHERE l.relation = k.oid::pg_catalog.regclass))
+    UNION ALL
     -- where the keys live
     SELECT CASE WHEN k.problem ~ 'is not set$' THEN 'warning' ELSE 'error' END,
            k.setting, k.problem, k.hint
@@ -118,5 +199,5 @@ CREATE FUNCTION privacy.check()
      ORDER BY CASE f.severity WHEN 'error' THEN 1 WHEN 'warning' THEN 2 ELSE 3 END, f.object, f.message
     $$;
 COMMENT ON FUNCTION privacy.check() IS
-    'findings about the setup (severity, object, message, hint): subject columns and foreign keys on subject paths without an index, sensitive categories in clear text, labelled tables with no subject path, purposes that see no labelled column, RETAIN without an index on its AFTER column, columns discovery would label that nobody did, and problems of the master key file and subject key directory';
+    'findings about the setup (severity, object, message, hint): subject columns and foreign keys on subject paths without an index, sensitive categories in clear text, labelled tables with no subject path, purposes that see no labelled column, RETAIN without an index on its AFTER column, columns discovery would label that nobody did, nullable foreign keys and what cancellation takes them for, rows with several owners, tables of subjects without ON CANCEL, labels on relations that are not tables, a subject kind of several type families, forced row-level security, and problems of the master key file and subject key directory';
 GRANT EXECUTE ON FUNCTION privacy.check() TO PUBLIC;

@@ -148,36 +148,40 @@ REVOKE ALL ON FUNCTION privacy.publish_policy(text, boolean) FROM PUBLIC;
 CREATE TRIGGER consent_event_no_truncate BEFORE TRUNCATE ON privacy.consent_event
     FOR EACH STATEMENT EXECUTE FUNCTION privacy.audit_log_refuse();
 
-CREATE FUNCTION privacy.set_minor(subject text, minor boolean) RETURNS void
+CREATE FUNCTION privacy.set_minor(subject text, minor boolean, kind text DEFAULT 'person') RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    canonical text;
 BEGIN
-    IF subject IS NULL THEN
-        RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    IF subject IS NULL OR kind IS NULL THEN
+        RAISE EXCEPTION 'subject and kind must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    canonical := privacy.subject_canonical(subject, kind);
     IF minor IS NULL THEN
-        DELETE FROM privacy.subject_minor m WHERE m.subject = set_minor.subject;
+        DELETE FROM privacy.subject_minor m WHERE m.subject = canonical AND m.subject_kind = set_minor.kind;
     ELSE
-        INSERT INTO privacy.subject_minor AS m (subject, minor) VALUES (subject, minor)
+        INSERT INTO privacy.subject_minor AS m (subject_kind, subject, minor) VALUES (kind, canonical, minor)
         ON CONFLICT ON CONSTRAINT subject_minor_pkey DO UPDATE SET minor = EXCLUDED.minor, set_at = pg_catalog.now();
     END IF;
     -- the consents in force carry the setting for the purpose views
     UPDATE privacy.consent c SET minor_setting = set_minor.minor
-     WHERE c.subject = set_minor.subject;
-    PERFORM privacy.audit_append('minor', pg_catalog.format('subject %s', privacy.subject_pseudonym(subject)),
+     WHERE c.subject = canonical AND c.subject_kind = set_minor.kind;
+    PERFORM privacy.audit_append('minor', pg_catalog.format('subject %s', privacy.subject_pseudonym(canonical, kind)),
                                  pg_catalog.jsonb_build_object('minor', minor));
 END
 $$;
-COMMENT ON FUNCTION privacy.set_minor(text, boolean) IS
-    'say explicitly whether a subject is a minor (NULL: go back to the birth date column)';
+COMMENT ON FUNCTION privacy.set_minor(text, boolean, text) IS
+    'say explicitly whether a subject (of a kind) is a minor (NULL: go back to the birth date column)';
 -- Administrators and the application's registration code: granted explicitly.
-REVOKE ALL ON FUNCTION privacy.set_minor(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.set_minor(text, boolean, text) FROM PUBLIC;
 
 -- Whether a subject is a minor at a moment: the explicit setting, else a
 -- CATEGORY identity.birth_date column of a table whose single SUBJECT column
--- holds the subject, under privacy.minor_age.
-CREATE FUNCTION privacy.is_minor(subject text, at timestamptz DEFAULT pg_catalog.now()) RETURNS boolean
+-- (of the kind) holds the subject, under privacy.minor_age; read as the
+-- table's owner.
+CREATE FUNCTION privacy.is_minor(subject text, at timestamptz DEFAULT pg_catalog.now(), kind text DEFAULT 'person') RETURNS boolean
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -185,26 +189,31 @@ DECLARE
     explicit boolean;
     t record;
     born date;
+    canonical text;
 BEGIN
-    IF subject IS NULL THEN
-        RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    IF subject IS NULL OR kind IS NULL THEN
+        RAISE EXCEPTION 'subject and kind must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT m.minor INTO explicit FROM privacy.subject_minor m WHERE m.subject = is_minor.subject;
+    canonical := privacy.subject_canonical(subject, kind);
+    SELECT m.minor INTO explicit FROM privacy.subject_minor m WHERE m.subject = canonical AND m.subject_kind = is_minor.kind;
     IF FOUND THEN
         RETURN explicit;
     END IF;
     FOR t IN
-        SELECT b.relation, s.column_name AS subject_column, b.column_name AS birth_column
+        SELECT b.relation, s.column_name AS subject_column, b.column_name AS birth_column,
+               privacy.subject_compare_type(a.atttypid) AS cmp
           FROM privacy.labels b
-          JOIN privacy.labels s ON s.relation = b.relation AND s.subject
+          JOIN privacy.labels s ON s.relation = b.relation AND s.subject AND s.subject_kind = is_minor.kind
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = s.relation AND a.attname = s.column_name
          WHERE b.category = 'identity.birth_date'
            AND (SELECT pg_catalog.count(*) FROM privacy.labels x
                  WHERE x.relation = b.relation AND x.subject) = 1
          ORDER BY b.relation::text
     LOOP
-        EXECUTE pg_catalog.format('SELECT %I::date FROM %s WHERE %I::text = $1 LIMIT 1',
-                                  t.birth_column, t.relation, t.subject_column)
-           INTO born USING subject;
+        born := privacy.owner_exec_value(t.relation,
+                    pg_catalog.format('SELECT t.%I::date::pg_catalog.text FROM %s t WHERE t.%I = ($1[1])::%s LIMIT 1',
+                                      t.birth_column, t.relation, t.subject_column, t.cmp),
+                    ARRAY[canonical])::date;
         IF born IS NOT NULL THEN
             RETURN born > (at -
                        pg_catalog.make_interval(years => pg_catalog.current_setting('privacy.minor_age')::integer))::date;
@@ -213,10 +222,10 @@ BEGIN
     RETURN false;
 END
 $$;
-COMMENT ON FUNCTION privacy.is_minor(text, timestamptz) IS
-    'whether the subject is under privacy.minor_age at the moment: the explicit setting, else the identity.birth_date column of its subject table';
+COMMENT ON FUNCTION privacy.is_minor(text, timestamptz, text) IS
+    'whether the subject (of a kind) is under privacy.minor_age at the moment: the explicit setting, else the identity.birth_date column of its subject table';
 -- Reads personal data: granted explicitly.
-REVOKE ALL ON FUNCTION privacy.is_minor(text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.is_minor(text, timestamptz, text) FROM PUBLIC;
 
 -- (not SECURITY DEFINER and every name qualified: no SET clause on this hot path)
 CREATE FUNCTION privacy.consent_purpose(purpose text) RETURNS text
@@ -248,24 +257,24 @@ COMMENT ON FUNCTION privacy.consent_purpose(text) IS
     'the purpose''s name, checked to exist and to rest on consent (internal)';
 
 CREATE FUNCTION privacy.grant_consent(subject text, purpose text, evidence jsonb DEFAULT NULL,
-                                      by_guardian boolean DEFAULT false)
+                                      by_guardian boolean DEFAULT false, kind text DEFAULT 'person')
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'privacy_grant_consent'
     LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean) IS
-    'record that the subject consents to the purpose (one purpose per grant, so a sensitive purpose is always consented to on its own); returns the ledger entry';
+COMMENT ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean, text) IS
+    'record that the subject (of a kind, in its canonical form) consents to the purpose (one purpose per grant, so a sensitive purpose is always consented to on its own); refused for a cancelled subject; returns the ledger entry';
 -- The application records consent through an explicit grant.
-REVOKE ALL ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean, text) FROM PUBLIC;
 
-CREATE FUNCTION privacy.withdraw_consent(subject text, purpose text) RETURNS boolean
+CREATE FUNCTION privacy.withdraw_consent(subject text, purpose text, kind text DEFAULT 'person') RETURNS boolean
     AS 'MODULE_PATHNAME', 'privacy_withdraw_consent'
     LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION privacy.withdraw_consent(text, text) IS
-    'record the withdrawal of the subject''s consent to the purpose; true if a consent was in force (a withdrawal of nothing is recorded too)';
+COMMENT ON FUNCTION privacy.withdraw_consent(text, text, text) IS
+    'record the withdrawal of the subject''s (of a kind) consent to the purpose; true if a consent was in force (a withdrawal of nothing is recorded too); refused for a cancelled subject';
 -- As grant_consent.
-REVOKE ALL ON FUNCTION privacy.withdraw_consent(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.withdraw_consent(text, text, text) FROM PUBLIC;
 
-CREATE FUNCTION privacy.has_consent(subject text, purpose text, at timestamptz DEFAULT NULL)
+CREATE FUNCTION privacy.has_consent(subject text, purpose text, at timestamptz DEFAULT NULL, kind text DEFAULT 'person')
     RETURNS boolean
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -274,14 +283,17 @@ DECLARE
     e record;
     -- no moment: now, counting everything recorded so far (this transaction too)
     v_at timestamptz := COALESCE(at, 'infinity');
+    canonical text;
 BEGIN
-    IF subject IS NULL THEN
-        RAISE EXCEPTION 'subject must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    IF subject IS NULL OR kind IS NULL THEN
+        RAISE EXCEPTION 'subject and kind must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM privacy.consent_purpose(purpose);
+    canonical := privacy.subject_canonical(subject, kind);
     SELECT c.granted, c.at, c.by_guardian INTO e
       FROM privacy.consent_event c
-     WHERE c.subject = has_consent.subject
+     WHERE c.subject = canonical
+       AND c.subject_kind = has_consent.kind
        AND c.purpose = has_consent.purpose
        AND c.at <= v_at
      ORDER BY c.at DESC, c.seq DESC
@@ -297,18 +309,18 @@ BEGIN
         RETURN false;
     END IF;
     -- a minor's consent counts only when a guardian gave it
-    IF NOT e.by_guardian AND privacy.is_minor(subject, COALESCE(at, pg_catalog.clock_timestamp())) THEN
+    IF NOT e.by_guardian AND privacy.is_minor(canonical, COALESCE(at, pg_catalog.clock_timestamp()), kind) THEN
         RETURN false;
     END IF;
     RETURN true;
 END
 $$;
-COMMENT ON FUNCTION privacy.has_consent(text, text, timestamptz) IS
-    'whether the subject''s consent to the purpose was in force at the moment (omitted or NULL: now, counting everything recorded so far): granted and not withdrawn since, not voided by a material policy change, given by a guardian for a minor';
+COMMENT ON FUNCTION privacy.has_consent(text, text, timestamptz, text) IS
+    'whether the subject''s (of a kind) consent to the purpose was in force at the moment (omitted or NULL: now, counting everything recorded so far): granted and not withdrawn since, not voided by a material policy change, given by a guardian for a minor';
 -- Consent status is personal data: granted explicitly.
-REVOKE ALL ON FUNCTION privacy.has_consent(text, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.has_consent(text, text, timestamptz, text) FROM PUBLIC;
 
-CREATE FUNCTION privacy.may_process(subject text, purpose text, at timestamptz DEFAULT NULL)
+CREATE FUNCTION privacy.may_process(subject text, purpose text, at timestamptz DEFAULT NULL, kind text DEFAULT 'person')
     RETURNS boolean
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -316,20 +328,23 @@ CREATE FUNCTION privacy.may_process(subject text, purpose text, at timestamptz D
 DECLARE
     basis text;
 BEGIN
-    IF subject IS NULL OR purpose IS NULL THEN
-        RAISE EXCEPTION 'subject and purpose must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    IF subject IS NULL OR purpose IS NULL OR kind IS NULL THEN
+        RAISE EXCEPTION 'subject, purpose and kind must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     SELECT p.legal_basis INTO basis FROM privacy.purpose p WHERE p.name = may_process.purpose;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown purpose "%"', purpose USING ERRCODE = 'undefined_object';
     END IF;
     IF basis <> 'consent' THEN
-        RETURN true;
+        -- except for a subject whose rows are only kept (PIPL Art. 47)
+        RETURN NOT EXISTS (SELECT 1 FROM privacy.restricted_subject r
+                            WHERE r.subject = privacy.subject_canonical(may_process.subject, may_process.kind)
+                              AND r.subject_kind = may_process.kind);
     END IF;
-    RETURN privacy.has_consent(subject, purpose, at);
+    RETURN privacy.has_consent(subject, purpose, at, kind);
 END
 $$;
-COMMENT ON FUNCTION privacy.may_process(text, text, timestamptz) IS
-    'whether the subject''s data may be processed for the purpose at the moment: always for purposes on another legal basis, else has_consent';
+COMMENT ON FUNCTION privacy.may_process(text, text, timestamptz, text) IS
+    'whether the subject''s (of a kind) data may be processed for the purpose at the moment: for purposes on another legal basis, unless the subject''s rows are only kept after a cancellation; else has_consent';
 -- As has_consent.
-REVOKE ALL ON FUNCTION privacy.may_process(text, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.may_process(text, text, timestamptz, text) FROM PUBLIC;

@@ -121,53 +121,53 @@ COMMENT ON FUNCTION privacy.decrypt_deterministic_bytea(bytea, text, bytea[]) IS
 -- Uses a key.
 REVOKE ALL ON FUNCTION privacy.decrypt_deterministic_bytea(bytea, text, bytea[]) FROM PUBLIC;
 
-CREATE FUNCTION privacy.subject_encrypt(subject text, value text) RETURNS bytea
+CREATE FUNCTION privacy.subject_encrypt(subject text, value text, kind text DEFAULT 'person') RETURNS bytea
     AS 'MODULE_PATHNAME', 'privacy_subject_encrypt'
     LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
-COMMENT ON FUNCTION privacy.subject_encrypt(text, text) IS
-    'AES-256-GCM under the subject''s own data key (created on first use, kept outside the database in privacy.subject_key_dir); privacy.shred_subject destroys it';
+COMMENT ON FUNCTION privacy.subject_encrypt(text, text, text) IS
+    'AES-256-GCM under the data key of the subject (of the kind, in its canonical form) (created on first use, kept outside the database in privacy.subject_key_dir); privacy.shred_subject destroys it';
 -- Uses keys.
-REVOKE ALL ON FUNCTION privacy.subject_encrypt(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.subject_encrypt(text, text, text) FROM PUBLIC;
 
-CREATE FUNCTION privacy.subject_encrypt(subject text, value bytea) RETURNS bytea
+CREATE FUNCTION privacy.subject_encrypt(subject text, value bytea, kind text DEFAULT 'person') RETURNS bytea
     AS 'MODULE_PATHNAME', 'privacy_subject_encrypt'
     LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
-COMMENT ON FUNCTION privacy.subject_encrypt(text, bytea) IS
+COMMENT ON FUNCTION privacy.subject_encrypt(text, bytea, text) IS
     'AES-256-GCM of bytea under the subject''s own data key';
 -- Uses keys.
-REVOKE ALL ON FUNCTION privacy.subject_encrypt(text, bytea) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.subject_encrypt(text, bytea, text) FROM PUBLIC;
 
-CREATE FUNCTION privacy.subject_decrypt(subject text, value bytea) RETURNS text
+CREATE FUNCTION privacy.subject_decrypt(subject text, value bytea, kind text DEFAULT 'person') RETURNS text
     AS 'MODULE_PATHNAME', 'privacy_subject_decrypt'
     LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
-COMMENT ON FUNCTION privacy.subject_decrypt(text, bytea) IS
+COMMENT ON FUNCTION privacy.subject_decrypt(text, bytea, text) IS
     'decrypt a privacy.subject_encrypt ciphertext of text; fails once the subject is shredded';
 -- Uses keys.
-REVOKE ALL ON FUNCTION privacy.subject_decrypt(text, bytea) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.subject_decrypt(text, bytea, text) FROM PUBLIC;
 
-CREATE FUNCTION privacy.subject_decrypt_bytea(subject text, value bytea) RETURNS bytea
+CREATE FUNCTION privacy.subject_decrypt_bytea(subject text, value bytea, kind text DEFAULT 'person') RETURNS bytea
     AS 'MODULE_PATHNAME', 'privacy_subject_decrypt'
     LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
-COMMENT ON FUNCTION privacy.subject_decrypt_bytea(text, bytea) IS
+COMMENT ON FUNCTION privacy.subject_decrypt_bytea(text, bytea, text) IS
     'decrypt a privacy.subject_encrypt ciphertext of bytea';
 -- Uses keys.
-REVOKE ALL ON FUNCTION privacy.subject_decrypt_bytea(text, bytea) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.subject_decrypt_bytea(text, bytea, text) FROM PUBLIC;
 
-CREATE FUNCTION privacy.shred_subject(subject text) RETURNS boolean
+CREATE FUNCTION privacy.shred_subject(subject text, kind text DEFAULT 'person') RETURNS boolean
     AS 'MODULE_PATHNAME', 'privacy_shred_subject'
     LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-COMMENT ON FUNCTION privacy.shred_subject(text) IS
+COMMENT ON FUNCTION privacy.shred_subject(text, text) IS
     'destroy the subject''s data key (its file is deleted at commit), leaving a tombstone: its ciphertexts, in every backup too, can no longer be decrypted; true if a key was destroyed now';
 -- Destroys data: granted explicitly (cancellation calls it).
-REVOKE ALL ON FUNCTION privacy.shred_subject(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.shred_subject(text, text) FROM PUBLIC;
 
-CREATE FUNCTION privacy.shred_subject(subject text, audited boolean) RETURNS boolean
+CREATE FUNCTION privacy.shred_subject(subject text, audited boolean, kind text) RETURNS boolean
     AS 'MODULE_PATHNAME', 'privacy_shred_subject'
     LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-COMMENT ON FUNCTION privacy.shred_subject(text, boolean) IS
+COMMENT ON FUNCTION privacy.shred_subject(text, boolean, text) IS
     'internal: shred_subject, with its own audit entry only when audited (cancellation records the shred in its receipt)';
 -- As shred_subject.
-REVOKE ALL ON FUNCTION privacy.shred_subject(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.shred_subject(text, boolean, text) FROM PUBLIC;
 
 CREATE FUNCTION privacy.sweep_subject_keys() RETURNS integer
     AS 'MODULE_PATHNAME', 'privacy_sweep_subject_keys'
@@ -177,13 +177,13 @@ COMMENT ON FUNCTION privacy.sweep_subject_keys() IS
 -- Deletes key files: granted explicitly.
 REVOKE ALL ON FUNCTION privacy.sweep_subject_keys() FROM PUBLIC;
 
-CREATE FUNCTION privacy.subject_pseudonym(subject text) RETURNS text
+CREATE FUNCTION privacy.subject_pseudonym(subject text, kind text DEFAULT 'person') RETURNS text
     AS 'MODULE_PATHNAME', 'privacy_subject_pseudonym'
     LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-COMMENT ON FUNCTION privacy.subject_pseudonym(text) IS
-    'the keyed pseudonym that names a subject in the audit log, privacy.shredded_subject and the key directory';
+COMMENT ON FUNCTION privacy.subject_pseudonym(text, text) IS
+    'the keyed pseudonym of a subject of a kind (in its canonical form) that names it in the audit log, the tombstones, privacy.shredded_subject and the key directory';
 -- Uses a key.
-REVOKE ALL ON FUNCTION privacy.subject_pseudonym(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.subject_pseudonym(text, text) FROM PUBLIC;
 
 CREATE FUNCTION privacy.date_shift(value date, subject text, max_days integer, key text) RETURNS date
     AS 'MODULE_PATHNAME', 'privacy_date_shift'

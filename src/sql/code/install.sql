@@ -51,15 +51,19 @@ GRANT USAGE ON SCHEMA privacy TO PUBLIC;
 
 -- Restore mode: a superuser running a pg_dump script (check_function_bodies
 -- is off there) restores configuration rows that were audited when they were
--- first written; they are not audited twice.
+-- first written; they are not audited twice.  The superuser is the role that
+-- called (SET ROLE's, else the session's), never CURRENT_USER, which inside
+-- the extension's SECURITY DEFINER functions is its owner: an ordinary role
+-- that turns check_function_bodies off is not restoring.
 
 CREATE FUNCTION privacy.restoring() RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     AS $$
         SELECT pg_catalog.current_setting('check_function_bodies') = 'off'
-           AND (SELECT r.rolsuper FROM pg_catalog.pg_roles r
-                 WHERE r.rolname = CURRENT_USER)
+           AND COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r
+                          WHERE r.rolname = CASE pg_catalog.current_setting('role') WHEN 'none' THEN SESSION_USER
+                                                 ELSE pg_catalog.current_setting('role')::name END), false)
     $$;
 COMMENT ON FUNCTION privacy.restoring() IS
-    'true while a superuser restores a dump (check_function_bodies = off): configuration rows are then not audited again';
+    'true while a superuser (the calling role, not a SECURITY DEFINER function''s owner) restores a dump (check_function_bodies = off): configuration rows are then not audited again';

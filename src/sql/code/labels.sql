@@ -3,7 +3,8 @@
 CREATE FUNCTION privacy.parse_label(label text, is_table boolean,
                                     OUT subject boolean, OUT category text, OUT mask text,
                                     OUT retain interval, OUT retain_after text,
-                                    OUT retain_then text, OUT on_cancel text, OUT anonymize text)
+                                    OUT retain_then text, OUT on_cancel text, OUT anonymize text,
+                                    OUT subject_kind text, OUT link text)
     AS 'MODULE_PATHNAME', 'privacy_parse_label'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION privacy.parse_label(text, boolean) IS
@@ -13,8 +14,14 @@ CREATE VIEW privacy.labels AS
     SELECT s.objoid::pg_catalog.regclass AS relation,
            a.attname                     AS column_name,
            s.label,
-           p.subject, p.category, p.mask, p.retain, p.retain_after, p.retain_then, p.on_cancel, p.anonymize
+           p.subject, p.category, p.mask, p.retain, p.retain_after, p.retain_then, p.on_cancel, p.anonymize,
+           p.subject_kind, p.link
       FROM pg_catalog.pg_seclabel s
+      -- only tables: a labelled table made a view since (a _RETURN rule) keeps
+      -- its labels in pg_seclabel, and they mean nothing there
+      JOIN pg_catalog.pg_class c
+        ON c.oid OPERATOR(pg_catalog.=) s.objoid
+       AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::"char"[])
       LEFT JOIN pg_catalog.pg_attribute a
              ON a.attrelid OPERATOR(pg_catalog.=) s.objoid
             AND a.attnum OPERATOR(pg_catalog.=) s.objsubid
@@ -23,7 +30,7 @@ CREATE VIEW privacy.labels AS
      WHERE s.provider OPERATOR(pg_catalog.=) 'privacy'
        AND s.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass;
 COMMENT ON VIEW privacy.labels IS
-    'every privacy label in this database, decoded: one row per labelled table (column_name NULL) or column';
+    'every privacy label on a table or partitioned table of this database, decoded: one row per labelled table (column_name NULL) or column; subject_kind for SUBJECT columns, link (owner, reference) for foreign key columns so labelled';
 GRANT SELECT ON privacy.labels TO PUBLIC;
 
 -- the effective labels of a relation: a partition carries its root's labels

@@ -102,3 +102,53 @@ $$;
 COMMENT ON FUNCTION privacy.anonymous_value(anyelement, text, boolean) IS
     'a value that identifies nobody and keeps nothing of the original, of the same type: a placeholder chosen by category (e-mail form for contact.email, zeros for digit strings, zero, the epoch, ...), random when the column is unique';
 GRANT EXECUTE ON FUNCTION privacy.anonymous_value(anyelement, text, boolean) TO PUBLIC;
+
+-- What a labelled column becomes when its row is anonymized by cancellation or
+-- retention (the row stays, nobody's any more): the SQL over alias t, or NULL
+-- when the column keeps its value (ANONYMIZE WITH KEEP, from the label or the
+-- category).  A label's GENERALIZE generalizes; otherwise NULL, or a
+-- placeholder when the column is NOT NULL (a random value of the same shape
+-- when it is unique too).  Pseudonyms and FF1 need a key that would make the
+-- row re-identifiable: here they are placeholders too.
+CREATE FUNCTION privacy.anonymous_sql(rel oid, column_name name) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    c record;
+    g record;
+BEGIN
+    SELECT a.attname, a.attnotnull, a.atttypid::pg_catalog.regtype AS typid, a.atttypmod,
+           pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, l.category, l.anonymize AS by_label,
+           k.anonymize AS by_category,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                    WHERE i.indrelid = rel AND i.indisunique
+                      AND a.attnum = ANY (i.indkey::smallint[])) AS is_unique
+      INTO c
+      FROM pg_catalog.pg_attribute a
+      JOIN privacy.labels l ON l.relation = COALESCE(pg_catalog.pg_partition_root(rel), rel::pg_catalog.regclass)
+                           AND l.column_name = a.attname
+      LEFT JOIN privacy.category k ON k.name = l.category
+     WHERE a.attrelid = rel AND a.attname = anonymous_sql.column_name AND NOT a.attisdropped;
+    IF NOT FOUND OR COALESCE(c.by_label, c.by_category) = 'keep' THEN
+        RETURN NULL;
+    END IF;
+    IF c.by_label ~ '^generalize ' THEN
+        SELECT * INTO g FROM privacy.generalization(pg_catalog.format('t.%I', c.attname), c.typid,
+                                                   pg_catalog.substr(c.by_label, 12)::integer);
+        IF g.sql IS NOT NULL THEN
+            RETURN pg_catalog.format('(%s)::%s', g.sql, c.typ);
+        END IF;
+    END IF;
+    IF NOT c.attnotnull THEN
+        RETURN pg_catalog.format('NULL::%s', c.typ);
+    ELSIF c.is_unique THEN
+        RETURN pg_catalog.format('privacy.anonymous_value(t.%I, %L, true)::%s', c.attname, c.category, c.typ);
+    END IF;
+    RETURN COALESCE(privacy.placeholder_sql(pg_catalog.format('t.%I', c.attname), c.typid, c.category, c.atttypmod),
+                    pg_catalog.format('privacy.anonymous_value(t.%I, %L, false)::%s', c.attname, c.category, c.typ));
+END
+$$;
+COMMENT ON FUNCTION privacy.anonymous_sql(oid, name) IS
+    'internal: the SQL (over alias t) of what a labelled column becomes when cancellation or retention anonymizes its row: NULL when it keeps its value (ANONYMIZE WITH KEEP), a generalization for a label''s GENERALIZE, else NULL, a placeholder, or a random value of the same shape when it is unique';
+REVOKE ALL ON FUNCTION privacy.anonymous_sql(oid, name) FROM PUBLIC;

@@ -1,29 +1,43 @@
 -- src/sql/code/purpose_views.sql: purpose views: the conditions and queries they are made of; creating, refreshing and granting them; their event trigger
 
+-- How a purpose view compares a subject column of alias with the canonical
+-- subjects of a list (r.subject, r.subject_key): an integer column with the
+-- integer key (same btree family, so the planner carries a constant across),
+-- a numeric one by its canonical form, the others as their text (which is
+-- their canonical form: char(n) without trailing blanks, uuid in standard
+-- form).  The view runs as its caller.
+CREATE FUNCTION privacy.subject_match(alias text, col name, typ pg_catalog.regtype) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT CASE privacy.subject_family(typ)
+                    WHEN 'integer' THEN pg_catalog.format('r.subject_key OPERATOR(pg_catalog.=) %I.%I', alias, col)
+                    WHEN 'numeric' THEN pg_catalog.format('r.subject OPERATOR(pg_catalog.=) privacy.family_canonical(%I.%I::pg_catalog.text, ''pg_catalog.numeric'')', alias, col)
+                    ELSE pg_catalog.format('r.subject OPERATOR(pg_catalog.=) %I.%I::pg_catalog.text', alias, col) END
+    $$;
+COMMENT ON FUNCTION privacy.subject_match(text, name, pg_catalog.regtype) IS
+    'internal: the SQL condition that a subject column of an alias holds the canonical subject of a list''s row r';
+
 -- the condition that a row of the alias names, in one of its subject
--- columns, a subject listed in table list (restricted subjects, holds),
--- with an extra condition on the list's alias r
-CREATE FUNCTION privacy.listed_condition(list text, alias text, subject_columns name[], integer_columns name[],
-                                         extra text DEFAULT '')
+-- columns (of kind), a subject listed in table list (restricted subjects)
+CREATE FUNCTION privacy.listed_condition(list text, alias text, rel oid, subject_columns name[], kind text)
     RETURNS text
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
         SELECT '(' || pg_catalog.string_agg(
-                   CASE WHEN c = ANY (integer_columns)
-                        THEN pg_catalog.format('EXISTS (SELECT 1 FROM %s r WHERE r.subject_key OPERATOR(pg_catalog.=) %I.%I%s)', list, alias, c, extra)
-                        ELSE pg_catalog.format('EXISTS (SELECT 1 FROM %s r WHERE r.subject OPERATOR(pg_catalog.=) %I.%I::text%s)', list, alias, c, extra)
-                   END, ' OR ') || ')'
+                   pg_catalog.format('EXISTS (SELECT 1 FROM %s r WHERE %s AND r.subject_kind OPERATOR(pg_catalog.=) %L)',
+                                     list, privacy.subject_match(alias, c, a.atttypid::pg_catalog.regtype), kind), ' OR ') || ')'
           FROM pg_catalog.unnest(subject_columns) c
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = rel AND a.attname = c
     $$;
-COMMENT ON FUNCTION privacy.listed_condition(text, text, name[], name[], text) IS
-    'internal: the SQL condition that a row names, in one of its subject columns, a subject of a list (restricted subjects, legal holds)';
+COMMENT ON FUNCTION privacy.listed_condition(text, text, oid, name[], text) IS
+    'internal: the SQL condition that a row names, in one of its subject columns of a kind, a subject of a list (restricted subjects)';
 
--- the consent condition on subject columns of the alias, as SQL
-CREATE FUNCTION privacy.consent_condition(alias text, subject_columns name[], birth_column name, purpose text,
-                                          integer_columns name[] DEFAULT '{}')
+-- the consent condition on subject columns (of kind) of the alias, as SQL
+CREATE FUNCTION privacy.consent_condition(alias text, rel oid, subject_columns name[], birth_column name, purpose text, kind text)
     RETURNS text
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
@@ -37,26 +51,22 @@ BEGIN
     FOREACH col IN ARRAY subject_columns LOOP
         -- the explicit setting (carried by the consent row), else the birth
         -- date (IS TRUE: the planner estimates it from the column's statistics)
-        minor := '(c.minor_setting IS TRUE)';
+        minor := '(r.minor_setting IS TRUE)';
         IF birth_column IS NOT NULL AND single THEN
             minor := pg_catalog.format(
-                'COALESCE(c.minor_setting, %I.%I OPERATOR(pg_catalog.>) (SELECT (pg_catalog.now() OPERATOR(pg_catalog.-)'
+                'COALESCE(r.minor_setting, %I.%I OPERATOR(pg_catalog.>) (SELECT (pg_catalog.now() OPERATOR(pg_catalog.-)'
                 ' pg_catalog.make_interval(years => pg_catalog.current_setting(''privacy.minor_age'')::integer))::date))',
                 alias, birth_column);
         END IF;
-        -- integer subject columns compare with the integer key (same btree
-        -- family, so the planner carries a constant across); others as text
-        IF col = ANY (integer_columns) THEN
-            match := pg_catalog.format('c.subject_key OPERATOR(pg_catalog.=) %I.%I', alias, col);
-        ELSE
-            match := pg_catalog.format('c.subject OPERATOR(pg_catalog.=) %I.%I::text', alias, col);
-        END IF;
+        match := privacy.subject_match(alias, col,
+                     (SELECT a.atttypid::pg_catalog.regtype FROM pg_catalog.pg_attribute a WHERE a.attrelid = rel AND a.attname = col));
         check_sql := pg_catalog.format(
-            'EXISTS (SELECT 1 FROM privacy.consent c'
-            ' WHERE %5$s'
-            ' AND c.purpose OPERATOR(pg_catalog.=) %3$L'
-            ' AND (c.by_guardian OR NOT %4$s))',
-            alias, col, purpose, minor, match);
+            'EXISTS (SELECT 1 FROM privacy.consent r'
+            ' WHERE %s'
+            ' AND r.purpose OPERATOR(pg_catalog.=) %L'
+            ' AND r.subject_kind OPERATOR(pg_catalog.=) %L'
+            ' AND (r.by_guardian OR NOT %s))',
+            match, purpose, kind, minor);
         IF single THEN
             -- a bare EXISTS becomes a semi-join; a NULL subject fails it
             parts := parts || check_sql;
@@ -72,8 +82,8 @@ BEGIN
     RETURN pg_catalog.array_to_string(parts, ' AND ');
 END
 $$;
-COMMENT ON FUNCTION privacy.consent_condition(text, name[], name, text, name[]) IS
-    'internal: the SQL condition that every non-NULL subject column of a row has consent in force for the purpose';
+COMMENT ON FUNCTION privacy.consent_condition(text, oid, name[], name, text, text) IS
+    'internal: the SQL condition that every non-NULL subject column (of a kind) of a row has consent in force for the purpose';
 
 CREATE FUNCTION privacy.purpose_view_query(source regclass, purpose text) RETURNS text
     LANGUAGE plpgsql STABLE
@@ -90,14 +100,13 @@ DECLARE
     hops integer;
     root text;
     birth name;
-    ints name[];
+    filters text[];
 BEGIN
     SELECT * INTO p FROM privacy.purpose d WHERE d.name = purpose;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown purpose "%"', purpose USING ERRCODE = 'undefined_object';
     END IF;
-    SELECT * INTO sp FROM privacy.subject_path s WHERE s.relation = source;
-    IF NOT FOUND THEN
+    IF NOT EXISTS (SELECT 1 FROM privacy.subject_path s WHERE s.relation = source) THEN
         RAISE EXCEPTION 'table % holds no subject''s data', source
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'A purpose view filters rows by their subject''s consent: the table needs a SUBJECT column, or a foreign key chain to a table with one.',
@@ -119,8 +128,14 @@ BEGIN
             expr := pg_catalog.format('t.%I', col.attname);
         ELSE
             m := col.label_mask;
-            IF m IS NULL AND col.typcategory = 'S' THEN
-                m := col.category_mask;
+            IF m IS NULL AND col.typcategory = 'S' AND col.category_mask IS NOT NULL THEN
+                -- checked again as it is pasted: a schema may have lost its trust
+                -- since (the column is then NULL)
+                BEGIN
+                    m := privacy.check_mask(col.category_mask, 'pg_catalog.text');
+                EXCEPTION WHEN OTHERS THEN
+                    m := NULL;
+                END;
             END IF;
             IF m IS NOT NULL THEN
                 expr := pg_catalog.format('%s(t.%I)::%s', m, col.attname, col.typ);
@@ -131,28 +146,28 @@ BEGIN
         cols := cols || pg_catalog.format('%s AS %I', expr, col.attname);
     END LOOP;
 
-    SELECT pg_catalog.array_agg(a.attname) INTO ints
-      FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid = sp.subject_relation
-       AND a.attname = ANY (sp.subject_columns)
-       AND a.atttypid = ANY (ARRAY['pg_catalog.int2'::pg_catalog.regtype,
-                                                        'pg_catalog.int4'::pg_catalog.regtype,
-                                                        'pg_catalog.int8'::pg_catalog.regtype]::oid[]);
-    ints := COALESCE(ints, '{}');
-    hops := pg_catalog.cardinality(sp.constraints);
-    root := CASE WHEN hops = 0 THEN 't' ELSE 'a' || hops END;
-    IF p.legal_basis <> 'consent' THEN
-        -- every subject, except those whose data is only kept (PIPL Art. 47)
-        filter := 'NOT ' ||
-                  privacy.path_condition(sp.constraints, privacy.listed_condition('privacy.restricted_subject', root, sp.subject_columns, ints));
-    ELSE
-        SELECT l.column_name INTO birth FROM privacy.labels l
-         WHERE l.relation = sp.subject_relation
-           AND l.category = 'identity.birth_date' LIMIT 1;
-        -- through the foreign keys, child first: t -> a1 -> a2 ... -> the subject table
-        filter := privacy.path_condition(sp.constraints,
-                      privacy.consent_condition(root, sp.subject_columns, birth, purpose, ints));
-    END IF;
+    -- per subject kind whose subjects own the rows: through the foreign
+    -- keys, child first (t -> a1 -> a2 ... -> the subject table), the row's
+    -- subject must not be one whose rows are only kept (PIPL Art. 47), and,
+    -- for a purpose that rests on consent, must have consented
+    filters := ARRAY[]::text[];
+    FOR sp IN SELECT * FROM privacy.subject_path s WHERE s.relation = source ORDER BY s.kind LOOP
+        hops := pg_catalog.cardinality(sp.constraints);
+        root := CASE WHEN hops = 0 THEN 't' ELSE 'a' || hops END;
+        IF p.legal_basis <> 'consent' THEN
+            filters := filters || ('NOT ' ||
+                privacy.path_condition(sp.constraints, privacy.listed_condition('privacy.restricted_subject', root,
+                                           sp.subject_relation, sp.subject_columns, sp.kind)));
+        ELSE
+            birth := NULL;
+            SELECT l.column_name INTO birth FROM privacy.labels l
+             WHERE l.relation = sp.subject_relation
+               AND l.category = 'identity.birth_date' LIMIT 1;
+            filters := filters || privacy.path_condition(sp.constraints,
+                          privacy.consent_condition(root, sp.subject_relation, sp.subject_columns, birth, purpose, sp.kind));
+        END IF;
+    END LOOP;
+    filter := pg_catalog.array_to_string(filters, ' AND ');
     RETURN pg_catalog.format('SELECT %s FROM %s t WHERE %s',
                              pg_catalog.array_to_string(cols, ', '), source, filter);
 END

@@ -12,15 +12,17 @@ COMMENT ON VIEW privacy.overdue_requests IS
 REVOKE ALL ON privacy.overdue_requests FROM PUBLIC;
 
 -- The request register's functions
-CREATE FUNCTION privacy.register_request(subject text, kind text, note text DEFAULT NULL) RETURNS bigint
+CREATE FUNCTION privacy.register_request(subject text, kind text, note text DEFAULT NULL, subject_kind text DEFAULT 'person') RETURNS bigint
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     rid bigint;
+    canonical text;
+    pseud text;
 BEGIN
-    IF subject IS NULL OR kind IS NULL THEN
-        RAISE EXCEPTION 'subject and kind must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    IF subject IS NULL OR kind IS NULL OR subject_kind IS NULL THEN
+        RAISE EXCEPTION 'subject, kind and subject_kind must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF kind = 'cancellation' THEN
         RAISE EXCEPTION 'cancellation requests are made with privacy.request_cancellation'
@@ -32,21 +34,23 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The kinds are access, correction, cancellation and withdrawal.';
     END IF;
-    INSERT INTO privacy.request (kind, subject, subject_id, due_at, note)
-    VALUES (kind, subject, privacy.subject_pseudonym(subject),
+    canonical := privacy.subject_canonical(subject, subject_kind);
+    pseud := privacy.subject_pseudonym(canonical, subject_kind);
+    INSERT INTO privacy.request (kind, subject_kind, subject, subject_id, due_at, note)
+    VALUES (kind, subject_kind, canonical, pseud,
             pg_catalog.now() + pg_catalog.make_interval(days => pg_catalog.current_setting('privacy.response_days')::integer),
             note)
     RETURNING privacy.request.id INTO rid;
     PERFORM privacy.audit_append('request', pg_catalog.format('request %s', rid),
-        pg_catalog.jsonb_build_object('operation', 'received', 'kind', kind,
-                                      'subject', privacy.subject_pseudonym(subject)));
+        pg_catalog.jsonb_build_object('operation', 'received', 'kind', kind, 'subject', pseud)
+        || CASE WHEN subject_kind <> 'person' THEN pg_catalog.jsonb_build_object('subject_kind', subject_kind) ELSE '{}'::jsonb END);
     RETURN rid;
 END
 $$;
-COMMENT ON FUNCTION privacy.register_request(text, text, text) IS
-    'register a subject''s request for access (a copy), correction or consent withdrawal, due in privacy.response_days; returns its id';
+COMMENT ON FUNCTION privacy.register_request(text, text, text, text) IS
+    'register a subject''s (of a subject kind) request for access (a copy), correction or consent withdrawal, due in privacy.response_days; returns its id';
 -- The application's support desk: granted explicitly.
-REVOKE ALL ON FUNCTION privacy.register_request(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.register_request(text, text, text, text) FROM PUBLIC;
 
 -- the open request with that id, checked
 CREATE FUNCTION privacy.open_request(request_id bigint, kinds text[]) RETURNS privacy.request
@@ -100,27 +104,31 @@ COMMENT ON FUNCTION privacy.complete_request(bigint, text) IS
 -- As register_request.
 REVOKE ALL ON FUNCTION privacy.complete_request(bigint, text) FROM PUBLIC;
 
-CREATE FUNCTION privacy.request_cancellation(subject text, cooling_off interval DEFAULT '15 days') RETURNS bigint
+CREATE FUNCTION privacy.request_cancellation(subject text, cooling_off interval DEFAULT '15 days', kind text DEFAULT 'person') RETURNS bigint
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+#variable_conflict use_column
 DECLARE
     pseud text;
+    canonical text;
     rid bigint;
     t timestamptz := pg_catalog.now();
+    subject_kind text := request_cancellation.kind;
 BEGIN
-    IF subject IS NULL OR cooling_off IS NULL THEN
-        RAISE EXCEPTION 'subject and cooling-off period must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    IF subject IS NULL OR cooling_off IS NULL OR subject_kind IS NULL THEN
+        RAISE EXCEPTION 'subject, cooling-off period and kind must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF cooling_off < '0'::interval THEN
         RAISE EXCEPTION 'cooling-off period must not be negative' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    pseud := privacy.subject_pseudonym(subject);
+    canonical := privacy.subject_canonical(subject, subject_kind);
+    pseud := privacy.subject_pseudonym(canonical, subject_kind);
     IF EXISTS (SELECT 1 FROM privacy.cancelled_subject c WHERE c.subject_id = pseud) THEN
         RAISE EXCEPTION 'the subject''s account is already cancelled' USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    INSERT INTO privacy.request AS r (kind, subject, subject_id, not_before, due_at)
-    VALUES ('cancellation', subject, pseud, t + cooling_off,
+    INSERT INTO privacy.request AS r (kind, subject_kind, subject, subject_id, not_before, due_at)
+    VALUES ('cancellation', subject_kind, canonical, pseud, t + cooling_off,
             GREATEST(t + pg_catalog.make_interval(days => pg_catalog.current_setting('privacy.response_days')::integer),
                                 t + cooling_off))
     ON CONFLICT (subject_id) WHERE kind = 'cancellation' AND status = 'open' DO NOTHING
@@ -134,14 +142,15 @@ BEGIN
     END IF;
     PERFORM privacy.audit_append('request', pg_catalog.format('request %s', rid),
         pg_catalog.jsonb_build_object('operation', 'received', 'kind', 'cancellation', 'subject', pseud,
-                                      'cooling_off', cooling_off::text));
+                                      'cooling_off', cooling_off::text)
+        || CASE WHEN subject_kind <> 'person' THEN pg_catalog.jsonb_build_object('subject_kind', subject_kind) ELSE '{}'::jsonb END);
     RETURN rid;
 END
 $$;
-COMMENT ON FUNCTION privacy.request_cancellation(text, interval) IS
-    'register a request to cancel the subject''s account, carried out by privacy.run_due_requests once the cooling-off period is over; returns its id (the open one if the subject already has one)';
+COMMENT ON FUNCTION privacy.request_cancellation(text, interval, text) IS
+    'register a request to cancel the subject''s (of a kind) account, carried out by privacy.run_due_requests once the cooling-off period is over; returns its id (the open one if the subject already has one)';
 -- The application's account code: granted explicitly.
-REVOKE ALL ON FUNCTION privacy.request_cancellation(text, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.request_cancellation(text, interval, text) FROM PUBLIC;
 
 CREATE FUNCTION privacy.revoke_cancellation(request_id bigint) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -172,7 +181,7 @@ DECLARE
     state text;
     msg text;
 BEGIN
-    SELECT r.id, r.subject, r.subject_id INTO q FROM privacy.request r
+    SELECT r.id, r.subject, r.subject_id, r.subject_kind INTO q FROM privacy.request r
      WHERE r.status = 'open' AND r.kind = 'cancellation'
        AND r.not_before <= pg_catalog.now()
        AND NOT r.id = ANY (COALESCE(skip, '{}'))
@@ -184,14 +193,15 @@ BEGIN
     END IF;
     BEGIN
         SELECT pg_catalog.string_agg(c.action, ', ') INTO outcome
-          FROM privacy.cancel_work(q.subject, false, q.id) c WHERE c.relation IS NULL;
+          FROM privacy.cancel_work(q.subject, false, q.id, false, q.subject_kind) c WHERE c.relation IS NULL;
         -- already cancelled, or nothing held: the request is answered all the same
         UPDATE privacy.request r SET status = 'completed', subject = NULL, closed_at = pg_catalog.now(), note = outcome
          WHERE r.id = q.id AND r.status = 'open';
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-        -- our own messages name tables and constraints only; others may quote data
-        IF pg_catalog.left(state, 2) <> '23' THEN
+        -- our own messages name tables, constraints and holds only; others may quote data
+        IF NOT (pg_catalog.left(state, 2) = '23' AND msg ~ '^cancellation is blocked: ')
+           AND NOT (state = '55000' AND msg ~ '^the subject is under legal hold [0-9]+: its cancellation is refused$') THEN
             msg := pg_catalog.format('failed with SQLSTATE %s', state);
         END IF;
         UPDATE privacy.request r SET note = msg WHERE r.id = q.id;

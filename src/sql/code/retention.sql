@@ -1,30 +1,33 @@
 -- src/sql/code/retention.sql: retention: legal holds, retention rules, batches and runs, the preview
 
-CREATE FUNCTION privacy.place_hold(subject text, until timestamptz, reason text) RETURNS bigint
+CREATE FUNCTION privacy.place_hold(subject text, until timestamptz, reason text, kind text DEFAULT 'person') RETURNS bigint
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     hid bigint;
+    canonical text;
 BEGIN
-    IF subject IS NULL OR until IS NULL OR reason IS NULL THEN
-        RAISE EXCEPTION 'subject, until and reason must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    IF subject IS NULL OR until IS NULL OR reason IS NULL OR kind IS NULL THEN
+        RAISE EXCEPTION 'subject, until, reason and kind must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF until <= pg_catalog.now() THEN
         RAISE EXCEPTION 'a hold must end in the future' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    INSERT INTO privacy.hold (subject, until, reason) VALUES (subject, until, reason)
+    canonical := privacy.subject_canonical(subject, kind);
+    INSERT INTO privacy.hold (subject_kind, subject, until, reason) VALUES (kind, canonical, until, reason)
     RETURNING privacy.hold.id INTO hid;
     PERFORM privacy.audit_append('hold', pg_catalog.format('hold %s', hid),
-        pg_catalog.jsonb_build_object('operation', 'place', 'subject', privacy.subject_pseudonym(subject),
-                                      'until', until, 'reason', reason));
+        pg_catalog.jsonb_build_object('operation', 'place', 'subject', privacy.subject_pseudonym(canonical, kind),
+                                      'until', until, 'reason', reason)
+        || CASE WHEN kind <> 'person' THEN pg_catalog.jsonb_build_object('kind', kind) ELSE '{}'::jsonb END);
     RETURN hid;
 END
 $$;
-COMMENT ON FUNCTION privacy.place_hold(text, timestamptz, text) IS
-    'place a legal hold on a subject''s rows (in every table, through foreign keys too): retention leaves them until the hold ends; returns its id';
+COMMENT ON FUNCTION privacy.place_hold(text, timestamptz, text, text) IS
+    'place a legal hold on a subject of a kind (its rows in every table, through owning foreign keys too): retention and end-of-service anonymization leave them and its cancellation is refused until the hold ends; returns its id';
 -- Administrators: granted explicitly.
-REVOKE ALL ON FUNCTION privacy.place_hold(text, timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.place_hold(text, timestamptz, text, text) FROM PUBLIC;
 
 CREATE FUNCTION privacy.place_hold(rel pg_catalog.regclass, until timestamptz, reason text) RETURNS bigint
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -182,9 +185,18 @@ COMMENT ON VIEW privacy.retention_rule IS
     'every retention rule in force: relation, column_name (NULL: the whole row), retain, retain_after, action (delete or anonymize), from_category (a category default the administrator enabled for the table)';
 GRANT SELECT ON privacy.retention_rule TO PUBLIC;
 
--- the SQL of one rule: the SET list (anonymize), the condition that a row
--- still needs it (expired, not yet anonymized, not held), as text on alias t;
--- $1 is the cutoff time
+-- The SQL of one rule: the SET list (anonymize), the condition that a row
+-- still needs it (expired, not yet anonymized), and that second part, as
+-- text on alias t; ($1[1])::timestamptz is the cutoff.  The statements run as
+-- the table's owner (privacy.owner_exec): the casts, placeholders and
+-- generalizations in them are the owner's to run.
+--
+-- A row anonymized as a whole (THEN ANONYMIZE) is nobody's any more: it loses
+-- its SUBJECT columns and its foreign keys to subjects' rows (set to NULL; a
+-- NOT NULL one stops the rule with an error that names it), and its labelled
+-- columns become what privacy.anonymous_sql says (ANONYMIZE WITH KEEP keeps
+-- a value, as financial.transaction's amounts are kept for the accounts).
+-- Columns other tables' keys reference stay: they are keys.
 CREATE FUNCTION privacy.retention_sql(rel pg_catalog.regclass, column_name name, retain_after name, action text,
                                       OUT sets text, OUT pending text, OUT differs text)
     LANGUAGE plpgsql STABLE
@@ -195,82 +207,179 @@ DECLARE
     assign text[] := ARRAY[]::text[];
     differing text[] := ARRAY[]::text[];
     v text;
-    w record;
-    ints name[];
-    subj name[];
-    held text[] := ARRAY[]::text[];
+    whole boolean := retention_sql.column_name IS NULL;
+    subject_tables oid[];
 BEGIN
-    pending := pg_catalog.format('t.%I < $1', retain_after);
-    IF action = 'anonymize' THEN
-        FOR c IN
-            SELECT a.attname, a.attnotnull, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, a.atttypid, a.atttypmod, l.category,
-                   EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                            WHERE i.indrelid = rel AND i.indisunique
-                              AND a.attnum = ANY (i.indkey::smallint[])) AS is_unique,
-                   EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
-                            WHERE k.contype = 'f'
-                              AND ((k.conrelid = rel AND a.attnum = ANY (k.conkey))
-                                OR (k.confrelid = rel AND a.attnum = ANY (k.confkey)))) AS keyed
-              FROM pg_catalog.pg_attribute a
-              JOIN privacy.labels l
-                ON l.relation = rel AND l.column_name = a.attname
-             WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
-               AND a.attgenerated = '' AND a.attidentity = ''
-               AND (retention_sql.column_name IS NULL OR a.attname = retention_sql.column_name)
-             ORDER BY a.attnum
-        LOOP
-            IF c.atttypid = ANY (ARRAY['pg_catalog.inet'::regtype, 'pg_catalog.cidr'::regtype]::oid[])
-               AND retention_sql.column_name IS NOT NULL THEN
-                -- an address column keeps its network: 24 bits of IPv4, 48 of IPv6
-                v := pg_catalog.format('privacy.generalize(t.%1$I::inet, CASE pg_catalog.family(t.%1$I) WHEN 4 THEN 24 ELSE 48 END)::%2$s',
-                                       c.attname, c.typ);
-            ELSIF NOT c.attnotnull THEN
-                v := pg_catalog.format('NULL::%s', c.typ);
-            ELSIF c.keyed THEN
-                CONTINUE;    -- a NOT NULL key: its row keeps it
-            ELSIF c.is_unique THEN
+    pending := pg_catalog.format('t.%I < ($1[1])::timestamptz', retain_after);
+    IF action <> 'anonymize' THEN
+        RETURN;
+    END IF;
+    -- the tables that hold subjects' rows
+    subject_tables := ARRAY(SELECT DISTINCT w.relid FROM privacy.subject_walk() w);
+    FOR c IN
+        SELECT a.attname, a.attnotnull, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, a.atttypid,
+               COALESCE(l.subject, false) AS subject, COALESCE(l.category IS NOT NULL OR l.subject, false) AS labelled,
+               EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                        WHERE i.indrelid = rel AND i.indisunique
+                          AND a.attnum = ANY (i.indkey::smallint[])) AS is_unique,
+               EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
+                        WHERE k.contype = 'f' AND k.confrelid = rel AND a.attnum = ANY (k.confkey)) AS referenced,
+               EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
+                        WHERE k.contype = 'f' AND k.conrelid = rel AND a.attnum = ANY (k.conkey)) AS is_fk,
+               (SELECT pg_catalog.min(k.conname) FROM pg_catalog.pg_constraint k
+                 WHERE k.contype = 'f' AND k.conrelid = rel AND a.attnum = ANY (k.conkey)
+                   AND k.confrelid = ANY (subject_tables)) AS to_subject
+          FROM pg_catalog.pg_attribute a
+          LEFT JOIN privacy.labels l
+            ON l.relation = rel AND l.column_name = a.attname
+         WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+           AND a.attgenerated = '' AND a.attidentity = ''
+           AND (whole OR a.attname = retention_sql.column_name)
+         ORDER BY a.attnum
+    LOOP
+        CONTINUE WHEN c.referenced;
+        IF c.subject OR c.to_subject IS NOT NULL THEN
+            -- the row's link to a subject: cut
+            IF c.attnotnull THEN
+                RAISE EXCEPTION 'column %.% links the anonymized rows to their subject and is NOT NULL', rel, c.attname
+                    USING ERRCODE = 'feature_not_supported',
+                          DETAIL = CASE WHEN c.subject THEN 'It is a SUBJECT column.'
+                                        ELSE pg_catalog.format('Its foreign key %I leads to a subject''s rows.', c.to_subject) END,
+                          HINT = 'An anonymized row is nobody''s: make the column nullable, or retain the whole row with THEN DELETE.';
+            END IF;
+            v := pg_catalog.format('NULL::%s', c.typ);
+        ELSIF NOT c.labelled THEN
+            CONTINUE;
+        ELSIF c.is_fk THEN
+            -- a key to a table that is nobody's: NULL, or kept when it must be set
+            CONTINUE WHEN c.attnotnull;
+            v := pg_catalog.format('NULL::%s', c.typ);
+        ELSIF c.atttypid = ANY (ARRAY['pg_catalog.inet'::regtype, 'pg_catalog.cidr'::regtype]::oid[]) AND NOT whole THEN
+            -- an address column keeps its network: 24 bits of IPv4, 48 of IPv6
+            v := pg_catalog.format('privacy.generalize(t.%1$I::inet, CASE pg_catalog.family(t.%1$I) WHEN 4 THEN 24 ELSE 48 END)::%2$s',
+                                   c.attname, c.typ);
+        ELSE
+            v := privacy.anonymous_sql(rel, c.attname);
+            CONTINUE WHEN v IS NULL;    -- ANONYMIZE WITH KEEP
+            IF c.attnotnull AND c.is_unique AND v ~ '^privacy\.anonymous_value\(' THEN
                 RAISE EXCEPTION 'column %.% is NOT NULL and unique: anonymizing it would give each row a random value, which a later run cannot tell from an original', rel, c.attname
                     USING ERRCODE = 'feature_not_supported',
                           HINT = 'Make the column nullable, or retain the whole row with THEN DELETE.';
-            ELSE
-                -- the placeholder inline: no function call per row
-                v := COALESCE(privacy.placeholder_sql(pg_catalog.format('t.%I', c.attname), c.atttypid::pg_catalog.regtype, c.category, c.atttypmod),
-                              pg_catalog.format('privacy.anonymous_value(t.%I, %L)::%s', c.attname, c.category, c.typ));
             END IF;
-            assign := assign || pg_catalog.format('%I = %s', c.attname, v);
-            differing := differing || pg_catalog.format('t.%I IS DISTINCT FROM %s', c.attname, v);
-        END LOOP;
-        IF pg_catalog.cardinality(assign) = 0 THEN
-            RAISE EXCEPTION 'nothing of % can be anonymized', rel
-                USING ERRCODE = 'feature_not_supported',
-                      HINT = 'Label the columns that hold personal data, or use THEN DELETE.';
         END IF;
-        sets := pg_catalog.array_to_string(assign, ', ');
-        -- rows already anonymized are done: a later run does not touch them again
-        retention_sql.differs := pg_catalog.array_to_string(differing, ' OR ');
-        pending := pending || ' AND (' || retention_sql.differs || ')';
-    END IF;
-    -- rows of a subject under a legal hold are left, through every chain
-    FOR w IN SELECT s.root, s.hops, s.path FROM privacy.subject_walk() s WHERE s.relid = rel LOOP
-        SELECT pg_catalog.array_agg(l.column_name) FILTER (WHERE a.atttypid = ANY (ARRAY['pg_catalog.int2'::regtype, 'pg_catalog.int4'::regtype, 'pg_catalog.int8'::regtype]::oid[])),
-               pg_catalog.array_agg(l.column_name)
-          INTO ints, subj
-          FROM privacy.labels l
-          JOIN pg_catalog.pg_attribute a ON a.attrelid = w.root AND a.attname = l.column_name
-         WHERE l.relation = w.root::regclass AND l.subject;
-        held := held || privacy.path_condition(w.path,
-                    privacy.listed_condition('privacy.hold', CASE WHEN w.hops = 0 THEN 't' ELSE 'a' || w.hops END,
-                                             subj, COALESCE(ints, '{}'),
-                                             ' AND r.released_at IS NULL AND r.until > pg_catalog.now()'));
+        assign := assign || pg_catalog.format('%I = %s', c.attname, v);
+        differing := differing || pg_catalog.format('t.%I IS DISTINCT FROM %s', c.attname, v);
     END LOOP;
-    IF pg_catalog.cardinality(held) > 0 THEN
-        pending := pending || ' AND NOT (' || pg_catalog.array_to_string(held, ' OR ') || ')';
+    IF pg_catalog.cardinality(assign) = 0 THEN
+        RAISE EXCEPTION 'nothing of % can be anonymized', rel
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Label the columns that hold personal data (a column labelled ANONYMIZE WITH KEEP keeps its value), or use THEN DELETE.';
     END IF;
+    sets := pg_catalog.array_to_string(assign, ', ');
+    -- rows already anonymized are done: a later run does not touch them again
+    retention_sql.differs := pg_catalog.array_to_string(differing, ' OR ');
+    pending := pending || ' AND (' || retention_sql.differs || ')';
 END
 $$;
 COMMENT ON FUNCTION privacy.retention_sql(pg_catalog.regclass, name, name, text) IS
-    'internal: the SET list, the condition (expired, not yet anonymized, not held) and its not-yet-anonymized part, of one RETAIN clause';
+    'internal: the SET list, the condition (expired, not yet anonymized) and its not-yet-anonymized part, of one RETAIN clause; an anonymized row loses its links to subjects';
 REVOKE ALL ON FUNCTION privacy.retention_sql(pg_catalog.regclass, name, name, text) FROM PUBLIC;
+
+-- The rows of a table that legal holds on subjects keep now: each held
+-- subject's rows (owned alone or with others, through owning foreign keys)
+-- found as cancellation finds them, locked FOR SHARE so that they keep their
+-- place while the caller's statement leaves them; as 'tableoid:ctid'.
+CREATE FUNCTION privacy.held_rows(rel pg_catalog.regclass, lock text DEFAULT 'SHARE') RETURNS text[]
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    h record;
+    plan jsonb;
+    plans jsonb;
+    held text[] := '{}'::text[];
+BEGIN
+    FOR h IN SELECT DISTINCT x.subject_kind, x.subject FROM privacy.hold x
+              WHERE x.subject IS NOT NULL AND x.released_at IS NULL AND x.until > pg_catalog.now()
+              ORDER BY 1, 2 LOOP
+        plans := COALESCE(plans, privacy.cancel_plan());
+        plan := plans->h.subject_kind;
+        CONTINUE WHEN plan IS NULL OR NOT (plan->'tables') ? (rel::oid::text);
+        held := held || ARRAY(SELECT s.part::text || ':' || s.tid::text
+                                FROM privacy.subject_rows(plan, h.subject, lock) s
+                               WHERE s.relid = rel::oid AND s.vals[1]::boolean);
+    END LOOP;
+    RETURN held;
+END
+$$;
+COMMENT ON FUNCTION privacy.held_rows(pg_catalog.regclass, text) IS
+    'internal: the rows of a table (''tableoid:ctid'') that a legal hold on a subject keeps now, locked FOR SHARE (lock NONE: not locked)';
+REVOKE ALL ON FUNCTION privacy.held_rows(pg_catalog.regclass, text) FROM PUBLIC;
+
+-- The legal holds in force that keep rows of a table: one on the table, or
+-- one on a subject some of whose rows it holds (by hold id: the subject is
+-- not named); for a role that may read the table.
+CREATE FUNCTION privacy.holds_on(rel pg_catalog.regclass)
+    RETURNS TABLE (hold_id bigint, on_table boolean, held_rows bigint)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    h record;
+    plans jsonb;
+    n bigint;
+    root pg_catalog.regclass;
+BEGIN
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    root := COALESCE(pg_catalog.pg_partition_root(rel), rel);
+    FOR h IN SELECT x.id, x.subject_kind, x.subject, x.table_name IS NOT NULL AS on_table,
+                    CASE WHEN x.table_name IS NOT NULL
+                         THEN pg_catalog.to_regclass(pg_catalog.format('%I.%I', x.table_schema, x.table_name)) END AS tab
+               FROM privacy.hold x
+              WHERE x.released_at IS NULL AND x.until > pg_catalog.now()
+              ORDER BY x.id LOOP
+        IF h.on_table THEN
+            CONTINUE WHEN h.tab IS DISTINCT FROM root;
+            n := NULL;
+        ELSE
+            plans := COALESCE(plans, privacy.cancel_plan());
+            CONTINUE WHEN NOT COALESCE((plans->h.subject_kind->'tables') ? (root::oid::text), false);
+            SELECT pg_catalog.count(*) INTO n FROM privacy.subject_rows(plans->h.subject_kind, h.subject, 'NONE') s
+             WHERE s.relid = root::oid AND s.vals[1]::boolean;
+            CONTINUE WHEN n = 0;
+        END IF;
+        hold_id := h.id;
+        on_table := h.on_table;
+        held_rows := n;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION privacy.holds_on(pg_catalog.regclass) IS
+    'internal: the legal holds in force that keep rows of a table: on the table itself (held_rows NULL: all of them), or on a subject with rows in it (how many); by hold id, naming no subject';
+REVOKE ALL ON FUNCTION privacy.holds_on(pg_catalog.regclass) FROM PUBLIC;
+
+CREATE FUNCTION privacy.table_holds(rel pg_catalog.regclass)
+    RETURNS TABLE (hold_id bigint, on_table boolean, held_rows bigint)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT pg_catalog.has_table_privilege(CASE pg_catalog.current_setting('role') WHEN 'none' THEN SESSION_USER
+                                               ELSE pg_catalog.current_setting('role')::name END, rel, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table %', rel USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN QUERY SELECT h.hold_id, h.on_table, h.held_rows FROM privacy.holds_on(rel) h;
+END
+$$;
+COMMENT ON FUNCTION privacy.table_holds(pg_catalog.regclass) IS
+    'the legal holds in force that keep rows of a table: on the table itself (held_rows NULL: all of them), or on a subject with rows in it (how many); by hold id, naming no subject; for a role that may read the table';
+GRANT EXECUTE ON FUNCTION privacy.table_holds(pg_catalog.regclass) TO PUBLIC;
 
 -- whether a table is under a legal hold now
 CREATE FUNCTION privacy.table_held(rel pg_catalog.regclass) RETURNS boolean
@@ -278,9 +387,10 @@ CREATE FUNCTION privacy.table_held(rel pg_catalog.regclass) RETURNS boolean
     SET search_path = pg_catalog, pg_temp
     AS $$
         SELECT EXISTS (SELECT 1 FROM privacy.hold h
-                        WHERE h.table_name IS NOT NULL
-                          AND pg_catalog.to_regclass(pg_catalog.format('%I.%I', h.table_schema, h.table_name))
-                              = COALESCE(pg_catalog.pg_partition_root(rel), rel)
+                        WHERE CASE WHEN h.table_name IS NOT NULL
+                                   THEN pg_catalog.to_regclass(pg_catalog.format('%I.%I', h.table_schema, h.table_name))
+                                        = COALESCE(pg_catalog.pg_partition_root(rel), rel)
+                                   ELSE false END
                           AND h.released_at IS NULL AND h.until > pg_catalog.now())
     $$;
 COMMENT ON FUNCTION privacy.table_held(pg_catalog.regclass) IS 'whether a legal hold on the whole table is in force';
@@ -300,17 +410,31 @@ COMMENT ON VIEW privacy.retention_log IS
     'every retention run with its status (running, finished, stopped at max_duration, interrupted) and, per RETAIN clause, action, rows, batches, hold and error';
 GRANT SELECT ON privacy.retention_log TO PUBLIC;
 
--- start a run: its log row, its audit entry
+-- Start a run: its log row, its audit entry; NULL when another run is live.
+-- One run at a time: the check and the new row happen under a lock on the
+-- log that no role without UPDATE on it can take (an ordinary role holds at
+-- most ACCESS SHARE, which does not conflict), and a run is live while its
+-- backend (pid and start time) is; a run this backend left unfinished (an
+-- error ended it) is marked interrupted here.
 CREATE FUNCTION privacy.retention_start(batch_size integer, max_duration interval, dry_run boolean) RETURNS bigint
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     rid bigint;
+    me timestamptz;
 BEGIN
+    LOCK TABLE privacy.retention_run IN SHARE ROW EXCLUSIVE MODE;
+    SELECT a.backend_start INTO me FROM pg_catalog.pg_stat_activity a WHERE a.pid = pg_catalog.pg_backend_pid();
+    UPDATE privacy.retention_run r SET backend_start = NULL
+     WHERE r.ended_at IS NULL AND r.pid = pg_catalog.pg_backend_pid() AND r.backend_start = me;
+    IF EXISTS (SELECT 1 FROM privacy.retention_run r JOIN pg_catalog.pg_stat_activity a
+                   ON a.pid = r.pid AND a.backend_start = r.backend_start
+                WHERE r.ended_at IS NULL) THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO privacy.retention_run (batch_size, max_duration, dry_run, backend_start)
-    SELECT batch_size, max_duration, dry_run, a.backend_start
-      FROM pg_catalog.pg_stat_activity a WHERE a.pid = pg_catalog.pg_backend_pid()
+    VALUES (batch_size, max_duration, dry_run, me)
     RETURNING privacy.retention_run.id INTO rid;
     PERFORM privacy.audit_append('retention', pg_catalog.format('run %s', rid),
         pg_catalog.jsonb_build_object('operation', 'start', 'batch_size', batch_size,
@@ -318,7 +442,7 @@ BEGIN
     RETURN rid;
 END
 $$;
-COMMENT ON FUNCTION privacy.retention_start(integer, interval, boolean) IS 'internal: log and audit the start of a retention run';
+COMMENT ON FUNCTION privacy.retention_start(integer, interval, boolean) IS 'internal: log and audit the start of a retention run; NULL when another run is live';
 REVOKE ALL ON FUNCTION privacy.retention_start(integer, interval, boolean) FROM PUBLIC;
 
 CREATE FUNCTION privacy.retention_finish(run_id bigint, stopped_early boolean) RETURNS void
@@ -340,9 +464,11 @@ $$;
 COMMENT ON FUNCTION privacy.retention_finish(bigint, boolean) IS 'internal: log and audit the end of a retention run, with what it did per table';
 REVOKE ALL ON FUNCTION privacy.retention_finish(bigint, boolean) FROM PUBLIC;
 
--- one batch of one rule: at most batch_size expired rows, locked with SKIP
--- LOCKED, deleted or anonymized as the table's owner; how many, or -1 when
--- the rule failed (the error is in the log) or is held
+-- One batch of one rule: at most batch_size expired rows, deleted or
+-- anonymized as the table's owner, rows a legal hold keeps left; how many, or
+-- -1 when the rule failed (the error is in the log) or its table is held.
+-- Any error of the rule is caught here, so that the run goes on with the
+-- next one.
 CREATE FUNCTION privacy.retention_batch(run_id bigint, rel pg_catalog.regclass, column_name name, retain interval,
                                         retain_after name, action text, batch_size integer, dry_run boolean)
     RETURNS bigint
@@ -352,16 +478,17 @@ CREATE FUNCTION privacy.retention_batch(run_id bigint, rel pg_catalog.regclass, 
 DECLARE
     q record;
     p record;
-    v_parts oid[];
-    v_tids pg_catalog.tid[];
     n bigint := 0;
-    cutoff timestamptz := pg_catalog.now() - retain;
+    cutoff timestamptz;
     msg text;
     state text;
     mark text;
     new_mark text;
     bound text;
     stmt text;
+    held text[];
+    args text[];
+    unheld text;
     lock_timeout_was text := pg_catalog.current_setting('lock_timeout');
 BEGIN
     -- a batch need not wait for its WAL to reach disk: a crash loses at most
@@ -382,6 +509,9 @@ BEGIN
         RETURN -1;
     END IF;
     BEGIN
+        -- inside the block: an interval the label allows may still reach
+        -- before the calendar's start
+        cutoff := pg_catalog.now() - retain;
         IF q.pending IS NULL THEN
             SELECT * INTO q FROM privacy.retention_sql(rel, column_name, retain_after, action);
             UPDATE privacy.retention_run_table t SET sets_sql = q.sets, pending_sql = q.pending, differs_sql = q.differs
@@ -389,8 +519,15 @@ BEGIN
                AND t.column_name IS NOT DISTINCT FROM retention_batch.column_name;
             SELECT q.sets AS sets, q.pending AS pending, q.differs AS differs, NULL::text AS watermark INTO q;
         END IF;
+        -- $1[1] the cutoff, $1[2] where the last batch ended, $1[3] the rows legal holds keep
+        held := privacy.held_rows(rel);
+        args := ARRAY[cutoff::text, COALESCE(q.watermark, ''), held::text];
+        unheld := CASE WHEN pg_catalog.cardinality(held) > 0
+                       THEN ' AND NOT (t.tableoid::pg_catalog.text || '':'' || t.ctid::pg_catalog.text) = ANY (($1[3])::pg_catalog.text[])'
+                       ELSE '' END;
         IF dry_run THEN
-            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s t WHERE %s', rel, q.pending) INTO n USING cutoff;
+            n := privacy.owner_exec_value(rel, pg_catalog.format('SELECT pg_catalog.count(*) FROM %s t WHERE %s%s', rel, q.pending, unheld),
+                                          args)::bigint;
             UPDATE privacy.retention_run_table t SET due = n, updated_at = pg_catalog.clock_timestamp()
              WHERE t.run_id = retention_batch.run_id AND t.relation = rel::text
                AND t.column_name IS NOT DISTINCT FROM retention_batch.column_name;
@@ -398,14 +535,12 @@ BEGIN
         END IF;
         -- the oldest expired rows first, by the index on the AFTER column;
         -- rows a live writer holds are left for the next batch or run
-        IF NOT EXISTS (SELECT 1 FROM privacy.hold h
-                        WHERE h.subject IS NOT NULL AND h.released_at IS NULL AND h.until > pg_catalog.now())
-           AND (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = rel) = 'r' THEN
-            -- no subject is held: one statement, as the table's owner, finds
-            -- and changes the batch
-            -- $2: the cutoff, then where the last batch ended (rows before it are
-            -- done, or were skipped and are left for the next run): the index
-            -- scan starts there rather than among the dead entries of earlier batches
+        IF pg_catalog.cardinality(held) = 0 AND (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = rel) = 'r' THEN
+            -- no row is held: one statement, as the table's owner, finds and
+            -- changes the batch, from where the last batch ended (rows before
+            -- it are done, or were skipped and are left for the next run): the
+            -- index scan starts there rather than among the dead entries of
+            -- earlier batches
             stmt := pg_catalog.format(
                      'WITH done AS ('
                      ||
@@ -413,8 +548,8 @@ BEGIN
                           THEN 'DELETE FROM ONLY %1$s t WHERE t.ctid = ANY (ARRAY('
                           ELSE 'UPDATE ONLY %1$s t SET %4$s WHERE t.ctid = ANY (ARRAY(' END
                      ||
-                     'SELECT t.ctid FROM ONLY %1$s t WHERE t.%2$I < (pg_catalog.split_part($2, ''|'', 1))::timestamptz'
-                     ' AND t.%2$I OPERATOR(pg_catalog.>=) COALESCE(NULLIF(pg_catalog.split_part($2, ''|'', 2), ''''), ''-infinity'')::timestamptz%3$s'
+                     'SELECT t.ctid FROM ONLY %1$s t WHERE t.%2$I < ($1[1])::timestamptz'
+                     ' AND t.%2$I >= COALESCE(NULLIF($1[2], ''''), ''-infinity'')::timestamptz%3$s'
                      ' ORDER BY t.%2$I LIMIT %5$s%%s)) RETURNING t.%2$I)'
                      ' SELECT pg_catalog.count(*) || ''|'' || COALESCE(pg_catalog.max(done.%2$I)::timestamptz::text, '''') FROM done',
                      rel, retain_after, COALESCE(' AND (' || q.differs || ')', ''),
@@ -431,32 +566,29 @@ BEGIN
                     -- visited once, by the DELETE's own index scan
                     bound := privacy.owner_exec_value(rel, pg_catalog.format(
                                  'SELECT t.%1$I::timestamptz::text FROM ONLY %2$s t'
-                                 ' WHERE t.%1$I < (pg_catalog.split_part($2, ''|'', 1))::timestamptz'
-                                 ' AND t.%1$I >= COALESCE(NULLIF(pg_catalog.split_part($2, ''|'', 2), ''''), ''-infinity'')::timestamptz'
-                                 ' ORDER BY t.%1$I OFFSET %3$s LIMIT 1', retain_after, rel, batch_size), NULL,
-                                 cutoff::text || '|' || COALESCE(q.watermark, ''));
+                                 ' WHERE t.%1$I < ($1[1])::timestamptz'
+                                 ' AND t.%1$I >= COALESCE(NULLIF($1[2], ''''), ''-infinity'')::timestamptz'
+                                 ' ORDER BY t.%1$I OFFSET %3$s LIMIT 1', retain_after, rel, batch_size), args);
                     -- NULL: fewer rows than a batch are left, all of them go; when
                     -- the range holds nothing (a batch of equal values), rows go as below
                     IF bound IS NULL
-                       OR bound::timestamptz > COALESCE(q.watermark, '-infinity')::timestamptz THEN
+                       OR bound::timestamptz > COALESCE(NULLIF(args[2], ''), '-infinity')::timestamptz THEN
                         n := privacy.owner_exec(rel, pg_catalog.format(
                                  'DELETE FROM ONLY %2$s t'
-                                 ' WHERE t.%1$I < (pg_catalog.split_part($2, ''|'', 1))::timestamptz'
-                                 ' AND t.%1$I >= COALESCE(NULLIF(pg_catalog.split_part($2, ''|'', 2), ''''), ''-infinity'')::timestamptz',
-                                 retain_after, rel), NULL,
-                                 COALESCE(bound, cutoff::text) || '|' || COALESCE(q.watermark, ''));
+                                 ' WHERE t.%1$I < ($1[1])::timestamptz'
+                                 ' AND t.%1$I >= COALESCE(NULLIF($1[2], ''''), ''-infinity'')::timestamptz',
+                                 retain_after, rel),
+                                 ARRAY[COALESCE(bound, cutoff::text), args[2]]);
                         IF n > 0 OR bound IS NULL THEN
                             mark := n::text || '|' || COALESCE(bound, cutoff::text);
                         END IF;
                     END IF;
                 END IF;
                 IF mark IS NULL THEN
-                    mark := privacy.owner_exec_value(rel, pg_catalog.format(stmt, ''), NULL,
-                                cutoff::text || '|' || COALESCE(q.watermark, ''));
+                    mark := privacy.owner_exec_value(rel, pg_catalog.format(stmt, ''), args);
                 END IF;
             EXCEPTION WHEN lock_not_available THEN
-                mark := privacy.owner_exec_value(rel, pg_catalog.format(stmt, ' FOR UPDATE OF t SKIP LOCKED'), NULL,
-                            cutoff::text || '|' || COALESCE(q.watermark, ''));
+                mark := privacy.owner_exec_value(rel, pg_catalog.format(stmt, ' FOR UPDATE OF t SKIP LOCKED'), args);
             END;
             PERFORM pg_catalog.set_config('lock_timeout', lock_timeout_was, true);
             n := pg_catalog.split_part(mark, '|', 1)::bigint;
@@ -464,32 +596,30 @@ BEGIN
                 new_mark := pg_catalog.split_part(mark, '|', 2);
             END IF;
         ELSE
-        EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(x.o), pg_catalog.array_agg(x.c) FROM'
-                                  ' (SELECT t.tableoid AS o, t.ctid AS c FROM %s t WHERE %s ORDER BY t.%I LIMIT %s'
-                                  ' FOR UPDATE OF t SKIP LOCKED) x',
-                                  rel, q.pending, retain_after, batch_size)
-           INTO v_parts, v_tids USING cutoff;
-        IF v_tids IS NOT NULL THEN
+            -- the batch chosen and locked first, then changed partition by partition
             FOR p IN
-                SELECT u.o AS part, pg_catalog.array_agg(u.c) AS tids
-                  FROM ROWS FROM (pg_catalog.unnest(v_parts), pg_catalog.unnest(v_tids)) AS u(o, c)
-                 GROUP BY u.o
+                SELECT o.part, pg_catalog.array_agg(o.tid) AS tids
+                  FROM privacy.owner_rows(rel, pg_catalog.format(
+                           'SELECT t.tableoid, t.ctid FROM %s t WHERE %s%s ORDER BY t.%I LIMIT %s FOR UPDATE OF t SKIP LOCKED',
+                           rel, q.pending, unheld, retain_after, batch_size), args) o
+                 GROUP BY o.part ORDER BY o.part
             LOOP
-                n := n + privacy.owner_exec(p.part,
+                n := n + privacy.owner_exec(p.part::pg_catalog.regclass,
                          CASE WHEN action = 'delete'
-                              THEN pg_catalog.format('DELETE FROM ONLY %s t WHERE t.ctid = ANY ($1)', p.part::regclass)
-                              ELSE pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid = ANY ($1)', p.part::regclass, q.sets) END,
+                              THEN pg_catalog.format('DELETE FROM ONLY %s t WHERE t.ctid = ANY ($1)', p.part::pg_catalog.regclass)
+                              ELSE pg_catalog.format('UPDATE ONLY %s t SET %s WHERE t.ctid = ANY ($1)', p.part::pg_catalog.regclass, q.sets) END,
                          p.tids, NULL);
             END LOOP;
         END IF;
-        END IF;
-    EXCEPTION WHEN OTHERS THEN
+    EXCEPTION WHEN OTHERS OR assert_failure THEN
         -- the error names tables and constraints; a data value it might quote is cut
         GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
         IF pg_catalog.left(state, 2) = '23' THEN
             msg := pg_catalog.format('%s: constraint %s', state,
                        COALESCE(NULLIF(pg_catalog.substring(msg, 'constraint "([^"]+)"'), ''), 'violated'));
-        ELSIF state <> '0A000' THEN
+        ELSIF state = '22008' THEN
+            msg := pg_catalog.format('%s: the RETAIN interval reaches before the earliest timestamp', state);
+        ELSIF state NOT IN ('0A000', '42809', '42501') THEN
             msg := pg_catalog.format('failed with SQLSTATE %s', state);
         END IF;
         UPDATE privacy.retention_run_table t SET error = msg, updated_at = pg_catalog.clock_timestamp()
@@ -510,7 +640,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION privacy.retention_batch(bigint, pg_catalog.regclass, name, interval, name, text, integer, boolean) IS
-    'internal: one batch of one RETAIN clause, its progress logged; -1 when held or failed';
+    'internal: one batch of one RETAIN clause, its progress logged; -1 when its table is held or it failed';
 REVOKE ALL ON FUNCTION privacy.retention_batch(bigint, pg_catalog.regclass, name, interval, name, text, integer, boolean) FROM PUBLIC;
 
 -- SECURITY INVOKER, no SET clause: it commits after each batch
@@ -533,14 +663,14 @@ BEGIN
     IF batch_size OPERATOR(pg_catalog.<) 1 OR max_duration OPERATOR(pg_catalog.<=) '0'::interval THEN
         RAISE EXCEPTION 'batch_size and max_duration must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    deadline := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) max_duration;
     -- one run at a time: a second one says so and leaves
-    IF NOT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('privacy.run_retention')::bigint) THEN
+    run_id := privacy.retention_start(batch_size, max_duration, dry_run);
+    COMMIT;
+    IF run_id IS NULL THEN
         RAISE NOTICE 'another retention run is in progress; this one does nothing';
         RETURN;
     END IF;
-    deadline := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) max_duration;
-    run_id := privacy.retention_start(batch_size, max_duration, dry_run);
-    COMMIT;
     FOR r IN SELECT * FROM privacy.retention_rule ORDER BY relation::text, column_name NULLS FIRST LOOP
         PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
         done := 0;
@@ -568,7 +698,6 @@ BEGIN
     END LOOP;
     PERFORM privacy.retention_finish(run_id, stopped);
     COMMIT;
-    PERFORM pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('privacy.run_retention')::bigint);
     -- cancellations whose cooling-off is over
     IF NOT dry_run THEN
         CALL privacy.run_due_requests();
@@ -583,7 +712,7 @@ REVOKE ALL ON PROCEDURE privacy.run_retention(integer, interval, boolean) FROM P
 CREATE FUNCTION privacy.retention_preview()
     RETURNS TABLE (relation pg_catalog.regclass, column_name name, action text, retain interval, retain_after name,
                    due bigint, held boolean, problem text)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
@@ -591,14 +720,19 @@ DECLARE
     q record;
     n bigint;
     msg text;
+    kept text[];
 BEGIN
     FOR r IN SELECT * FROM privacy.retention_rule x ORDER BY x.relation::text, x.column_name NULLS FIRST LOOP
         BEGIN
             SELECT * INTO q FROM privacy.retention_sql(r.relation, r.column_name, r.retain_after, r.action);
-            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s t WHERE %s', r.relation, q.pending)
-               INTO n USING pg_catalog.now() - r.retain;
+            kept := privacy.held_rows(r.relation);
+            -- counted as the table's owner, the rows holds keep left out
+            n := privacy.owner_exec_value(r.relation,
+                     pg_catalog.format('SELECT pg_catalog.count(*) FROM %s t WHERE %s AND NOT (t.tableoid::pg_catalog.text || '':'' || t.ctid::pg_catalog.text) = ANY (($1[2])::pg_catalog.text[])',
+                                       r.relation, q.pending),
+                     ARRAY[(pg_catalog.now() - r.retain)::text, kept::text])::bigint;
             msg := NULL;
-        EXCEPTION WHEN feature_not_supported THEN
+        EXCEPTION WHEN feature_not_supported OR datetime_field_overflow OR wrong_object_type OR insufficient_privilege THEN
             GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
             n := NULL;
         END;

@@ -82,6 +82,12 @@ CREATE FUNCTION privacy.category_audit() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
+    -- only the taxonomy's own trigger: attached to another table it would
+    -- write audit entries of that table's rows
+    IF TG_RELID <> 'privacy.category'::pg_catalog.regclass OR TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'ROW' THEN
+        RAISE EXCEPTION 'privacy.category_audit() is the trigger of privacy.category only'
+            USING ERRCODE = 'trigger_protocol_violated';
+    END IF;
     PERFORM privacy.invalidate_cancel_plans(TG_RELID);
     IF NOT privacy.restoring() THEN
         PERFORM privacy.audit_append('category',
@@ -94,9 +100,19 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION privacy.category_audit() IS 'trigger: records every change of the taxonomy in the audit log';
+-- The trigger of privacy.category only (a trigger's function is not checked
+-- for EXECUTE when it fires): nobody may attach it to another table.
+REVOKE ALL ON FUNCTION privacy.category_audit() FROM PUBLIC;
 
 CREATE TRIGGER category_audit AFTER INSERT OR UPDATE OR DELETE ON privacy.category
     FOR EACH ROW EXECUTE FUNCTION privacy.category_audit();
+
+CREATE FUNCTION privacy.check_mask(mask text, typ pg_catalog.regtype) RETURNS text
+    AS 'MODULE_PATHNAME', 'privacy_check_mask'
+    LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION privacy.check_mask(text, pg_catalog.regtype) IS
+    'a mask function''s name checked as a label''s MASK WITH is (one function, in schema privacy or a trusted schema, taking and returning the type), quoted and qualified; an error otherwise';
+GRANT EXECUTE ON FUNCTION privacy.check_mask(text, pg_catalog.regtype) TO PUBLIC;
 
 CREATE FUNCTION privacy.add_category(name text, description text,
                                      sensitive boolean DEFAULT NULL,
@@ -145,6 +161,10 @@ BEGIN
     IF retention IS NOT NULL AND retention <= interval '0' THEN
         RAISE EXCEPTION 'retention must be longer than zero'
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- a mask is pasted into purpose views: a function's name, checked as a label's is
+    IF mask IS NOT NULL THEN
+        mask := privacy.check_mask(mask, 'pg_catalog.text');
     END IF;
     IF on_cancel = 'keep until retention'
        AND COALESCE(retention, p.retention) IS NULL THEN

@@ -61,6 +61,7 @@ GRANT SELECT ON privacy.policy_version TO PUBLIC;
 CREATE SEQUENCE privacy.consent_event_seq;
 CREATE TABLE privacy.consent_event (
     seq            bigint      PRIMARY KEY DEFAULT pg_catalog.nextval('privacy.consent_event_seq'),
+    subject_kind   text        NOT NULL DEFAULT 'person',
     subject        text        NOT NULL,
     purpose        text        NOT NULL,
     granted        boolean     NOT NULL,
@@ -72,13 +73,14 @@ CREATE TABLE privacy.consent_event (
 );
 ALTER SEQUENCE privacy.consent_event_seq OWNED BY privacy.consent_event.seq;
 COMMENT ON SEQUENCE privacy.consent_event_seq IS 'numbers the consent ledger''s entries';
-CREATE INDEX consent_event_lookup ON privacy.consent_event (subject, purpose, at);
+CREATE INDEX consent_event_lookup ON privacy.consent_event (subject, purpose, subject_kind, at);
 COMMENT ON TABLE privacy.consent_event IS
     'consent ledger: every grant (granted) and withdrawal, append-only; has_consent reads it at any moment';
 -- The ledger is personal data: its owner and granted auditors only.
 REVOKE ALL ON privacy.consent_event FROM PUBLIC;
 
 CREATE TABLE privacy.consent (
+    subject_kind   text        NOT NULL DEFAULT 'person',
     subject        text        NOT NULL,
     purpose        text        NOT NULL,
     granted_at     timestamptz NOT NULL,
@@ -91,19 +93,21 @@ CREATE TABLE privacy.consent (
     -- subject columns join on it, so a lookup by subject probes consent once
     subject_key    bigint      GENERATED ALWAYS AS
                    (CASE WHEN subject OPERATOR(pg_catalog.~) '^-?[0-9]{1,18}$' THEN subject::bigint END) STORED,
-    PRIMARY KEY (subject, purpose)
+    PRIMARY KEY (subject, purpose, subject_kind)
 );
 -- what a purpose view reads, all in the index: an index-only scan
-CREATE INDEX consent_subject_key ON privacy.consent (subject_key, purpose) INCLUDE (by_guardian, minor_setting);
+CREATE INDEX consent_subject_key ON privacy.consent (subject_key, purpose, subject_kind) INCLUDE (by_guardian, minor_setting);
 COMMENT ON TABLE privacy.consent IS
     'the consents in force (the latest grant of each subject and purpose, not withdrawn since and not voided by a material policy change), with the subject''s explicit minor setting, kept by grant_consent, withdraw_consent, publish_policy and set_minor; purpose views read it';
 -- As the ledger.
 REVOKE ALL ON privacy.consent FROM PUBLIC;
 
 CREATE TABLE privacy.subject_minor (
-    subject     text        PRIMARY KEY,
+    subject_kind text       NOT NULL DEFAULT 'person',
+    subject     text        NOT NULL,
     minor       boolean     NOT NULL,
-    set_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+    set_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (subject, subject_kind)
 );
 COMMENT ON TABLE privacy.subject_minor IS
     'explicit settings of whether a subject is a minor, over what a birth date column says';

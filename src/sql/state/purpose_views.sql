@@ -25,15 +25,17 @@ GRANT SELECT ON privacy.purpose_grant TO PUBLIC;
 -- Subjects whose data is only kept (cancelled, with rows kept until
 -- retention): PIPL Art. 47 lets such data be stored and secured, nothing else.
 CREATE TABLE privacy.restricted_subject (
-    subject       text        PRIMARY KEY,
+    subject_kind  text        NOT NULL DEFAULT 'person',
+    subject       text        NOT NULL,
     subject_key   bigint      GENERATED ALWAYS AS
                   (CASE WHEN subject OPERATOR(pg_catalog.~) '^-?[0-9]{1,18}$' THEN subject::bigint END) STORED,
     restricted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    request_id    bigint
+    request_id    bigint,
+    PRIMARY KEY (subject, subject_kind)
 );
 CREATE INDEX restricted_subject_key ON privacy.restricted_subject (subject_key);
 COMMENT ON TABLE privacy.restricted_subject IS
-    'subjects whose account was cancelled but some of whose rows are kept until retention: no purpose view shows their rows (PIPL Art. 47); the subject is named as in the kept rows, and the entry goes with them';
+    'subjects whose account was cancelled but some of whose rows are kept (until retention, as anonymous stubs other rows still reference, or under a legal hold on a table): no purpose view shows their rows (PIPL Art. 47); the subject in its canonical form and kind';
 -- As the ledger.
 REVOKE ALL ON privacy.restricted_subject FROM PUBLIC;
 

@@ -5,6 +5,7 @@ CREATE TABLE privacy.request (
     id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     kind        text        NOT NULL
                             CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['access', 'correction', 'cancellation', 'withdrawal'])),
+    subject_kind text       NOT NULL DEFAULT 'person',
     subject     text,
     subject_id  text        NOT NULL,
     received_at timestamptz NOT NULL DEFAULT pg_catalog.now(),

@@ -2,9 +2,8 @@
 
 CREATE TABLE privacy.hold (
     id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    subject_kind text,
     subject      text,
-    subject_key  bigint      GENERATED ALWAYS AS
-                 (CASE WHEN subject OPERATOR(pg_catalog.~) '^-?[0-9]{1,18}$' THEN subject::bigint END) STORED,
     table_schema name,
     table_name   name,
     until        timestamptz NOT NULL,
@@ -13,11 +12,12 @@ CREATE TABLE privacy.hold (
     placed_by    name        NOT NULL DEFAULT SESSION_USER,
     released_at  timestamptz,
     CHECK ((subject IS NULL) OPERATOR(pg_catalog.<>) (table_name IS NULL)),
+    CHECK ((subject IS NULL) OPERATOR(pg_catalog.=) (subject_kind IS NULL)),
     CHECK ((table_schema IS NULL) OPERATOR(pg_catalog.=) (table_name IS NULL))
 );
-CREATE INDEX hold_subject ON privacy.hold (subject_key);
+CREATE INDEX hold_subject ON privacy.hold (subject, subject_kind);
 COMMENT ON TABLE privacy.hold IS
-    'legal holds: a subject''s rows, or a whole table, that retention must not delete or anonymize until the hold ends or is released';
+    'legal holds: a subject''s rows (subject in its canonical form, and its kind), or a whole table, that no retention, cancellation or end-of-service anonymization erases until the hold ends or is released';
 COMMENT ON SEQUENCE privacy.hold_id_seq IS 'numbers the legal holds';
 -- Names subjects: administrators, granted explicitly.
 REVOKE ALL ON privacy.hold FROM PUBLIC;

@@ -10,7 +10,7 @@ CREATE TABLE privacy.category (
     on_cancel   text        NOT NULL DEFAULT 'delete'
                             CHECK (on_cancel OPERATOR(pg_catalog.=) ANY (ARRAY['delete', 'anonymize', 'keep until retention'])),
     mask        text,
-    anonymize   text        CHECK (anonymize OPERATOR(pg_catalog.~) '^(null|placeholder|pseudonym|ff1|generalize [1-9])$'),
+    anonymize   text        CHECK (anonymize OPERATOR(pg_catalog.~) '^(null|placeholder|pseudonym|ff1|generalize [1-9]|keep)$'),
     seeded      boolean     NOT NULL DEFAULT false,
     CONSTRAINT category_parent_is_prefix
         CHECK (parent IS NOT DISTINCT FROM pg_catalog.substring(name, '^(.*)\.[^.]+$'))
@@ -148,7 +148,10 @@ UPDATE privacy.category c SET anonymize = m.method
                ('identity.id_number', 'ff1'),
                ('identity.birth_date', 'generalize 2'),
                ('financial.bank_account', 'ff1'),
-               ('device.ip', 'generalize 1')) AS m(name, method)
+               ('device.ip', 'generalize 1'),
+               -- an amount or a transaction, once no longer anybody's, is no personal
+               -- data: kept for the accounts the rows are kept for
+               ('financial.transaction', 'keep')) AS m(name, method)
  WHERE c.name OPERATOR(pg_catalog.=) m.name;
 
 -- Schemas trusted to hold MASK functions (besides privacy itself)
