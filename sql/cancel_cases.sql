@@ -60,16 +60,17 @@ SELECT * FROM privacy.cancel_subject('5102');
 SELECT * FROM cases.all_rows();
 SELECT what, count(*) FROM cases.audit GROUP BY 1 ORDER BY 1;
 
--- 3. a subject that is not a value of every subject column's type: devices
---    say whose they are by an integer account or a uuid; tokens by a uuid
---    only (a table nothing references: one statement finds and deletes its
---    rows); each subject is looked for only where it can be
+-- 3. two kinds of subject: devices say whose they are by an integer account
+--    (a person) or by a uuid (a device owner, SUBJECT device_owner); tokens by a
+--    uuid only (a table nothing references: one statement finds and deletes
+--    its rows); each subject is looked for only in the columns of its kind,
+--    and one kind's columns are of one type family
 CREATE TABLE cases.devices (id int PRIMARY KEY, account_id int, owner_uuid uuid, model text);
 CREATE TABLE cases.tokens (id int PRIMARY KEY, owner_uuid uuid, token text);
 SECURITY LABEL FOR privacy ON COLUMN cases.devices.account_id IS 'SUBJECT';
-SECURITY LABEL FOR privacy ON COLUMN cases.devices.owner_uuid IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN cases.devices.owner_uuid IS 'SUBJECT device_owner';
 SECURITY LABEL FOR privacy ON COLUMN cases.devices.model IS 'CATEGORY device.model';
-SECURITY LABEL FOR privacy ON COLUMN cases.tokens.owner_uuid IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN cases.tokens.owner_uuid IS 'SUBJECT device_owner';
 SECURITY LABEL FOR privacy ON COLUMN cases.tokens.token IS 'CATEGORY credential.token';
 INSERT INTO cases.devices VALUES (1, 5105, NULL, 'phone'), (2, NULL, '00000000-0000-0000-0000-000000005105', 'tablet'),
                                  (3, 5106, '00000000-0000-0000-0000-000000005106', 'watch');
@@ -77,21 +78,24 @@ INSERT INTO cases.tokens VALUES (1, '00000000-0000-0000-0000-000000005105', 'tok
                                 (2, '00000000-0000-0000-0000-000000005106', 'tok-b');
 SELECT * FROM privacy.cancel_subject('5105', dry_run => true);
 SELECT * FROM privacy.cancel_subject('5105');
-SELECT * FROM privacy.cancel_subject('00000000-0000-0000-0000-000000005105');
+SELECT * FROM privacy.cancel_subject('00000000-0000-0000-0000-000000005105', kind => 'device_owner');
+-- (a uuid is no person: the person kind is integer)
+SELECT try($$SELECT * FROM privacy.cancel_subject('00000000-0000-0000-0000-000000005105')$$);
 SELECT d::text FROM cases.devices d ORDER BY id;
 SELECT t::text FROM cases.tokens t ORDER BY id;
 -- a row two subjects share (device 3: account 5106 and a uuid owner): the
--- account's cancellation clears only its own side
+-- account's cancellation clears only its own side (model stays: it is the
+-- owner's too)
 SECURITY LABEL FOR privacy ON TABLE cases.devices IS 'ON CANCEL ANONYMIZE';
 SELECT * FROM privacy.cancel_subject('5106');
 SELECT d::text FROM cases.devices d ORDER BY id;
 
--- a row shared by two subjects of different types where nothing can be
+-- a row shared by two subjects of different kinds where nothing can be
 -- cleared (both keys are NOT NULL and referenced): kept as it is, counted
 CREATE TABLE cases.pairs (a int NOT NULL UNIQUE, b uuid NOT NULL UNIQUE);
 CREATE TABLE cases.pair_refs (a int REFERENCES cases.pairs (a), b uuid REFERENCES cases.pairs (b));
 SECURITY LABEL FOR privacy ON COLUMN cases.pairs.a IS 'SUBJECT';
-SECURITY LABEL FOR privacy ON COLUMN cases.pairs.b IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN cases.pairs.b IS 'SUBJECT device_owner';
 SECURITY LABEL FOR privacy ON TABLE cases.pairs IS 'ON CANCEL ANONYMIZE';
 INSERT INTO cases.pairs VALUES (5111, '00000000-0000-0000-0000-000000005112');
 INSERT INTO cases.pair_refs VALUES (5111, '00000000-0000-0000-0000-000000005112');
@@ -161,13 +165,13 @@ SET session_replication_role = replica;
 INSERT INTO cases.notes VALUES (5, 5109, 'restored again');
 RESET session_replication_role;
 -- (a tombstone whose journal line was lost: a crash between commit and append)
-INSERT INTO privacy.cancelled_subject (subject_id) VALUES (privacy.subject_pseudonym('cases: journal line lost'));
+INSERT INTO privacy.cancelled_subject (subject_id) VALUES (privacy.subject_pseudonym('5199'));
 SELECT subject_id = privacy.subject_pseudonym('5109') AS by_pseudonym, relation, action, rows, detail
   FROM privacy.replay_cancellations();
 SELECT n::text FROM cases.notes n ORDER BY id;
 SELECT note FROM privacy.request WHERE id = (SELECT max(id) FROM privacy.request);
 SELECT count(*) AS journalled FROM privacy.tombstone_journal()
- WHERE subject_id = privacy.subject_pseudonym('cases: journal line lost');
+ WHERE subject_id = privacy.subject_pseudonym('5199');
 
 -- 7. during a restore (a superuser with check_function_bodies off, as pg_dump's
 --    scripts set it) a SUBJECT label adds no trigger: the dump brings the

@@ -322,7 +322,7 @@ SECURITY LABEL FOR privacy ON COLUMN store.newsletter.user_id IS 'SUBJECT';
 SELECT * FROM privacy.check() WHERE object LIKE 'store.%';
 DROP TABLE store.newsletter;
 CREATE INDEX ON store.carts (user_id);
-SELECT count(*) FROM privacy.check() WHERE object LIKE 'store.carts%';
+SELECT count(*) FROM privacy.check() WHERE object LIKE 'store.carts%' AND severity = 'warning';
 
 -- anonymous values: same type, nothing of the original, random where unique
 SELECT privacy.anonymous_value('13800138000'::text, 'contact.phone'),

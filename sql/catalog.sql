@@ -13,8 +13,11 @@ SELECT fn, proconfig FROM ext_functions
  WHERE prosecdef AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (proconfig), false);
 SELECT count(*) AS security_definer_functions FROM ext_functions WHERE prosecdef;
 
--- SECURITY DEFINER functions PUBLIC may execute: only trigger functions, which
--- cannot be called directly, and functions granted to PUBLIC on purpose
+-- SECURITY DEFINER functions PUBLIC may execute: only event trigger functions,
+-- which cannot be called directly nor attached by an ordinary role, and
+-- table_holds, which answers only for a table the caller may read (attacks
+-- suite); row trigger functions are not: any role could attach them to a
+-- table of its own
 SELECT fn, rettype FROM ext_functions
  WHERE prosecdef AND has_function_privilege('public', oid, 'EXECUTE')
  ORDER BY fn::text;

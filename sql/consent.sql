@@ -139,9 +139,9 @@ SELECT try($$SELECT privacy.has_consent('42', 'marketing')$$);
 SELECT try($$SELECT privacy.define_purpose('x', 'consent', ARRAY['contact'], 'x')$$);
 RESET ROLE;
 -- an application role granted the functions records consent, and still cannot edit the ledger
-GRANT EXECUTE ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean),
-                          privacy.withdraw_consent(text, text),
-                          privacy.has_consent(text, text, timestamptz) TO regress_app;
+GRANT EXECUTE ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean, text),
+                          privacy.withdraw_consent(text, text, text),
+                          privacy.has_consent(text, text, timestamptz, text) TO regress_app;
 SET ROLE regress_app;
 SELECT privacy.grant_consent('46', 'analytics') > 0 AS app_granted;
 SELECT privacy.has_consent('46', 'analytics') AS app_checks;

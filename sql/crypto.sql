@@ -137,69 +137,71 @@ SELECT privacy.pseudonym('13812345678', 'c') AS ps \gset
 SELECT privacy.pseudonym('13812345678', 'c') = :'ps' AS same_in_new_session;
 
 -- per-subject keys and crypto-shredding
-SELECT privacy.subject_encrypt('user-1', '110105199001011234') AS s1,
-       privacy.subject_encrypt('user-2', '110105199001015678') AS s2 \gset
-SELECT privacy.subject_decrypt('user-1', :'s1') AS user1, privacy.subject_decrypt('user-2', :'s2') AS user2,
+SELECT privacy.subject_encrypt('9000000001', '110105199001011234') AS s1,
+       privacy.subject_encrypt('9000000002', '110105199001015678') AS s2 \gset
+SELECT privacy.subject_decrypt('9000000001', :'s1') AS user1, privacy.subject_decrypt('9000000002', :'s2') AS user2,
        get_byte(:'s1'::bytea, 0) AS format;
-SELECT try(format($$SELECT privacy.subject_decrypt('user-2', %L::bytea)$$, :'s1'));
-SELECT try($$SELECT privacy.subject_decrypt('user-9', privacy.encrypt('x', 'c'))$$);
-SELECT try(format($$SELECT privacy.subject_decrypt('user-9', %L::bytea)$$, :'s1'));
+SELECT try(format($$SELECT privacy.subject_decrypt('9000000002', %L::bytea)$$, :'s1'));
+SELECT try($$SELECT privacy.subject_decrypt('9000000009', privacy.encrypt('x', 'c'))$$);
+SELECT try(format($$SELECT privacy.subject_decrypt('9000000009', %L::bytea)$$, :'s1'));
 -- the keys are files in privacy.subject_key_dir, one per subject, named by its
 -- pseudonym; the database holds none (the directory may hold other databases'
 -- files too: count this test's subjects)
 SELECT count(*) AS key_files FROM pg_ls_dir(current_setting('privacy.subject_key_dir')) f
- WHERE f IN (SELECT privacy.subject_pseudonym(s) || '.key' FROM unnest(ARRAY['user-1', 'user-2']) s);
-SELECT bool_or(f = privacy.subject_pseudonym('user-1') || '.key') AS named_by_pseudonym
+ WHERE f IN (SELECT privacy.subject_pseudonym(s) || '.key' FROM unnest(ARRAY['9000000001', '9000000002']) s);
+SELECT bool_or(f = privacy.subject_pseudonym('9000000001') || '.key') AS named_by_pseudonym
   FROM pg_ls_dir(current_setting('privacy.subject_key_dir')) f;
-SELECT (pg_stat_file(current_setting('privacy.subject_key_dir') || '/' || privacy.subject_pseudonym('user-1') || '.key')).size AS wrapped_bytes;
+SELECT (pg_stat_file(current_setting('privacy.subject_key_dir') || '/' || privacy.subject_pseudonym('9000000001') || '.key')).size AS wrapped_bytes;
 SELECT count(*) AS tombstones FROM privacy.shredded_subject;
 -- a shred that rolls back destroys nothing: the key file goes only at commit
 BEGIN;
-SELECT privacy.shred_subject('user-1') AS destroyed_in_transaction;
-SELECT try(format($$SELECT privacy.subject_decrypt('user-1', %L::bytea)$$, :'s1'));
+SELECT privacy.shred_subject('9000000001') AS destroyed_in_transaction;
+SELECT try(format($$SELECT privacy.subject_decrypt('9000000001', %L::bytea)$$, :'s1'));
 SELECT privacy.sweep_subject_keys() AS not_swept_before_commit;
 ROLLBACK;
-SELECT privacy.subject_decrypt('user-1', :'s1') AS after_rollback;
+SELECT privacy.subject_decrypt('9000000001', :'s1') AS after_rollback;
 BEGIN;
 SAVEPOINT sp;
-SELECT privacy.shred_subject('user-1') AS destroyed_in_savepoint;
+SELECT privacy.shred_subject('9000000001') AS destroyed_in_savepoint;
 ROLLBACK TO SAVEPOINT sp;
 COMMIT;
-SELECT privacy.subject_decrypt('user-1', :'s1') AS after_savepoint_rollback;
+SELECT privacy.subject_decrypt('9000000001', :'s1') AS after_savepoint_rollback;
 -- a shred cannot be prepared for two-phase commit
 BEGIN;
-SELECT privacy.shred_subject('user-1') AS shred;
+SELECT privacy.shred_subject('9000000001') AS shred;
 PREPARE TRANSACTION 'shred';
 ROLLBACK;
-SELECT privacy.subject_decrypt('user-1', :'s1') AS after_refused_prepare;
+SELECT privacy.subject_decrypt('9000000001', :'s1') AS after_refused_prepare;
 -- committed: the key file is gone, a tombstone stays
-SELECT privacy.shred_subject('user-1') AS destroyed, privacy.shred_subject('user-1') AS again,
-       privacy.shred_subject('never-seen') AS unknown;
-SELECT try(format($$SELECT privacy.subject_decrypt('user-1', %L::bytea)$$, :'s1'));
-SELECT try($$SELECT privacy.subject_encrypt('user-1', 'new data')$$);
-SELECT privacy.subject_decrypt('user-2', :'s2') AS other_subject_unaffected;
-SELECT privacy.subject_decrypt_bytea('user-2', privacy.subject_encrypt('user-2', '\x00ff10'::bytea)) AS subject_bytes;
-SELECT try($$SELECT privacy.subject_decrypt('user-2', privacy.subject_encrypt('user-2', '\xff'::bytea))$$);
+SELECT privacy.shred_subject('9000000001') AS destroyed, privacy.shred_subject('9000000001') AS again,
+       privacy.shred_subject('9000000099') AS unknown;
+-- a subject that is no value of its kind (person: integer SUBJECT columns here) is refused, not shredded
+SELECT try($$SELECT privacy.shred_subject('never-seen')$$);
+SELECT try(format($$SELECT privacy.subject_decrypt('9000000001', %L::bytea)$$, :'s1'));
+SELECT try($$SELECT privacy.subject_encrypt('9000000001', 'new data')$$);
+SELECT privacy.subject_decrypt('9000000002', :'s2') AS other_subject_unaffected;
+SELECT privacy.subject_decrypt_bytea('9000000002', privacy.subject_encrypt('9000000002', '\x00ff10'::bytea)) AS subject_bytes;
+SELECT try($$SELECT privacy.subject_decrypt('9000000002', privacy.subject_encrypt('9000000002', '\xff'::bytea))$$);
 SELECT count(*) AS key_files FROM pg_ls_dir(current_setting('privacy.subject_key_dir')) f
- WHERE f IN (SELECT privacy.subject_pseudonym(s) || '.key' FROM unnest(ARRAY['user-1', 'user-2']) s);
+ WHERE f IN (SELECT privacy.subject_pseudonym(s) || '.key' FROM unnest(ARRAY['9000000001', '9000000002']) s);
 SELECT count(*) AS tombstones FROM privacy.shredded_subject;
 SELECT privacy.sweep_subject_keys() AS nothing_to_sweep;
 -- the key directory: every problem has its own error
 SET privacy.subject_key_dir = '';
-SELECT try($$SELECT privacy.subject_encrypt('user-3', 'x')$$);
+SELECT try($$SELECT privacy.subject_encrypt('9000000003', 'x')$$);
 SET privacy.subject_key_dir = 'no/such/dir';
-SELECT try($$SELECT privacy.subject_encrypt('user-3', 'x')$$);
+SELECT try($$SELECT privacy.subject_encrypt('9000000003', 'x')$$);
 SET privacy.subject_key_dir = 'PG_VERSION';
-SELECT try($$SELECT privacy.subject_encrypt('user-3', 'x')$$);
+SELECT try($$SELECT privacy.subject_encrypt('9000000003', 'x')$$);
 SET privacy.subject_key_dir = 'base';
-SELECT try($$SELECT privacy.subject_encrypt('user-3', 'x')$$);
+SELECT try($$SELECT privacy.subject_encrypt('9000000003', 'x')$$);
 RESET privacy.subject_key_dir;
-SELECT privacy.subject_decrypt('user-2', :'s2') AS works_again;
+SELECT privacy.subject_decrypt('9000000002', :'s2') AS works_again;
 -- receipts name the subject by its keyed pseudonym, never the subject key
-SELECT object = 'subject ' || privacy.subject_pseudonym('user-1') AS named_by_pseudonym, detail
+SELECT object = 'subject ' || privacy.subject_pseudonym('9000000001') AS named_by_pseudonym, detail
   FROM privacy.audit_log WHERE kind = 'shred' ORDER BY seq LIMIT 1;
 SELECT count(*) AS audit_entries_with_subject FROM privacy.audit_log
- WHERE object LIKE '%user-1%' OR detail::text LIKE '%user-1%';
+ WHERE object LIKE '%9000000001%' OR detail::text LIKE '%9000000001%';
 
 -- date_shift: one amount per subject, within the bound
 SELECT privacy.date_shift('2026-01-01', 'user-1', 30, 'c') - date '2026-01-01'
@@ -218,8 +220,8 @@ SELECT m FROM (VALUES
     (try($$SELECT privacy.import_key('dup', '\x2B7E151628AED2A6ABF7158809CF4F3C', 'aes-gcm')$$)),
     (try($$SELECT privacy.import_key('ff1-aes128', '\x2B7E151628AED2A6ABF7158809CF4F3C', 'ff1')$$)),
     (try($$SELECT privacy.pseudonym('13812345678', 'ff1-aes128')$$)),
-    (try($$SELECT privacy.subject_encrypt('user-1', '13812345678')$$)),
+    (try($$SELECT privacy.subject_encrypt('9000000001', '13812345678')$$)),
     (try($$SELECT privacy.fpe_encrypt('13812345678', 'nosuch')$$))) v(m);
 SELECT count(*) AS messages,
-       count(*) FILTER (WHERE m ILIKE '%2b7e1516%' OR m LIKE '%13812345678%' OR m LIKE '%user-1%') AS leaking
+       count(*) FILTER (WHERE m ILIKE '%2b7e1516%' OR m LIKE '%13812345678%' OR m LIKE '%9000000001%') AS leaking
   FROM messages;

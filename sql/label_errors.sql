@@ -52,6 +52,20 @@ SELECT try($$SECURITY LABEL FOR privacy ON TABLE accounts IS 'RETAIN 0 days AFTE
 SELECT try($$SECURITY LABEL FOR privacy ON TABLE accounts IS 'RETAIN -1 days AFTER opened_on'$$);
 SELECT try($$SECURITY LABEL FOR privacy ON TABLE accounts IS 'RETAIN 1.5 years AFTER opened_on'$$);
 SELECT try($$SECURITY LABEL FOR privacy ON TABLE accounts IS 'RETAIN 99999999 years AFTER opened_on'$$);
+-- at most 200 years in all: a cutoff of now minus the interval stays a valid time
+SELECT try($$SECURITY LABEL FOR privacy ON TABLE accounts IS 'RETAIN 1000000 years AFTER opened_on'$$);
+SELECT try($$SECURITY LABEL FOR privacy ON TABLE accounts IS 'RETAIN 200 years 1 day AFTER opened_on'$$);
+SELECT try($$SECURITY LABEL FOR privacy ON TABLE accounts IS 'RETAIN 2401 months AFTER opened_on'$$);
+SELECT try($$SECURITY LABEL FOR privacy ON TABLE accounts IS 'RETAIN 200 years AFTER opened_on'$$) AS two_hundred_years;
+SECURITY LABEL FOR privacy ON TABLE accounts IS NULL;
+-- subject kinds, OWNER and REFERENCE
+SELECT try($$SECURITY LABEL FOR privacy ON COLUMN accounts.phone IS 'SUBJECT 9lives'$$);
+SELECT try($$SECURITY LABEL FOR privacy ON COLUMN accounts.phone IS 'SUBJECT "Org"'$$);
+SELECT try($$SECURITY LABEL FOR privacy ON COLUMN accounts.phone IS 'SUBJECT org-unit'$$);
+SELECT try($$SECURITY LABEL FOR privacy ON COLUMN accounts.phone IS 'SUBJECT OWNER REFERENCE'$$);
+SELECT try($$SECURITY LABEL FOR privacy ON TABLE accounts IS 'OWNER'$$);
+SELECT * FROM privacy.parse_label('SUBJECT Org_2 ANONYMIZE WITH KEEP', false);
+SELECT * FROM privacy.parse_label('CATEGORY contact.phone REFERENCE', false);
 SELECT try($$SECURITY LABEL FOR privacy ON TABLE accounts IS 'RETAIN 1 year'$$);
 SELECT try($$SECURITY LABEL FOR privacy ON TABLE accounts IS 'RETAIN 1 year AFTER'$$);
 SELECT try($$SECURITY LABEL FOR privacy ON TABLE accounts IS 'RETAIN 1 year AFTER opened_on THEN KEEP'$$);

@@ -101,6 +101,17 @@ SET ROLE regress_marketer;
 SELECT id FROM pv.users_marketing WHERE pv.leak(email) ORDER BY id;
 RESET ROLE;
 
+-- EXPLAIN ANALYZE through a purpose view (doc/security.md, "What a purpose
+-- role can learn"): a leakproof condition such as = on text is pushed below
+-- the view's barrier, so the row counts of the plan's scan nodes count rows of
+-- subjects without consent that match it; the rows themselves, and every
+-- column value, stay hidden.  User 2 has no marketing consent.
+SET ROLE regress_marketer;
+SELECT count(*) AS rows_returned FROM pv.users_marketing WHERE email = 'two@example.com';
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id FROM pv.users_marketing WHERE email = 'two@example.com';
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT id FROM pv.users_marketing WHERE email = 'nobody@example.com';
+RESET ROLE;
+
 -- one subject's rows: with realistic statistics (thousands of subjects), the
 -- plan uses the base table's index and the consent key
 INSERT INTO pv.users SELECT i, NULL, NULL, NULL, '1980-01-01', NULL FROM generate_series(1000, 5999) i;
@@ -162,3 +173,4 @@ SELECT privacy.refresh_purpose_views();
 SELECT view_name FROM privacy.purpose_view WHERE view_schema = 'pv' ORDER BY 1;
 SELECT kind, object, detail->>'operation' AS op, detail->>'purpose' AS purpose FROM privacy.audit_log
  WHERE kind IN ('purpose view', 'purpose grant') ORDER BY seq;
+

@@ -51,16 +51,16 @@ SELECT kind, subject_id = privacy.subject_pseudonym('9005') AS by_pseudonym,
 SELECT privacy.complete_request(:access_request, 'copy sent');
 SELECT count(*) FROM privacy.overdue_requests;
 SELECT status, subject IS NULL AS subject_forgotten, note FROM privacy.request WHERE id = :access_request;
-SELECT replace(try(format('SELECT privacy.complete_request(%s)', :access_request)), :'access_request', '<id>') AS try;
-SELECT replace(try(format('SELECT privacy.complete_request(%s)', :dan_request)), :'dan_request', '<id>') AS try;
+SELECT regexp_replace(try(format('SELECT privacy.complete_request(%s)', :access_request)), '\m' || :'access_request' || '\M', '<id>', 'g') AS try;
+SELECT regexp_replace(try(format('SELECT privacy.complete_request(%s)', :dan_request)), '\m' || :'dan_request' || '\M', '<id>', 'g') AS try;
 SELECT try($$SELECT privacy.complete_request(-1)$$);
 SELECT try($$SELECT privacy.complete_request(NULL)$$);
 
 -- a revoked cancellation is never carried out
 SELECT privacy.revoke_cancellation(:eve_request);
 SELECT status, subject IS NULL AS subject_forgotten FROM privacy.request WHERE id = :eve_request;
-SELECT replace(try(format('SELECT privacy.revoke_cancellation(%s)', :eve_request)), :'eve_request', '<id>') AS try;
-SELECT replace(try(format('SELECT privacy.revoke_cancellation(%s)', :correction_request)), :'correction_request', '<id>') AS try;
+SELECT regexp_replace(try(format('SELECT privacy.revoke_cancellation(%s)', :eve_request)), '\m' || :'eve_request' || '\M', '<id>', 'g') AS try;
+SELECT regexp_replace(try(format('SELECT privacy.revoke_cancellation(%s)', :correction_request)), '\m' || :'correction_request' || '\M', '<id>', 'g') AS try;
 
 -- run_due_requests carries out the cancellations whose cooling-off is over:
 -- Dan's now, Fay's in 30 days; Carol's is blocked (see the cancellation

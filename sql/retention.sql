@@ -207,9 +207,10 @@ SELECT relation, rows, batches, error FROM privacy.retention_log
 SELECT (SELECT count(*) FROM keep.parents) AS parents, (SELECT count(*) FROM keep.ticks) AS ticks;
 DROP TABLE keep.children, keep.parents, keep.ticks;
 
--- anonymizing leaves a NOT NULL foreign key column as it is (its row keeps it);
--- a clause with nothing else to anonymize is refused by name, and the others go on
-CREATE TABLE keep.payments (id integer PRIMARY KEY, user_id integer NOT NULL REFERENCES keep.users,
+-- anonymizing a row severs its link to the subject (payments.user_id becomes
+-- NULL, as cancellation's anonymize does); a link that is NOT NULL cannot be
+-- severed, so that table is refused by name, and the others go on
+CREATE TABLE keep.payments (id integer PRIMARY KEY, user_id integer REFERENCES keep.users,
                             card text, paid date NOT NULL);
 CREATE TABLE keep.payers (id integer PRIMARY KEY, user_id integer NOT NULL REFERENCES keep.users, paid date NOT NULL);
 SECURITY LABEL FOR privacy ON COLUMN keep.payments.user_id IS 'CATEGORY account.id';
@@ -230,6 +231,32 @@ BEGIN
 END $$;
 CREATE TRIGGER keep_visits BEFORE DELETE ON keep.visits FOR EACH ROW EXECUTE FUNCTION keep.keep_visits();
 INSERT INTO keep.visits VALUES (1, 'Guest One', date '2001-01-01');
+-- whole-row anonymization changes labelled columns only, and keeps what
+-- other rows need: a column other rows reference stays (receipts.id), keys
+-- to tables that are nobody's stay (shop, promo: unlabelled), and so does a
+-- labelled one that must be set (pickup), a nullable one is cut (courier); a clause that
+-- leaves nothing to anonymize (every labelled column ANONYMIZE WITH KEEP) is
+-- refused by name
+CREATE TABLE keep.shops (id integer PRIMARY KEY);
+INSERT INTO keep.shops VALUES (1);
+CREATE TABLE keep.receipts (id integer PRIMARY KEY, shop integer NOT NULL REFERENCES keep.shops,
+                            promo integer REFERENCES keep.shops, buyer text, at date NOT NULL,
+                            pickup integer NOT NULL REFERENCES keep.shops, courier integer REFERENCES keep.shops);
+CREATE TABLE keep.receipt_lines (receipt integer REFERENCES keep.receipts, sku text);
+SECURITY LABEL FOR privacy ON COLUMN keep.receipts.buyer IS 'CATEGORY identity.name';
+SECURITY LABEL FOR privacy ON COLUMN keep.receipts.pickup IS 'CATEGORY location.precise';
+SECURITY LABEL FOR privacy ON COLUMN keep.receipts.courier IS 'CATEGORY location.precise';
+SECURITY LABEL FOR privacy ON TABLE keep.receipts IS 'RETAIN 1 year AFTER at THEN ANONYMIZE';
+CREATE TABLE keep.kept_only (id integer PRIMARY KEY, amount numeric, at date NOT NULL);
+SECURITY LABEL FOR privacy ON COLUMN keep.kept_only.amount IS 'CATEGORY financial.transaction ANONYMIZE WITH KEEP';
+SECURITY LABEL FOR privacy ON TABLE keep.kept_only IS 'RETAIN 1 year AFTER at THEN ANONYMIZE';
+INSERT INTO keep.receipts VALUES (1, 1, 1, 'Ann', date '2001-01-01', 1, 1), (2, 1, 1, 'Ben', current_date, 1, 1);
+INSERT INTO keep.receipt_lines VALUES (1, 'sku-1');
+INSERT INTO keep.kept_only VALUES (1, 9.50, date '2001-01-01');
+-- column retention on a table with a subject: the column goes, the link stays
+CREATE TABLE keep.ip_logins (id integer PRIMARY KEY, user_id integer REFERENCES keep.users, ip inet, at date NOT NULL);
+SECURITY LABEL FOR privacy ON COLUMN keep.ip_logins.ip IS 'CATEGORY device.ip RETAIN 1 year AFTER at THEN ANONYMIZE';
+INSERT INTO keep.ip_logins VALUES (1, 4, '10.1.1.1', date '2001-01-01'), (2, 4, '10.1.1.2', current_date);
 -- the caller's application_name is theirs again after the run
 SET application_name = 'nightly job';
 CALL privacy.run_retention();
@@ -238,6 +265,12 @@ SELECT relation, rows, error FROM privacy.retention_log
  WHERE id = (SELECT max(id) FROM privacy.retention_run) AND relation IN ('keep.payments', 'keep.payers', 'keep.visits')
  ORDER BY relation;
 SELECT id, user_id, card FROM keep.payments ORDER BY id;
+SELECT id, shop, promo, buyer, pickup, courier FROM keep.receipts ORDER BY id;
+SELECT id, amount FROM keep.kept_only;
+SELECT id, user_id, ip FROM keep.ip_logins ORDER BY id;
+SELECT relation, rows, error FROM privacy.retention_log
+ WHERE id = (SELECT max(id) FROM privacy.retention_run) AND relation IN ('keep.receipts', 'keep.kept_only')
+ ORDER BY relation;
 SELECT id, guest FROM keep.visits ORDER BY id;
 -- ... and after a run that fails (here cancelled in the middle of a batch)
 CREATE OR REPLACE FUNCTION keep.keep_visits() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -249,4 +282,4 @@ END $$;
 CALL privacy.run_retention();
 SHOW application_name;
 RESET application_name;
-DROP TABLE keep.payments, keep.payers, keep.visits;
+DROP TABLE keep.payments, keep.payers, keep.visits, keep.receipt_lines, keep.receipts, keep.shops, keep.kept_only, keep.ip_logins;

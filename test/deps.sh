@@ -13,6 +13,7 @@ pkgs=(
 	"postgresql-$PG_MAJOR-cron"   # the scheduler of retention (TAP test, docs)
 	"postgresql-$PG_MAJOR-plpgsql-check"   # static checks and the profiler (suites plpgsql_check, coverage)
 	libfaketime         # the suites again with the server's clock moved
+	python3-hypothesis python3-psycopg2   # the generated-schema test of cancellation (test/generated)
 )
 # make fuzz: libFuzzer with ASan/UBSan (clang), and valgrind
 if [ "${1:-}" = fuzz ]; then

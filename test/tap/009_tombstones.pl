@@ -125,8 +125,7 @@ is($b->safe_psql('shop', q{SELECT string_agg(detail->>'replayed', ',') FROM priv
 
 ($ret, $out, $err) = $b->psql('shop', q{INSERT INTO users VALUES (8, 'back@example.com', NULL)});
 is($err, q{psql:<stdin>:1: ERROR:  the subject in column "id" of table "users" has cancelled their account
-DETAIL:  A cancellation tombstone of } . $b->safe_psql('shop', q{SELECT cancelled_at FROM privacy.cancelled_subject WHERE subject_id = privacy.subject_pseudonym('8')})
-	  . q{ (privacy.cancelled_subject) refuses new rows for this subject.
+DETAIL:  A cancellation tombstone (privacy.cancelled_subject) refuses new rows for this subject.
 HINT:  After restoring an older backup, SELECT privacy.replay_cancellations() erases cancelled subjects again.},
 	'the restored database refuses the cancelled subject');
 ($ret, $out, $err) = $b->psql('shop', q{UPDATE users SET id = 7 WHERE id = 1});

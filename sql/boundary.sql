@@ -1,0 +1,285 @@
+-- boundary (#18): no owner's or administrator's code ever runs with the
+-- extension's rights.  A table owner (regress_owner, no superuser) plants
+-- code in every kind of object a user may own: a domain's check and default
+-- on a SUBJECT column, a cast, an operator, an operator class's support
+-- function, a view's rule, a row-level security policy, a trigger, a
+-- generated column, an index expression; then a superuser runs every entry
+-- point that touches those tables.  Each piece of planted code records who
+-- it ran as and tries to become superuser.
+\set VERBOSITY terse
+CREATE SCHEMA bnd;
+GRANT USAGE, CREATE ON SCHEMA bnd TO regress_owner;
+CREATE TABLE bnd.marker (who name, what text);
+GRANT INSERT ON bnd.marker TO PUBLIC;
+SET ROLE regress_owner;
+CREATE FUNCTION bnd.trap(what text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO bnd.marker VALUES (current_user, what);
+    BEGIN
+        EXECUTE 'ALTER ROLE regress_owner SUPERUSER';
+        INSERT INTO bnd.marker VALUES (current_user, what || ': became superuser');
+    EXCEPTION WHEN OTHERS THEN
+        NULL;
+    END;
+    RETURN true;
+END
+$$;
+-- 1. a domain on a SUBJECT column, whose check and default call the owner
+CREATE FUNCTION bnd.default_id() RETURNS integer LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM bnd.trap('domain default');
+    RETURN 0;
+END
+$$;
+CREATE DOMAIN bnd.member_id AS integer DEFAULT bnd.default_id() CHECK (bnd.trap('domain check'));
+-- 2. an enum subject kind with the owner's cast to text and = operator
+CREATE TYPE bnd.badge AS ENUM ('b1', 'b2', 'b3');
+CREATE FUNCTION bnd.badge_text(bnd.badge) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM bnd.trap('cast');
+    RETURN pg_catalog.textin(pg_catalog.enum_out($1));
+END
+$$;
+CREATE CAST (bnd.badge AS text) WITH FUNCTION bnd.badge_text(bnd.badge);
+CREATE FUNCTION bnd.badge_eq(bnd.badge, bnd.badge) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM bnd.trap('operator');
+    RETURN pg_catalog.enum_cmp($1, $2) = 0;
+END
+$$;
+CREATE OPERATOR bnd.= (LEFTARG = bnd.badge, RIGHTARG = bnd.badge, FUNCTION = bnd.badge_eq);
+-- 3. an index expression
+CREATE FUNCTION bnd.indexed(v text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    PERFORM bnd.trap('index expression');
+    RETURN v;
+END
+$$;
+-- 4. a policy
+CREATE FUNCTION bnd.policy() RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN bnd.trap('policy');
+END
+$$;
+-- 5. a trigger and a generated column
+CREATE FUNCTION bnd.on_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM bnd.trap(TG_OP || ' trigger');
+    RETURN COALESCE(NEW, OLD);
+END
+$$;
+CREATE FUNCTION bnd.generated(v text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN bnd.trap('generated column');
+END
+$$;
+CREATE TABLE bnd.members (id bnd.member_id PRIMARY KEY, name text,
+                          checked boolean GENERATED ALWAYS AS (bnd.generated(name)) STORED);
+CREATE INDEX ON bnd.members (bnd.indexed(name));
+CREATE TRIGGER members_change BEFORE UPDATE OR DELETE ON bnd.members FOR EACH ROW EXECUTE FUNCTION bnd.on_change();
+CREATE POLICY members_policy ON bnd.members USING (bnd.policy());
+ALTER TABLE bnd.members ENABLE ROW LEVEL SECURITY;
+SECURITY LABEL FOR privacy ON COLUMN bnd.members.id IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN bnd.members.name IS 'CATEGORY identity.name';
+SECURITY LABEL FOR privacy ON TABLE bnd.members IS 'ON CANCEL DELETE';
+CREATE TABLE bnd.visits (id int PRIMARY KEY, member bnd.member_id NOT NULL REFERENCES bnd.members, note text,
+                         at timestamptz NOT NULL DEFAULT now());
+SECURITY LABEL FOR privacy ON COLUMN bnd.visits.note IS 'CATEGORY content.feedback';
+SECURITY LABEL FOR privacy ON TABLE bnd.visits IS 'ON CANCEL ANONYMIZE RETAIN 30 days AFTER at THEN ANONYMIZE';
+CREATE TABLE bnd.badges (badge bnd.badge PRIMARY KEY, holder text);
+SECURITY LABEL FOR privacy ON COLUMN bnd.badges.badge IS 'SUBJECT badge';
+SECURITY LABEL FOR privacy ON COLUMN bnd.badges.holder IS 'CATEGORY identity.name';
+SECURITY LABEL FOR privacy ON TABLE bnd.badges IS 'ON CANCEL DELETE';
+INSERT INTO bnd.members (id, name) VALUES (700001, 'Ann'), (700002, 'Ben'), (700003, 'Cy');
+INSERT INTO bnd.visits VALUES (1, 700001, 'Ann came', now() - interval '60 days'), (2, 700002, 'Ben came', now());
+INSERT INTO bnd.badges VALUES ('b1', 'Ann'), ('b2', 'Ben');
+-- the owner's operator class support function (an operator class needs a
+-- superuser, who here installs one whose support function the owner wrote)
+CREATE FUNCTION bnd.text_cmp(text, text) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    PERFORM bnd.trap('operator class');
+    RETURN pg_catalog.bttextcmp($1, $2);
+END
+$$;
+RESET ROLE;
+CREATE OPERATOR CLASS bnd.trapped_text_ops FOR TYPE text USING btree AS
+    OPERATOR 1 pg_catalog.<, OPERATOR 2 pg_catalog.<=, OPERATOR 3 pg_catalog.=, OPERATOR 4 pg_catalog.>=,
+    OPERATOR 5 pg_catalog.>, FUNCTION 1 bnd.text_cmp(text, text);
+ALTER OPERATOR FAMILY bnd.trapped_text_ops USING btree OWNER TO regress_owner;
+ALTER OPERATOR CLASS bnd.trapped_text_ops USING btree OWNER TO regress_owner;
+SET ROLE regress_owner;
+CREATE INDEX ON bnd.visits (note bnd.trapped_text_ops);
+RESET ROLE;
+TRUNCATE bnd.marker;
+
+-- a superuser runs every entry point over these tables
+SELECT rolsuper AS caller_is_superuser FROM pg_roles WHERE rolname = current_user;
+SELECT relation, action, rows FROM privacy.cancel_subject('700001', dry_run => true) WHERE relation::text LIKE 'bnd.%';
+SELECT count(*) AS exported_rows FROM privacy.export_subject_rows('700002') WHERE relation::text LIKE 'bnd.%';
+SELECT count(*) >= 0 AS previewed FROM privacy.retention_preview();
+SELECT privacy.place_hold('700002', now() + interval '1 day', 'investigation') > 0 AS held;
+SET client_min_messages = error;   -- other suites' tables are expired too
+CALL privacy.run_retention();
+RESET client_min_messages;
+SELECT relation, action, rows FROM privacy.cancel_subject('700001') WHERE relation::text LIKE 'bnd.%';
+SELECT relation, action, rows FROM privacy.cancel_subject('b2', kind => 'badge');
+SELECT count(*) >= 0 AS checked FROM privacy.check();
+SET client_min_messages = warning;
+SELECT count(*) >= 0 AS replayed FROM privacy.replay_cancellations();
+RESET client_min_messages;
+SELECT privacy.release_hold(h.id) FROM privacy.hold h WHERE h.reason = 'investigation';
+-- the state the calls left: Ann cancelled, Ben kept (his hold), the badge b2 gone
+SELECT id, name FROM bnd.members ORDER BY id;
+SELECT id, member, note FROM bnd.visits ORDER BY id;
+SELECT holder FROM bnd.badges ORDER BY 1;   -- (badge::text would run the owner's cast as this superuser)
+-- every planted piece that ran, ran as its owner; none became superuser
+SELECT who, what, count(*) > 0 AS ran FROM bnd.marker GROUP BY who, what ORDER BY what;
+SELECT count(*) AS ran_as_superuser FROM bnd.marker WHERE who <> 'regress_owner';
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_owner';
+
+-- the relation kind is checked before any read: a labelled table turned
+-- into a view (its _RETURN rule runs the owner's code) is read by nothing
+SET ROLE regress_owner;
+CREATE TABLE bnd.turned (id integer, secret text);
+SECURITY LABEL FOR privacy ON COLUMN bnd.turned.id IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON TABLE bnd.turned IS 'ON CANCEL DELETE';
+DROP TRIGGER privacy_cancelled_subject ON bnd.turned;
+VACUUM bnd.turned;
+CREATE RULE "_RETURN" AS ON SELECT TO bnd.turned DO INSTEAD
+    SELECT 700003 AS id, 'x'::text AS secret WHERE bnd.trap('view rule');
+RESET ROLE;
+SELECT relkind FROM pg_class WHERE oid = 'bnd.turned'::regclass;
+TRUNCATE bnd.marker;
+SELECT relation, action, rows FROM privacy.cancel_subject('700003', dry_run => true) WHERE relation::text LIKE 'bnd.%';
+SELECT count(*) AS exported_rows FROM privacy.export_subject_rows('700003') WHERE relation::text LIKE 'bnd.%';
+SET client_min_messages = warning;
+SELECT count(*) >= 0 AS replayed FROM privacy.replay_cancellations();
+RESET client_min_messages;
+SELECT severity, object, message FROM privacy.check() WHERE object LIKE 'bnd.turned%';
+SELECT count(*) FILTER (WHERE what LIKE 'view rule%') AS view_body_ran,
+       count(*) FILTER (WHERE who <> 'regress_owner') AS ran_as_superuser FROM bnd.marker;
+DROP VIEW bnd.turned;
+
+-- forced row-level security: cancellation never reports done while rows
+-- remain; it refuses, naming the table
+ALTER TABLE bnd.members FORCE ROW LEVEL SECURITY;
+SELECT try($$SELECT * FROM privacy.cancel_subject('700003')$$);
+SELECT id FROM bnd.members ORDER BY id;
+ALTER TABLE bnd.members NO FORCE ROW LEVEL SECURITY;
+
+-- base types' input and output functions are C: only a superuser installs
+-- them, so a type's I/O is as trusted as the server (doc/security.md)
+SET ROLE regress_owner;
+SELECT try($$CREATE TYPE bnd.shell$$);
+SELECT try($$CREATE TYPE bnd.shell (INPUT = pg_catalog.int4in, OUTPUT = pg_catalog.int4out)$$);
+RESET ROLE;
+
+-- event triggers: only a superuser creates one; ours fire on an owner's DDL
+-- and run no code of the owner's (the DDL below relabels and alters the
+-- planted table; nothing planted runs)
+TRUNCATE bnd.marker;
+SET ROLE regress_owner;
+SECURITY LABEL FOR privacy ON COLUMN bnd.members.name IS 'CATEGORY identity.name MASK WITH privacy.mask_name';
+ALTER TABLE bnd.members ADD COLUMN extra text;
+SELECT try($$CREATE EVENT TRIGGER bnd_et ON ddl_command_end EXECUTE FUNCTION bnd.on_change()$$);
+RESET ROLE;
+SELECT who, what FROM bnd.marker ORDER BY what;
+
+-- medium: the audit trigger is not PUBLIC's to attach (it would forge
+-- entries); the guard may be attached (partitions clone it) but guards only
+-- SUBJECT columns, and says whether a subject has a tombstone, never when
+SET ROLE regress_app;
+CREATE TEMP TABLE forged (id integer, category text);
+SELECT try($$CREATE TRIGGER forge AFTER INSERT ON forged FOR EACH ROW EXECUTE FUNCTION privacy.category_audit()$$);
+CREATE TRIGGER probe BEFORE INSERT ON forged FOR EACH ROW EXECUTE FUNCTION privacy.refuse_cancelled('id');
+SELECT try($$INSERT INTO forged VALUES (700001, 'x')$$);
+RESET ROLE;
+
+-- medium: check_function_bodies = off gives a non-superuser no restore mode:
+-- labels are still validated and audited
+SET ROLE regress_owner;
+SET check_function_bodies = off;
+SELECT try($$SECURITY LABEL FOR privacy ON COLUMN bnd.members.extra IS 'CATEGORY no.such_category'$$);
+RESET ROLE;
+SELECT count(*) AS audit_before FROM privacy.audit_log WHERE object LIKE '%bnd.members.extra%' \gset
+SET ROLE regress_owner;
+SET check_function_bodies = off;
+SECURITY LABEL FOR privacy ON COLUMN bnd.members.extra IS 'CATEGORY identity.name';
+RESET check_function_bodies;
+RESET ROLE;
+SELECT count(*) - :audit_before AS audited FROM privacy.audit_log WHERE object LIKE '%bnd.members.extra%';
+
+-- medium: an audited transaction cannot be prepared
+BEGIN;
+SECURITY LABEL FOR privacy ON COLUMN bnd.members.extra IS NULL;
+PREPARE TRANSACTION 'audited';
+SELECT count(*) AS prepared FROM pg_prepared_xacts WHERE gid = 'audited';
+
+-- medium: no lock of ours is one an ordinary role can take (no advisory locks)
+SELECT count(*) AS functions_taking_advisory_locks FROM pg_proc p
+  JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+  JOIN pg_extension x ON x.oid = d.refobjid AND x.extname = 'privacy'
+ WHERE p.prosrc LIKE '%advisory%';
+
+-- medium: a cancelled subject gets no consent; reserved keys are refused
+SELECT try($$SELECT privacy.grant_consent('700001', 'analytics')$$);
+SELECT try($$SELECT privacy.pseudonym('x', 'privacy.subjects')$$);
+SELECT try($$SELECT privacy.encrypt('x', 'privacy.subjects')$$);
+
+-- medium: a subject that is no value of its kind is refused without its value
+SELECT try($$SELECT * FROM privacy.cancel_subject('not-a-badge-5', kind => 'badge')$$);
+PREPARE cancel_bound(text) AS SELECT * FROM privacy.cancel_subject($1, true);
+SELECT try($$EXECUTE cancel_bound('x5x')$$);
+DEALLOCATE cancel_bound;
+
+-- medium: the guard against cancelled subjects covers an inheritance child
+-- and a generated SUBJECT column
+CREATE TABLE bnd.base (id integer);
+SECURITY LABEL FOR privacy ON COLUMN bnd.base.id IS 'SUBJECT';
+CREATE TABLE bnd.child (extra text) INHERITS (bnd.base);
+SELECT try($$INSERT INTO bnd.child VALUES (700001, 'back')$$);
+CREATE TABLE bnd.computed (raw integer, id integer GENERATED ALWAYS AS (raw + 1) STORED);
+SECURITY LABEL FOR privacy ON COLUMN bnd.computed.id IS 'SUBJECT';
+SELECT try($$INSERT INTO bnd.computed (raw) VALUES (700000)$$);
+SELECT try($$INSERT INTO bnd.computed (raw) VALUES (5)$$) AS other_subject;
+SELECT (SELECT count(*) FROM bnd.child) AS child_rows, (SELECT count(*) FROM bnd.computed) AS computed_rows;
+
+-- medium: 18 tables, each with three foreign keys to the one before (3^17
+-- chains): whose data each holds is found once per table
+SET statement_timeout = '60s';
+DO $$
+BEGIN
+    EXECUTE 'CREATE TABLE bnd.chain0 (id integer PRIMARY KEY)';
+    EXECUTE 'SECURITY LABEL FOR privacy ON COLUMN bnd.chain0.id IS ''SUBJECT''';
+    EXECUTE 'SECURITY LABEL FOR privacy ON TABLE bnd.chain0 IS ''ON CANCEL DELETE''';
+    EXECUTE 'INSERT INTO bnd.chain0 VALUES (700009)';
+    FOR i IN 1 .. 17 LOOP
+        EXECUTE format('CREATE TABLE bnd.chain%s (id integer PRIMARY KEY, a integer NOT NULL REFERENCES bnd.chain%s, '
+                       'b integer NOT NULL REFERENCES bnd.chain%s, c integer NOT NULL REFERENCES bnd.chain%s)', i, i - 1, i - 1, i - 1);
+        EXECUTE format('SECURITY LABEL FOR privacy ON TABLE bnd.chain%s IS ''ON CANCEL DELETE''', i);
+        EXECUTE format('INSERT INTO bnd.chain%s VALUES (1%s, %s, %s, %s)', i, i,
+                       CASE WHEN i = 1 THEN 700009 ELSE ('1' || (i - 1))::integer END,
+                       CASE WHEN i = 1 THEN 700009 ELSE ('1' || (i - 1))::integer END,
+                       CASE WHEN i = 1 THEN 700009 ELSE ('1' || (i - 1))::integer END);
+    END LOOP;
+END
+$$;
+SELECT count(*) AS tables, max(hops) AS deepest FROM privacy.subject_path WHERE relation::text LIKE 'bnd.chain%';
+SELECT count(*) AS tables_emptied, sum(rows) AS rows FROM privacy.cancel_subject('700009') WHERE relation::text LIKE 'bnd.chain%';
+RESET statement_timeout;
+
+-- escalation 4: a category's mask is held to the label's rule (a function
+-- name in a trusted schema that takes and returns the column's type), so no
+-- text of it reaches CREATE VIEW
+SELECT try($$SELECT privacy.add_category('bnd_evil', 'x', mask => 'privacy.mask_name(x)) FROM pg_class; ALTER ROLE regress_owner SUPERUSER; --')$$);
+SELECT try($$SELECT privacy.add_category('bnd_evil', 'x', mask => 'public.nosuch')$$);
+SELECT privacy.add_category('bnd_fine', 'x', mask => 'mask_name') AS added;
+SELECT mask FROM privacy.category WHERE name = 'bnd_fine';
+SELECT count(*) AS evil_categories FROM privacy.category WHERE name = 'bnd_evil';
+
+-- the plan of a table its owner reads, before statistics: counted as the owner
+SET ROLE regress_owner;
+CREATE TABLE bnd.fresh (id integer PRIMARY KEY, phone text);
+SECURITY LABEL FOR privacy ON COLUMN bnd.fresh.phone IS 'CATEGORY contact.phone';
+SELECT column_name, method FROM privacy.anonymization_plan('bnd.fresh');
+RESET ROLE;
