@@ -15,6 +15,7 @@ OBJS = \
 	src/subjects.o \
 	src/kinds.o \
 	src/journal.o \
+	src/wal.o \
 	src/consent.o \
 	src/rights.o \
 	src/fpe.o \

@@ -25,6 +25,7 @@
 
 #include "compat.h"
 #include "privacy.h"
+#include "wal.h"
 
 PG_MODULE_MAGIC;
 
@@ -61,6 +62,7 @@ _PG_init(void)
 	privacy_subjects_init();
 	privacy_rights_init();
 	privacy_kinds_init();
+	privacy_wal_init();
 
 	privacy_reserve_guc_prefix("privacy");
 }

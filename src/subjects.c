@@ -2,23 +2,29 @@
  * subjects.c
  *	  Per-subject data keys and crypto-shredding.
  *
- * Each subject's data key lives outside the database, as one file in the
- * directory named by the superuser-only setting privacy.subject_key_dir,
+ * Each subject's data key lives outside the database's tables, as one file
+ * in the directory named by the superuser-only setting
+ * privacy.subject_key_dir (by default privacy_keys in the data directory),
  * wrapped (AES-256-GCM) under the master key and named by the subject's
- * keyed pseudonym, HMAC(privacy.subjects, subject).  The database holds no
- * subject key, so no database backup (pg_dump, base backup, WAL archive) does
- * either.  privacy.shred_subject() writes a tombstone row (transactional,
- * dumped, replicated) and deletes the key file when its transaction commits;
- * from then on every copy of that subject's ciphertexts, in every backup of
- * the database, is unreadable.  A file whose subject has a tombstone (left by
- * a crash between commit and deletion) is refused and removed on sight and by
+ * keyed pseudonym, HMAC(privacy.subjects, subject).  No pg_dump holds a
+ * subject key.  Base backups copy the default directory, and WAL carries
+ * every key file created and removed (wal.c), so that standbys and
+ * point-in-time recovery have every key their data needs: a key lives in
+ * the base backups and archived WAL made while it existed, until they
+ * expire, as erased rows do.  privacy.shred_subject() writes a tombstone row
+ * (transactional, dumped, replicated) and deletes the key file when its
+ * transaction commits; from then on every copy of that subject's
+ * ciphertexts is unreadable, except through a backup or archived WAL kept
+ * from before the shred.  A file whose subject has a tombstone (left by a
+ * crash between commit and deletion) is refused and removed on sight and by
  * privacy.sweep_subject_keys().
  *
  * The same directory keeps the tombstone journal, cancelled.journal: every
  * cancellation's tombstone (privacy.cancelled_subject) is appended to it when
  * its transaction commits.  A restored older backup lacks the tombstone rows
- * of later cancellations; the journal, outside the database, still has them,
- * and privacy.replay_cancellations() erases those subjects again.  A trigger
+ * of later cancellations; the journal, outside the database's tables, still
+ * has them (WAL carries its lines to standbys and recovered clusters), and
+ * privacy.replay_cancellations() erases those subjects again.  A trigger
  * on every table with a SUBJECT column, privacy.refuse_cancelled(), refuses
  * new rows for a cancelled subject.
  *-------------------------------------------------------------------------
@@ -38,6 +44,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -46,7 +53,9 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "common/file_perm.h"
 #include "storage/fd.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
@@ -66,8 +75,17 @@
 #include "label_parse.h"
 #include "keys.h"
 #include "privacy.h"
+#include "wal.h"
 
 #define WRAPPED_LEN (1 + 12 + PRIVACY_KEY_BYTES + 16)
+StaticAssertDecl(WRAPPED_LEN == PRIVACY_WRAPPED_LEN, "the key record carries a key file");
+
+/*
+ * The default directory, inside the data directory: base backups copy it
+ * and WAL carries every change to it (wal.c), so standbys and recovered
+ * clusters have every key their data needs.
+ */
+#define DEFAULT_KEY_DIR "privacy_keys"
 
 static char *subject_key_dir = NULL;
 static bool dir_checked = false;
@@ -87,6 +105,7 @@ static bool dir_checked = false;
 typedef struct PendingUnlink
 {
 	char		path[MAXPGPATH];	/* a key file, or a journal line */
+	uint8		id[PRIVACY_SUBJECT_ID_LEN]; /* the key file's subject */
 	bool		journal;
 	SubTransactionId subid;
 	struct PendingUnlink *next;
@@ -94,7 +113,85 @@ typedef struct PendingUnlink
 
 static PendingUnlink *pending = NULL;
 
+/*
+ * The WAL records of the pending actions, made ready before commit (where an
+ * error can still abort) and logged after the commit record (wal.c says why).
+ */
+static uint8 *commit_ids = NULL;
+static uint32 commit_nids = 0;
+static char *commit_lines = NULL;
+static uint32 commit_lines_len = 0;
+
 static void subj_tomb_relcache_callback(Datum arg, Oid relid);
+
+static void
+subj_free_commit_records(void)
+{
+	if (commit_ids)
+		pfree(commit_ids);
+	if (commit_lines)
+		pfree(commit_lines);
+	commit_ids = NULL;
+	commit_lines = NULL;
+	commit_nids = 0;
+	commit_lines_len = 0;
+}
+
+static void
+subj_prepare_commit_records(void)
+{
+	PendingUnlink *p;
+	uint32		nids = 0;
+	uint32		len = 0;
+
+	subj_free_commit_records();
+	for (p = pending; p; p = p->next)
+	{
+		if (p->journal)
+			len += strlen(p->path);
+		else
+			nids++;
+	}
+	if (nids > 0)
+		commit_ids = MemoryContextAlloc(TopMemoryContext, (Size) nids * PRIVACY_SUBJECT_ID_LEN);
+	if (len > 0)
+		commit_lines = MemoryContextAlloc(TopMemoryContext, len);
+	/* in the order subj_journal_append writes them */
+	len = 0;
+	for (p = pending; p; p = p->next)
+	{
+		if (p->journal)
+		{
+			size_t		l = strlen(p->path);
+
+			memcpy(commit_lines + len, p->path, l);
+			len += l;
+		}
+		else
+			memcpy(commit_ids + (Size) commit_nids++ * PRIVACY_SUBJECT_ID_LEN, p->id, PRIVACY_SUBJECT_ID_LEN);
+	}
+	commit_lines_len = len;
+}
+
+/*
+ * After the commit record: log the shreds and journal lines, and flush them,
+ * before doing them here.  Nothing in here may raise an ERROR (the
+ * transaction has committed); XLogInsert and XLogFlush do not, but on PANIC.
+ */
+static void
+subj_log_commit_records(void)
+{
+	XLogRecPtr	lsn = InvalidXLogRecPtr;
+
+	if (!privacy_preloaded || RecoveryInProgress())
+		return;
+	if (commit_nids > 0)
+		lsn = privacy_wal_key_remove(commit_ids, commit_nids);
+	if (commit_lines_len > 0)
+		lsn = privacy_wal_journal(commit_lines, commit_lines_len);
+	if (!XLogRecPtrIsInvalid(lsn))
+		XLogFlush(lsn);
+}
 
 static void
 subj_free_pending(void)
@@ -171,8 +268,16 @@ subj_xact_callback(XactEvent event, void *arg)
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that shredded a subject key or cancelled a subject")));
 			break;
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+			if (pending)
+				subj_prepare_commit_records();
+			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			if (pending)
+				subj_log_commit_records();
+			subj_free_commit_records();
 			subj_journal_append();
 			for (p = pending; p; p = p->next)
 			{
@@ -190,6 +295,7 @@ subj_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			subj_free_commit_records();
 			subj_free_pending();
 			break;
 		default:
@@ -238,10 +344,10 @@ void
 privacy_subjects_init(void)
 {
 	DefineCustomStringVariable("privacy.subject_key_dir",
-							   "Directory holding one wrapped data key per subject, outside the database.",
-							   "Relative paths are relative to the data directory. It must be accessible by the server's OS user only.",
+							   "Directory holding one wrapped data key per subject, and the tombstone journal.",
+							   "Relative paths are relative to the data directory; the default, privacy_keys in it, is created on first use. It must be accessible by the server's OS user only.",
 							   &subject_key_dir,
-							   "",
+							   DEFAULT_KEY_DIR,
 							   PGC_SUSET,
 							   GUC_SUPERUSER_ONLY,
 							   NULL,
@@ -252,59 +358,131 @@ privacy_subjects_init(void)
 	CacheRegisterRelcacheCallback(subj_tomb_relcache_callback, (Datum) 0);
 }
 
+/* the directory that redo writes to: the server's own setting */
+const char *
+privacy_subject_key_dir_setting(void)
+{
+	return subject_key_dir ? subject_key_dir : "";
+}
+
+/*
+ * Where dir is relative to the data directory: 1 for the data directory's
+ * privacy_keys (the default), 2 for anywhere else inside it, 0 outside, -1
+ * when it cannot be resolved (errno set).
+ */
+static int
+subj_dir_place(const char *dir)
+{
+	char	   *real = realpath(dir, NULL);
+	char	   *data = realpath(DataDir, NULL);
+	char	   *own;
+	int			place;
+
+	if (real == NULL || data == NULL)
+	{
+		int			save = errno;
+
+		free(real);
+		free(data);
+		errno = save;
+		return -1;
+	}
+	own = psprintf("%s/%s", data, DEFAULT_KEY_DIR);
+	if (strcmp(real, own) == 0)
+		place = 1;
+	else if (strcmp(real, data) == 0 ||
+			 (strncmp(real, data, strlen(data)) == 0 && real[strlen(data)] == '/'))
+		place = 2;
+	else
+		place = 0;
+	pfree(own);
+	free(real);
+	free(data);
+	return place;
+}
+
+/* is dir the default, privacy_keys in the data directory (which may not exist yet)? */
+static bool
+subj_dir_is_default(const char *dir)
+{
+	return strcmp(dir, DEFAULT_KEY_DIR) == 0 ||
+		strcmp(dir, psprintf("%s/%s", DataDir, DEFAULT_KEY_DIR)) == 0;
+}
+
 /*
  * What is wrong with the subject key directory, or NULL: it must be a
- * directory owned by the server's OS user, closed to everyone else, outside
- * the data directory.  *hint and *detail get what to do and why.
+ * directory owned by the server's OS user, closed to everyone else, either
+ * privacy_keys in the data directory or outside it.  *hint and *detail get
+ * what to do and why.  lint adds what only privacy.check() reports: a
+ * directory that recovery had to create, which lacks the keys from before
+ * the base backup.
  */
-const char *
-privacy_subject_key_dir_problem(const char **hint, const char **detail)
+static const char *
+subj_dir_problem(bool lint, const char **hint, const char **detail)
 {
 	struct stat st;
-	char	   *dir;
-	char	   *data;
-	bool		inside;
+	int			place;
 
 	*hint = NULL;
 	*detail = NULL;
 	if (subject_key_dir == NULL || subject_key_dir[0] == '\0')
 	{
-		*hint = "Create a directory outside the data directory, accessible by the server's OS user only (chmod 700), and name it in privacy.subject_key_dir (see doc/keys.md).";
+		*hint = "Name a directory accessible by the server's OS user only (chmod 700) in privacy.subject_key_dir, or RESET it to the default, privacy_keys in the data directory (see doc/keys.md).";
 		return "privacy.subject_key_dir is not set";
 	}
 	if (stat(subject_key_dir, &st) != 0)
+	{
+		if (errno == ENOENT && subj_dir_is_default(subject_key_dir))
+			return NULL;		/* created on first use */
+		if (errno == ENOENT && RecoveryInProgress())
+		{
+			*hint = "Copy the primary's subject key directory to this server, at the path privacy.subject_key_dir names: pg_basebackup copies only the data directory (see doc/keys.md).";
+			return "this standby has no subject key directory: it cannot decrypt for subjects whose keys were made before its base backup";
+		}
 		return psprintf("could not access the directory named by privacy.subject_key_dir: %s",
 						strerror(errno));
+	}
 	if (!S_ISDIR(st.st_mode))
 		return "privacy.subject_key_dir does not name a directory";
 	if (st.st_uid != geteuid())
 		return "the subject key directory is not owned by the database server's OS user";
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+	place = subj_dir_place(subject_key_dir);
+	if (place < 0)
+		return psprintf("could not resolve the subject key directory: %s", strerror(errno));
+
+	/*
+	 * Inside the data directory, the data directory guards it (PostgreSQL
+	 * requires it to be 0700, or 0750 with group access): a copy made by a
+	 * base backup may come with other modes.
+	 */
+	if (place != 1 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
 	{
 		*hint = "Make it accessible by its owner only: chmod 700.";
 		return "the subject key directory is accessible by other users than its owner";
 	}
-	dir = realpath(subject_key_dir, NULL);
-	data = realpath(DataDir, NULL);
-	if (dir == NULL || data == NULL)
+	if (place == 2)
 	{
-		const char *problem = psprintf("could not resolve the subject key directory: %s",
-									   strerror(errno));
-
-		free(dir);
-		free(data);
-		return problem;
+		*detail = "PostgreSQL's own directories are not for key files.";
+		*hint = "RESET privacy.subject_key_dir to use privacy_keys in the data directory.";
+		return "inside the data directory, the subject key directory must be privacy_keys";
 	}
-	inside = strcmp(dir, data) == 0 ||
-		(strncmp(dir, data, strlen(data)) == 0 && dir[strlen(data)] == '/');
-	free(dir);
-	free(data);
-	if (inside)
+	if (lint)
 	{
-		*detail = "Base backups copy the data directory: keys kept there would outlive a shred in every backup.";
-		return "the subject key directory must be outside the data directory";
+		char	   *marker = psprintf("%s/%s", subject_key_dir, PRIVACY_INCOMPLETE_NAME);
+
+		if (stat(marker, &st) == 0)
+		{
+			*hint = "Copy the key files of the primary's directory (or of a copy made with the base backup) into it, then remove the file INCOMPLETE from it (see doc/keys.md).";
+			return "the subject key directory was missing when recovery wrote a key into it: it lacks the keys made before the base backup";
+		}
 	}
 	return NULL;
+}
+
+const char *
+privacy_subject_key_dir_problem(const char **hint, const char **detail)
+{
+	return subj_dir_problem(true, hint, detail);
 }
 
 static void
@@ -313,10 +491,18 @@ subj_check_dir(void)
 	const char *problem;
 	const char *hint;
 	const char *detail;
+	struct stat st;
 
 	if (dir_checked && subject_key_dir != NULL && subject_key_dir[0] != '\0')
 		return;
-	problem = privacy_subject_key_dir_problem(&hint, &detail);
+	/* the default is made on first use, here or by redo */
+	if (subject_key_dir != NULL && subj_dir_is_default(subject_key_dir) &&
+		stat(subject_key_dir, &st) != 0 && errno == ENOENT &&
+		mkdir(subject_key_dir, S_IRWXU) != 0 && errno != EEXIST)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create the subject key directory: %m")));
+	problem = subj_dir_problem(false, &hint, &detail);
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -477,41 +663,221 @@ subj_read_file(const char *path, bytea **wrapped)
 	return true;
 }
 
-/* write a new wrapped key file; if another session won the race, keep its */
-static void
-subj_write_file(const char *path, const bytea *wrapped)
+/* write len bytes to a new file tmp and fsync it; false (errno set) on failure */
+static bool
+subj_write_tmp(const char *tmp, const uint8 *bytes, int len)
 {
-	char	   *tmp = psprintf("%s.%d.tmp", path, MyProcPid);
-	int			fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | O_EXCL | PG_BINARY);
+	int			fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
 
 	if (fd < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not create a subject key file: %m")));
-	if (write(fd, VARDATA_ANY(wrapped), WRAPPED_LEN) != WRAPPED_LEN || pg_fsync(fd) != 0)
+		return false;
+	if (write(fd, bytes, len) != len || pg_fsync(fd) != 0)
 	{
 		int			save = errno;
 
 		CloseTransientFile(fd);
 		unlink(tmp);
 		errno = save;
+		return false;
+	}
+	CloseTransientFile(fd);
+	return true;
+}
+
+/*
+ * Write a new wrapped key file, and log it (wal.c).  The file is complete
+ * and synced under a temporary name before anything is logged; the record
+ * is logged and the file linked into place under one lock, so that the
+ * order of the records in WAL is the order in which files appeared (redo
+ * keeps the first file, as a session that loses the race here keeps the
+ * other's); the record is flushed before the key is used, so that no
+ * ciphertext leaves this function without its key in WAL.  If another
+ * session created the file first, its file is kept and nothing is logged.
+ *
+ * A crash after the link and before the caller commits leaves a key file,
+ * on the primary and wherever the record was redone, that no committed row
+ * uses: it is harmless (the next subject_encrypt of that subject uses it).
+ */
+static void
+subj_write_file(const char *path, const uint8 *id, const bytea *wrapped)
+{
+	char	   *tmp = psprintf("%s.%d.tmp", path, MyProcPid);
+	LOCKTAG		tag;
+	struct stat st;
+	XLogRecPtr	lsn = InvalidXLogRecPtr;
+	bool		linked = false;
+	int			save = 0;
+
+	if (VARSIZE_ANY_EXHDR(wrapped) != WRAPPED_LEN)
+		elog(ERROR, "a wrapped subject key has the wrong length");
+	if (!subj_write_tmp(tmp, (const uint8 *) VARDATA_ANY(wrapped), WRAPPED_LEN))
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not write a subject key file: %m")));
+
+	/*
+	 * One lock per subject, for the whole cluster (databases may share the
+	 * directory), in a lock space that SQL's advisory locks do not use
+	 * (field 4 is 1 or 2 for those).  Released at once, or at abort.
+	 */
+	SET_LOCKTAG_ADVISORY(tag, InvalidOid,
+						 ((uint32) id[0] << 24) | ((uint32) id[1] << 16) | ((uint32) id[2] << 8) | id[3],
+						 ((uint32) id[4] << 24) | ((uint32) id[5] << 16) | ((uint32) id[6] << 8) | id[7],
+						 3);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	if (stat(path, &st) != 0)
+	{
+		lsn = privacy_wal_key_create(id, (const uint8 *) VARDATA_ANY(wrapped));
+		linked = link(tmp, path) == 0;
+		save = errno;
 	}
-	CloseTransientFile(fd);
+	LockRelease(&tag, ExclusiveLock, false);
+	unlink(tmp);
+	if (!XLogRecPtrIsInvalid(lsn) && !linked && save != EEXIST)
+	{
+		errno = save;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create a subject key file: %m")));
+	}
+	fsync_fname(subject_key_dir, true);
+	if (!XLogRecPtrIsInvalid(lsn))
+		XLogFlush(lsn);
+}
+
+/*
+ * Redo's directory: as it is, or created when missing.  A directory outside
+ * the data directory that recovery has to create was not copied with the
+ * base backup: it gets the file INCOMPLETE, which privacy.check() reports.
+ */
+static bool
+subj_redo_dir(const char *dir, int elevel)
+{
+	struct stat st;
+	char	   *copy;
+	char	   *marker;
+
+	if (dir[0] == '\0')
+	{
+		ereport(elevel,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("privacy.subject_key_dir is not set: recovery cannot write the subject key directory")));
+		return false;
+	}
+	if (stat(dir, &st) == 0)
+		return true;
+	copy = pstrdup(dir);
+	if (pg_mkdir_p(copy, S_IRWXU) != 0 && errno != EEXIST)
+	{
+		ereport(elevel,
+				(errcode_for_file_access(),
+				 errmsg("could not create the subject key directory during recovery: %m")));
+		return false;
+	}
+	if (subj_dir_place(dir) == 0)
+	{
+		static const char text[] =
+			"privacy: recovery created this subject key directory because it was missing.\n"
+			"It lacks the keys made before the base backup: copy them in from the primary\n"
+			"(or from a copy of the directory made with the base backup), then remove this file.\n";
+
+		marker = psprintf("%s/%s", dir, PRIVACY_INCOMPLETE_NAME);
+		if (!subj_write_tmp(marker, (const uint8 *) text, sizeof(text) - 1))
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not write the file INCOMPLETE in the subject key directory: %m")));
+		ereport(WARNING,
+				(errmsg("the subject key directory was missing: recovery created it"),
+				 errdetail("It lacks the keys made before the base backup."),
+				 errhint("Copy them in from the primary, then remove the file INCOMPLETE from it (see doc/keys.md).")));
+	}
+	fsync_fname_ext(dir, true, false, WARNING);
+	return true;
+}
+
+/*
+ * Redo of a key file's creation: write it unless it exists (redo may run
+ * twice; the first record of a subject is the file the primary kept).
+ */
+bool
+privacy_key_file_install(const char *dir, const uint8 *id, const uint8 *wrapped, int elevel)
+{
+	char	   *path;
+	char	   *tmp;
+
+	if (!subj_redo_dir(dir, elevel))
+		return false;
+	path = psprintf("%s/%s.key", dir, subj_hex(id));
+	if (access(path, F_OK) == 0)
+		return false;
+	tmp = psprintf("%s.redo.tmp", path);
+	if (!subj_write_tmp(tmp, wrapped, WRAPPED_LEN))
+	{
+		ereport(elevel,
+				(errcode_for_file_access(),
+				 errmsg("could not write a subject key file during recovery: %m")));
+		return false;
+	}
 	if (link(tmp, path) != 0 && errno != EEXIST)
 	{
 		int			save = errno;
 
 		unlink(tmp);
 		errno = save;
-		ereport(ERROR,
+		ereport(elevel,
 				(errcode_for_file_access(),
-				 errmsg("could not create a subject key file: %m")));
+				 errmsg("could not create a subject key file during recovery: %m")));
+		return false;
 	}
 	unlink(tmp);
-	fsync_fname(subject_key_dir, true);
+	fsync_fname_ext(dir, true, false, elevel);
+	return true;
+}
+
+/* redo of a shred: the key file goes (already gone is fine) */
+void
+privacy_key_file_remove(const char *dir, const uint8 *id)
+{
+	char	   *path;
+
+	if (dir[0] == '\0')
+		return;
+	path = psprintf("%s/%s.key", dir, subj_hex(id));
+	if (unlink(path) != 0)
+	{
+		if (errno != ENOENT)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not remove a shredded subject key file during recovery: %m"),
+					 errhint("Its tombstone refuses the subject; SELECT privacy.sweep_subject_keys() removes the file.")));
+		return;
+	}
+	fsync_fname_ext(dir, true, false, WARNING);
+}
+
+/* redo of journal lines: appended as the primary appended them */
+void
+privacy_journal_write(const char *dir, const char *lines, size_t len)
+{
+	char		path[MAXPGPATH];
+	struct stat st;
+	bool		created;
+	int			fd;
+
+	if (!subj_redo_dir(dir, WARNING))
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dir, JOURNAL_NAME);
+	created = stat(path, &st) != 0;
+	fd = OpenTransientFile(path, O_WRONLY | O_APPEND | O_CREAT | PG_BINARY);
+	if (fd < 0 || write(fd, lines, len) != (ssize_t) len || pg_fsync(fd) != 0)
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("could not append to the tombstone journal during recovery: %m"),
+				 errhint("The tombstones are in privacy.cancelled_subject; SELECT privacy.replay_cancellations() writes them to the journal.")));
+	if (fd >= 0)
+		CloseTransientFile(fd);
+	if (created)
+		fsync_fname_ext(dir, true, false, WARNING);
 }
 
 /* the subject's data key into key; created on first use when create is true */
@@ -538,9 +904,11 @@ subj_key(text *subject, const char *kind, bool create, uint8 *id, uint8 *key)
 					 errmsg("no key exists for this subject"),
 					 errdetail("Nothing was ever encrypted for this subject, or its key file is missing from privacy.subject_key_dir."),
 					 errhint("After restoring a database elsewhere, restore the subject key directory too.")));
+		/* a standby only reads keys: say so before anything is written */
+		privacy_wal_check();
 		if (RAND_bytes(fresh, sizeof(fresh)) != 1)
 			privacy_openssl_error("generate key material");
-		subj_write_file(path, privacy_master_wrap(fresh, sizeof(fresh), aad));
+		subj_write_file(path, id, privacy_master_wrap(fresh, sizeof(fresh), aad));
 		OPENSSL_cleanse(fresh, sizeof(fresh));
 		if (!subj_read_file(path, &wrapped))
 			elog(ERROR, "subject key file vanished");
@@ -625,6 +993,8 @@ privacy_shred_subject(PG_FUNCTION_ARGS)
 	struct stat st;
 	PendingUnlink *p;
 
+	/* the removal is logged at commit, for standbys and recovery (wal.c) */
+	privacy_require_preload();
 	subj_check_dir();
 	subj_id(subject, subj_kind(fcinfo, PG_NARGS() == 3 ? 2 : 1), id);
 	path = subj_path(id);
@@ -634,6 +1004,7 @@ privacy_shred_subject(PG_FUNCTION_ARGS)
 
 	p = MemoryContextAllocZero(TopMemoryContext, sizeof(PendingUnlink));
 	strlcpy(p->path, path, MAXPGPATH);
+	memcpy(p->id, id, PRIVACY_SUBJECT_ID_LEN);
 	p->subid = GetCurrentSubTransactionId();
 	p->next = pending;
 	pending = p;
@@ -735,6 +1106,7 @@ privacy_journal_tombstone(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a subject_id is 64 lowercase hexadecimal digits, privacy.subject_pseudonym(subject)")));
+	privacy_require_preload();
 	subj_check_dir();
 	subj_journal_fp(fp);
 	p = MemoryContextAllocZero(TopMemoryContext, sizeof(PendingUnlink));
