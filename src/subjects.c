@@ -56,6 +56,7 @@
 #include "common/file_perm.h"
 #include "storage/fd.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
@@ -724,12 +725,25 @@ subj_write_file(const char *path, const uint8 *id, const bytea *wrapped)
 						 ((uint32) id[0] << 24) | ((uint32) id[1] << 16) | ((uint32) id[2] << 8) | id[3],
 						 ((uint32) id[4] << 24) | ((uint32) id[5] << 16) | ((uint32) id[6] << 8) | id[7],
 						 3);
+	privacy_wal_check();
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 	if (stat(path, &st) != 0)
 	{
+		/*
+		 * No checkpoint may begin between the record and the durable file
+		 * (as for a commit record): a checkpoint's redo point there, then a
+		 * base backup that copies the directory before the link, would have
+		 * neither the record nor the file.  Nothing in here raises an error.
+		 */
+		START_CRIT_SECTION();
+		MyProc->delayChkptFlags |= DELAY_CHKPT_START;
 		lsn = privacy_wal_key_create(id, (const uint8 *) VARDATA_ANY(wrapped));
 		linked = link(tmp, path) == 0;
 		save = errno;
+		if (linked)
+			(void) fsync_fname_ext(subject_key_dir, true, false, LOG);
+		MyProc->delayChkptFlags &= ~DELAY_CHKPT_START;
+		END_CRIT_SECTION();
 	}
 	LockRelease(&tag, ExclusiveLock, false);
 	unlink(tmp);
@@ -740,7 +754,8 @@ subj_write_file(const char *path, const uint8 *id, const bytea *wrapped)
 				(errcode_for_file_access(),
 				 errmsg("could not create a subject key file: %m")));
 	}
-	fsync_fname(subject_key_dir, true);
+	if (!linked)
+		fsync_fname(subject_key_dir, true);
 	if (!XLogRecPtrIsInvalid(lsn))
 		XLogFlush(lsn);
 }

@@ -81,10 +81,10 @@ privacy_wal_check(void)
 				 errhint("Encrypt for a new subject on the primary.")));
 }
 
+/* in a critical section (subjects.c): the caller has checked privacy_wal_check() */
 XLogRecPtr
 privacy_wal_key_create(const uint8 *id, const uint8 *wrapped)
 {
-	privacy_wal_check();
 	XLogBeginInsert();
 	XLogRegisterData((char *) id, PRIVACY_SUBJECT_ID_LEN);
 	XLogRegisterData((char *) wrapped, PRIVACY_WRAPPED_LEN);
