@@ -191,7 +191,8 @@ CREATE FUNCTION privacy.check()
        AND (EXISTS (SELECT 1 FROM privacy.subject_walk() w WHERE w.relid = k.oid)
             OR EXISTS (SELECT 1 FROM privacy.labels l WHERE l.relation = k.oid::pg_catalog.regclass))
     UNION ALL
-    -- where the keys live
+    -- where the keys live (on a standby too: a missing key directory, or one
+    -- that recovery had to create, which lacks the keys from before the backup)
     SELECT CASE WHEN k.problem ~ 'is not set$' THEN 'warning' ELSE 'error' END,
            k.setting, k.problem, k.hint
       FROM privacy.key_storage_problems() k
@@ -199,5 +200,5 @@ CREATE FUNCTION privacy.check()
      ORDER BY CASE f.severity WHEN 'error' THEN 1 WHEN 'warning' THEN 2 ELSE 3 END, f.object, f.message
     $$;
 COMMENT ON FUNCTION privacy.check() IS
-    'findings about the setup (severity, object, message, hint): subject columns and foreign keys on subject paths without an index, sensitive categories in clear text, labelled tables with no subject path, purposes that see no labelled column, RETAIN without an index on its AFTER column, columns discovery would label that nobody did, nullable foreign keys and what cancellation takes them for, rows with several owners, tables of subjects without ON CANCEL, labels on relations that are not tables, a subject kind of several type families, forced row-level security, and problems of the master key file and subject key directory';
+    'findings about the setup (severity, object, message, hint): subject columns and foreign keys on subject paths without an index, sensitive categories in clear text, labelled tables with no subject path, purposes that see no labelled column, RETAIN without an index on its AFTER column, columns discovery would label that nobody did, nullable foreign keys and what cancellation takes them for, rows with several owners, tables of subjects without ON CANCEL, labels on relations that are not tables, a subject kind of several type families, forced row-level security, and problems of the master key file and subject key directory (a standby''s missing one too)';
 GRANT EXECUTE ON FUNCTION privacy.check() TO PUBLIC;
