@@ -269,3 +269,9 @@ awk -v l="$large_ms" -v s="$small_ms" -v n="$drows" -v f="$found" 'BEGIN {
 	printf "  goal within seconds: %s; independent of table size (ratio at most 1.5): %s\n", (l <= 5000 ? "yes" : "NO"), (l / s <= 1.5 ? "yes" : "NO")
 }'
 
+
+# subject keys: subject_encrypt for a new subject (its key file and the WAL
+# record that carries it to standbys and recovery) against subject_encrypt for
+# a subject that has its key (test/bench/subject_keys.sql)
+echo
+psql_bench -f "$work/test/bench/subject_keys.sql"
