@@ -148,9 +148,7 @@ $s2->append_conf('postgresql.conf', "privacy.subject_key_dir = '$dir/keys_ext_st
 $s2->start;
 like($s2->safe_psql('postgres', q{SELECT setting || ': ' || problem FROM privacy.key_storage_problems()}),
 	qr/^privacy\.subject_key_dir: this standby has no subject key directory/, 'the lint reports a standby whose key directory is missing');
-TODO:
 {
-	local $TODO = 'privacy.check() fails on the WIP base (being fixed on main)';
 	my ($r, $o, $e) = $s2->psql('postgres', q{SELECT severity || ' ' || message FROM privacy.check() WHERE object = 'privacy.subject_key_dir'});
 	like($o, qr/^error this standby has no subject key directory/, 'privacy.check() reports it');
 }
