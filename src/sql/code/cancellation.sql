@@ -475,6 +475,7 @@ DECLARE
     tb jsonb;
     t text;
     rowfate text;
+    fates text[];
     act text;
     held boolean;
     pinned boolean;
@@ -547,11 +548,12 @@ BEGIN
         plan := privacy.cancel_plan()->kind;
 
         -- 1. the rows
-        FOR r IN SELECT s.relid, s.part, s.tid, s.vals FROM privacy.subject_rows(plan, canonical) s LOOP
-            got := got || pg_catalog.jsonb_build_object(r.relid::text,
-                         COALESCE(got->(r.relid::text), '[]'::jsonb)
-                         || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('p', r.part, 't', r.tid::text, 'v', pg_catalog.to_jsonb(r.vals))));
-        END LOOP;
+        -- (one jsonb per table, built by one aggregate: appending row by row
+        -- copies the whole document each time)
+        SELECT COALESCE(pg_catalog.jsonb_object_agg(x.relid::text, x.rows), '{}'::jsonb) INTO got
+          FROM (SELECT s.relid, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('p', s.part, 't', s.tid::text, 'v', pg_catalog.to_jsonb(s.vals))) AS rows
+                  FROM privacy.subject_rows(plan, canonical) s
+                 GROUP BY s.relid) x;
 
         -- 2. what becomes of each row: the tables in reverse order, each after
         --    the tables that refer to it (they say which of its rows they keep
@@ -574,9 +576,11 @@ BEGIN
                                                         AND x->>'on_delete' <> 'c')
                                 THEN 'delete' ELSE 'blocked' END;
                 END IF;
+                fates := ARRAY(SELECT v FROM pg_catalog.jsonb_array_elements_text(COALESCE(fate->t, '[]'::jsonb)) v);
                 FOR e IN SELECT x AS row, o FROM pg_catalog.jsonb_array_elements(got->t) WITH ORDINALITY a(x, o) LOOP
-                    -- pinned: a row that stays keeps pointing at this one
-                    pinned := EXISTS (
+                    -- pinned: a row that stays keeps pointing at this one (only a
+                    -- row to delete asks, and only when some row pins one here)
+                    pinned := act = 'delete' AND pins ? t AND EXISTS (
                         SELECT 1 FROM pg_catalog.jsonb_each(COALESCE(pins->t, '{}'::jsonb)) pc
                          WHERE (pc.value->'keys') ? (SELECT ARRAY(SELECT e.row->'v'->>(((tb->>'in_keys_at')::integer - 2 + k.o)::integer)
                                                           FROM pg_catalog.jsonb_array_elements_text(pc.value->'pcols') WITH ORDINALITY pk(c, po)
@@ -591,13 +595,9 @@ BEGIN
                                     WHEN act = 'anonymize' THEN 'anonymize'
                                     WHEN act = 'keep until retention' THEN 'keep'
                                     ELSE 'blocked' END;
-                    IF rowfate IS DISTINCT FROM (fate->t->>((e.o - 1)::integer)) THEN
+                    IF rowfate IS DISTINCT FROM fates[e.o] THEN
                         changed := true;
-                        fate := fate || pg_catalog.jsonb_build_object(t,
-                                    pg_catalog.jsonb_set(COALESCE(fate->t, '[]'::jsonb) ||
-                                        CASE WHEN pg_catalog.jsonb_array_length(COALESCE(fate->t, '[]'::jsonb)) < e.o
-                                             THEN '[null]'::jsonb ELSE '[]'::jsonb END,
-                                        ARRAY[(e.o - 1)::text], pg_catalog.to_jsonb(rowfate)));
+                        fates[e.o] := rowfate;
                     END IF;
                     -- its keys into the subject's rows: a row that stays and
                     -- cannot cut one (NOT NULL, or kept as it is) pins the parent
@@ -616,9 +616,14 @@ BEGIN
                         END IF;
                     END LOOP;
                 END LOOP;
+                fate := fate || pg_catalog.jsonb_build_object(t, pg_catalog.to_jsonb(fates));
             END LOOP;
             rounds := rounds + 1;
-            EXIT WHEN NOT changed OR rounds > 100;
+            -- without a cycle one pass in this order settles every row: a table's
+            -- pins come from the tables that refer to it, decided before it
+            EXIT WHEN NOT changed OR rounds > 100
+                      OR NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(COALESCE(plan->'groups', '[]'::jsonb)) cg(x)
+                                      WHERE (cg.x->>'cyclic')::boolean);
         END LOOP;
 
         -- a table that owns some of the subject's rows and says nothing of them
