@@ -31,6 +31,8 @@ GRANT EXECUTE ON PROCEDURE privacy.anonymize_table(regclass, integer, text),
                            privacy.anonymize_database(name[], integer, text) TO regress_anonymizer;
 CREATE ROLE regress_retention_admin;
 GRANT EXECUTE ON FUNCTION privacy.enable_category_retention(regclass, name) TO regress_retention_admin;
+CREATE ROLE regress_dpo;            -- the DPO: asks which holds keep a table's rows
+GRANT EXECUTE ON FUNCTION privacy.table_holds(regclass) TO regress_dpo;
 GRANT CREATE ON SCHEMA public TO regress_owner;
 -- try(stmt): run a statement and show its SQLSTATE, message, detail and hint
 CREATE FUNCTION public.try(stmt text) RETURNS text

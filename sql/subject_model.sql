@@ -163,8 +163,10 @@ SELECT privacy.place_hold('8203', now() + interval '30 days', 'another investiga
 SELECT hold_id = :table_hold AS the_table_hold, on_table, held_rows FROM privacy.table_holds('sm.staff_profile') ORDER BY hold_id;
 SELECT on_table, held_rows FROM privacy.table_holds('sm.people') ORDER BY hold_id;
 SELECT try($$SELECT * FROM privacy.table_holds(NULL)$$);
-GRANT USAGE ON SCHEMA sm TO regress_app;
-SET ROLE regress_app;   -- (no SELECT on the table)
+GRANT USAGE ON SCHEMA sm TO regress_app, regress_dpo;
+SET ROLE regress_app;   -- not granted table_holds
+SELECT try($$SELECT * FROM privacy.table_holds('sm.people')$$);
+SET ROLE regress_dpo;   -- granted it, but no SELECT on the table
 SELECT try($$SELECT * FROM privacy.table_holds('sm.people')$$);
 RESET ROLE;
 SELECT privacy.release_hold(:subject_hold);

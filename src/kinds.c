@@ -38,11 +38,13 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/resowner.h"
+#include "utils/syscache.h"
 
 #include "crypto.h"
 #include "keys.h"
@@ -334,7 +336,52 @@ privacy_family_canonical(PrivacyFamily family, Oid basetype, const char *value)
 		case PRIVACY_FAMILY_OTHER:
 			break;
 	}
+	{
+		/*
+		 * A type's input function is the server's own only for the types
+		 * privacy_subject_type_problem allows (a label of another type can
+		 * come back with a restored dump, which skips the label checks).
+		 */
+		const char *why = privacy_subject_type_problem(basetype);
+
+		if (why != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("type %s cannot hold subjects", format_type_be(basetype)),
+					 errdetail("It is %s.", why),
+					 errhint("Label a column of a built-in type (an integer, text, uuid, ...) or a domain over one as SUBJECT.")));
+	}
 	return kinds_through_type(value, basetype, false);
+}
+
+/*
+ * Why a column type cannot hold subjects, or NULL.  A subject is read by its
+ * type's own input and output functions and compared, cast and indexed by its
+ * operators and casts, sometimes in the extension's context: only types whose
+ * code is the server's own qualify.  A domain is its base type here (its
+ * checks are never run by the extension); an array or composite type's input
+ * runs its elements' domain checks; a type a role other than a superuser owns
+ * (an enum) brings that role's casts and operators.
+ */
+const char *
+privacy_subject_type_problem(Oid typid)
+{
+	Oid			base = getBaseType(typid);
+	HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(base));
+	Form_pg_type t;
+	const char *why = NULL;
+
+	if (!HeapTupleIsValid(tup))
+		return "an unknown type";
+	t = (Form_pg_type) GETSTRUCT(tup);
+	if (t->typtype != TYPTYPE_BASE && t->typtype != TYPTYPE_ENUM)
+		why = "not a base or enum type (a composite, range or pseudo-type)";
+	else if (IsTrueArrayType(t))
+		why = "an array type";
+	else if (!superuser_arg(t->typowner))
+		why = "owned by a role that is not a superuser, whose casts and operators would run when the extension reads it";
+	ReleaseSysCache(tup);
+	return why;
 }
 
 /*

@@ -19,6 +19,7 @@ typedef enum PrivacyFamily
 extern PrivacyFamily privacy_subject_family(Oid typid, Oid *basetype);
 extern const char *privacy_family_name(PrivacyFamily family);
 extern char *privacy_family_canonical(PrivacyFamily family, Oid basetype, const char *value);
+extern const char *privacy_subject_type_problem(Oid typid);
 extern char *privacy_subject_canonical(const char *kind, const char *value);
 extern void privacy_check_kind_name(const char *kind);
 extern void privacy_subject_id(const char *kind, const char *canonical, uint8 *id);

@@ -77,7 +77,22 @@ privacy_labels_init(void)
 static bool
 lbl_restore_mode(void)
 {
-	return !check_function_bodies && superuser_arg(GetOuterUserId());
+	/*
+	 * Not inside a security-restricted operation: there the outer user is
+	 * still the superuser who called the extension, while the code running
+	 * is a table owner's (the gate of rights.c, an index build).
+	 */
+	return !check_function_bodies && superuser_arg(GetOuterUserId()) &&
+		!InSecurityRestrictedOperation();
+}
+
+PG_FUNCTION_INFO_V1(privacy_restoring);
+
+/* privacy.restoring(): restore mode, as the label provider decides it */
+Datum
+privacy_restoring(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(lbl_restore_mode());
 }
 
 /* raise the parser's error with the errcode of its kind */
@@ -465,6 +480,18 @@ lbl_check_object(const ObjectAddress *object)
 				 errmsg("privacy labels apply only to tables, partitioned tables and their columns"),
 				 errdetail_relkind_not_supported(relkind)));
 
+	/*
+	 * A temporary table is one session's: other sessions cannot read it, so
+	 * a label on it would put in every cancellation plan a table the others
+	 * cannot touch (any role could stop every cancellation), and its guard
+	 * would answer a stranger's probes (test/review 04, 05).
+	 */
+	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot put a privacy label on temporary table \"%s\"", get_rel_name(relid)),
+				 errdetail("A temporary table belongs to one session; the extension's work spans every session.")));
+
 	if (IsCatalogRelationOid(relid) || get_rel_namespace(relid) == get_namespace_oid(PRIVACY_SCHEMA, true))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -523,6 +550,17 @@ lbl_object_relabel(const ObjectAddress *object, const char *seclabel)
 				lbl_check_mask(&label, coltype, restoring);
 			if (label.anonymize != PRIVACY_ANON_NONE)
 				lbl_check_anonymize(&label, coltype);
+			if (label.subject)
+			{
+				const char *why = privacy_subject_type_problem(coltype);
+
+				if (why != NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATATYPE_MISMATCH),
+							 errmsg("column of type %s cannot be a SUBJECT column", format_type_be(coltype)),
+							 errdetail("Its type is %s.", why),
+							 errhint("Label a column of a built-in type (an integer, text, uuid, ...) or a domain over one as SUBJECT.")));
+			}
 			if (label.subject && !restoring)
 				lbl_check_kind(object->objectId, object->objectSubId,
 							   label.subject_kind ? label.subject_kind : PRIVACY_DEFAULT_KIND, coltype);

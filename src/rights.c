@@ -286,7 +286,13 @@ rights_run(OwnerRun *r)
 	PG_FINALLY();
 	{
 		privacy_erasing_relid = save_erasing;
-		AtEOXact_GUC(true, save_nestlevel);
+		/*
+		 * Every setting the owner's code changed goes back, a plain SET
+		 * too: kept (isCommit true), a search_path set by the owner's trigger
+		 * would outlive the statement and override the SET clause of the
+		 * extension's function that called it (test/review 02).
+		 */
+		AtEOXact_GUC(false, save_nestlevel);
 		SetUserIdAndSecContext(save_userid, save_sec);
 	}
 	PG_END_TRY();

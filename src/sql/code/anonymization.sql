@@ -367,33 +367,37 @@ BEGIN
 
     -- legal holds on the tables it rewrites: anonymize_table refuses while
     -- one is in force (a hold keeps rows as they are)
-    FOR e IN
-        SELECT t.rel, h.hold_id, h.on_table, h.held_rows
-          FROM (SELECT root::pg_catalog.regclass AS rel
-                UNION
-                SELECT f.conrelid::pg_catalog.regclass FROM pg_catalog.pg_constraint f
-                 WHERE f.confrelid = root AND f.contype = 'f' AND f.conparentid = 0) t,
-               -- (for the tables the caller may read; anonymize_start checks them all)
-               LATERAL (SELECT * FROM privacy.table_holds(t.rel) x
-                         WHERE pg_catalog.has_table_privilege(CASE pg_catalog.current_setting('role') WHEN 'none' THEN SESSION_USER
-                                                                   ELSE pg_catalog.current_setting('role')::name END,
-                                                              t.rel, 'SELECT')) h
-         ORDER BY t.rel::text, h.hold_id
-    LOOP
-        relation := e.rel;
-        column_name := NULL;
-        category := NULL;
-        method := NULL;
-        chosen_by := NULL;
-        is_unique := NULL;
-        collision_risk := NULL;
-        expression := NULL;
-        joins := NULL;
-        note := CASE WHEN e.on_table
-                     THEN pg_catalog.format('legal hold %s on the table: anonymize_table refuses until it ends or is released', e.hold_id)
-                     ELSE pg_catalog.format('legal hold %s keeps %s rows of a subject: anonymize_table refuses until it ends or is released', e.hold_id, e.held_rows) END;
-        RETURN NEXT;
-    END LOOP;
+    -- (for a caller granted table_holds: whether a subject is held is not
+    -- everybody's to know)
+    IF pg_catalog.has_function_privilege('privacy.table_holds(pg_catalog.regclass)', 'EXECUTE') THEN
+        FOR e IN
+            SELECT t.rel, h.hold_id, h.on_table, h.held_rows
+              FROM (SELECT root::pg_catalog.regclass AS rel
+                    UNION
+                    SELECT f.conrelid::pg_catalog.regclass FROM pg_catalog.pg_constraint f
+                     WHERE f.confrelid = root AND f.contype = 'f' AND f.conparentid = 0) t,
+                   -- (of the tables the caller may read; anonymize_start checks them all)
+                   LATERAL (SELECT * FROM privacy.table_holds(t.rel) x
+                             WHERE pg_catalog.has_table_privilege(CASE pg_catalog.current_setting('role') WHEN 'none' THEN SESSION_USER
+                                                                       ELSE pg_catalog.current_setting('role')::name END,
+                                                                  t.rel, 'SELECT')) h
+             ORDER BY t.rel::text, h.hold_id
+        LOOP
+            relation := e.rel;
+            column_name := NULL;
+            category := NULL;
+            method := NULL;
+            chosen_by := NULL;
+            is_unique := NULL;
+            collision_risk := NULL;
+            expression := NULL;
+            joins := NULL;
+            note := CASE WHEN e.on_table
+                         THEN pg_catalog.format('legal hold %s on the table: anonymize_table refuses until it ends or is released', e.hold_id)
+                         ELSE pg_catalog.format('legal hold %s keeps %s rows of a subject: anonymize_table refuses until it ends or is released', e.hold_id, e.held_rows) END;
+            RETURN NEXT;
+        END LOOP;
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION privacy.anonymization_plan(pg_catalog.regclass, text) IS

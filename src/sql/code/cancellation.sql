@@ -469,7 +469,6 @@ DECLARE
     got jsonb := '{}'::jsonb;
     fate jsonb := '{}'::jsonb;
     pins jsonb := '{}'::jsonb;
-    r record;
     e record;
     f jsonb;
     tb jsonb;

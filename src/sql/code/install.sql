@@ -57,13 +57,7 @@ GRANT USAGE ON SCHEMA privacy TO PUBLIC;
 -- that turns check_function_bodies off is not restoring.
 
 CREATE FUNCTION privacy.restoring() RETURNS boolean
-    LANGUAGE sql STABLE PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-        SELECT pg_catalog.current_setting('check_function_bodies') = 'off'
-           AND COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r
-                          WHERE r.rolname = CASE pg_catalog.current_setting('role') WHEN 'none' THEN SESSION_USER
-                                                 ELSE pg_catalog.current_setting('role')::name END), false)
-    $$;
+    AS 'MODULE_PATHNAME', 'privacy_restoring'
+    LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION privacy.restoring() IS
-    'true while a superuser (the calling role, not a SECURITY DEFINER function''s owner) restores a dump (check_function_bodies = off): configuration rows are then not audited again';
+    'true while a superuser (the calling role, not a SECURITY DEFINER function''s owner, and not inside a security-restricted operation such as a table owner''s code run by the extension) restores a dump (check_function_bodies = off): configuration rows are then not audited again';

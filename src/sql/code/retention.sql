@@ -379,7 +379,10 @@ END
 $$;
 COMMENT ON FUNCTION privacy.table_holds(pg_catalog.regclass) IS
     'the legal holds in force that keep rows of a table: on the table itself (held_rows NULL: all of them), or on a subject with rows in it (how many); by hold id, naming no subject; for a role that may read the table';
-GRANT EXECUTE ON FUNCTION privacy.table_holds(pg_catalog.regclass) TO PUBLIC;
+-- Not PUBLIC's: whether a subject some rows of a table name is under a legal
+-- hold is itself what a hold keeps quiet (test/review 06).  The DPO's role is
+-- granted it.
+REVOKE ALL ON FUNCTION privacy.table_holds(pg_catalog.regclass) FROM PUBLIC;
 
 -- whether a table is under a legal hold now
 CREATE FUNCTION privacy.table_held(rel pg_catalog.regclass) RETURNS boolean
