@@ -33,6 +33,7 @@
 #include <ctype.h>
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -117,10 +118,16 @@ static MemoryContext kinds_cxt = NULL;
 static KindEntry *kinds = NULL;
 static int	nkinds = 0;
 static bool kinds_valid = false;
+/* the tombstones' table, whose every change sends an invalidation (keys.c) */
+static Oid	kinds_tombstone_relid = InvalidOid;
 
 static void
 kinds_relcache_callback(Datum arg, Oid relid)
 {
+	/* a cancellation's tombstone changes no label: every cancellation would
+	 * read the kinds again otherwise */
+	if (OidIsValid(relid) && relid == kinds_tombstone_relid)
+		return;
 	kinds_valid = false;
 }
 
@@ -167,6 +174,7 @@ kinds_load(void)
 	}
 	nkinds = n;
 	SPI_finish();
+	kinds_tombstone_relid = get_relname_relid("cancelled_subject", get_namespace_oid(PRIVACY_SCHEMA, true));
 	kinds_valid = true;
 }
 
