@@ -125,6 +125,18 @@ test-run:
 demo-run:
 	@test/demo.sh
 
+# The generated-schema test of cancellation alone (test/generated), longer than
+# in make test: CANCEL_EXAMPLES random schemas (default 10000) over CANCEL_JOBS
+# processes (default 2), from CANCEL_SEED (default: a new seed each run).
+CANCEL_EXAMPLES ?= 10000
+CANCEL_JOBS ?= 2
+CANCEL_SEED ?= random
+.PHONY: check-cancel check-cancel-run
+check-cancel: deps
+	@$(MAKE) --no-print-directory check-cancel-run
+check-cancel-run:
+	@test/generated/run.sh $(CANCEL_EXAMPLES) $(CANCEL_SEED) $(CANCEL_JOBS)
+
 # Statement coverage of the PL/pgSQL functions (test/coverage): the regression
 # suites run once with plpgsql_check's profiler, then the report is printed.
 .PHONY: coverage coverage-run

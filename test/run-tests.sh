@@ -2,7 +2,8 @@
 # test/run-tests.sh: build, install, and run every suite on scratch clusters:
 # pg_regress (sql/ + expected/) with plpgsql_check's profiler on, then the
 # same suites again with the server's clock moved (libfaketime), isolation
-# (test/isolation), the fuzz corpus replayed under ASan/UBSan (test/fuzz), TAP
+# (test/isolation), the generated-schema test of cancellation (test/generated),
+# the fuzz corpus replayed under ASan/UBSan (test/fuzz), TAP
 # (test/tap).
 # Called by `make test` with REGRESS, REGRESS_LOGGED and ISOLATION set from the
 # Makefile (REGRESS_LOGGED: suites that only make test runs, last, in the
@@ -16,7 +17,7 @@ set -uo pipefail
 : "${REGRESS_LOGGED?REGRESS_LOGGED is set by make test}"
 : "${ISOLATION:?ISOLATION is set by make test}"
 # STAGES: which stages run (make coverage runs regress only)
-STAGES=${STAGES:-regress,clock,isolation,fuzz,tap}
+STAGES=${STAGES:-regress,generated,clock,isolation,fuzz,tap}
 stage() { case ",$STAGES," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 build_install || { echo "build or install failed" >&2; exit 1; }
@@ -92,6 +93,19 @@ if stage regress; then
 	[ -f "$work/regress/coverage.txt" ] && cp "$work/regress/coverage.txt" "$ROOT/coverage.txt"
 fi
 
+# generated schemas: cancellation on random schemas against the contract's
+# invariants, a fixed seed (GEN_EXAMPLES schemas, about a minute and a half on
+# two cores; make check-cancel runs more)
+status_gen=0
+if stage generated; then
+	echo "== generated schemas: test/generated (${GEN_EXAMPLES:-300} schemas, seed 1)"
+	SKIP_BUILD=1 "$ROOT/test/generated/run.sh" "${GEN_EXAMPLES:-300}" 1 "${GEN_JOBS:-1}" 2>&1 | tee "$work/generated.log"
+	status_gen=${PIPESTATUS[0]}
+	passed=$((passed + $(grep -c '^ok: generated schemas' "$work/generated.log" || true)))
+	failed=$((failed + $(grep -c '^FAILED: generated schemas' "$work/generated.log" || true)))
+	[ "$status_gen" -ne 0 ] && [ "$(grep -c '^FAILED: generated' "$work/generated.log" || true)" -eq 0 ] && failed=$((failed + 1))
+fi
+
 # the same suites with the clock moved: nothing in them may depend on the date,
 # the time of day or the time zone's rules
 status_clock=0
@@ -153,7 +167,7 @@ fi
 
 echo
 echo "summary: $passed passed, $failed failed"
-if [ "$status_regress" -ne 0 ] || [ "$status_clock" -ne 0 ] || [ "$status_iso" -ne 0 ] || [ "$status_fuzz" -ne 0 ] || [ "$status_tap" -ne 0 ]; then
+if [ "$status_regress" -ne 0 ] || [ "$status_gen" -ne 0 ] || [ "$status_clock" -ne 0 ] || [ "$status_iso" -ne 0 ] || [ "$status_fuzz" -ne 0 ] || [ "$status_tap" -ne 0 ]; then
 	keep=1
 	echo "scratch directory kept for inspection: $work"
 	exit 1
