@@ -22,6 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from hypothesis import HealthCheck, Phase, given, note, seed, settings  # noqa: E402
 
+from hypothesis.internal.conjecture import engine  # noqa: E402
+
 from check import DB, Failure, run_example  # noqa: E402
 from schema import examples, runnable_sql  # noqa: E402
 
@@ -65,6 +67,8 @@ def main():
                                                     'expected_failures.txt'))
     ap.add_argument('--survey', action='store_true',
                     help='run every example, count each failure class, print the smallest example of each')
+    ap.add_argument('--shrink-seconds', type=float, default=120,
+                    help='stop shrinking this long after the first failure (default 120)')
     ap.add_argument('--no-shrink', action='store_true', help='report the first failure as found')
     args = ap.parse_args()
 
@@ -74,13 +78,29 @@ def main():
     phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([] if args.no_shrink else [Phase.shrink])
 
     seen = {}
+    start = time.monotonic()
+
+    def features(ex):
+        """What the example has that a known failure needs (survey only)."""
+        f = []
+        edges = {t: {fk.parent for fk in tab.fks} for t, tab in enumerate(ex.tables)}
+
+        def reaches(a, b, seen):
+            return any(p == b or (p not in seen and reaches(p, b, seen | {p})) for p in edges[a])
+        if any(reaches(t, t, {t}) for t in edges):
+            f.append('cycle')
+        if any(len(fk.cols) > 1 for tab in ex.tables for fk in tab.fks):
+            f.append('composite key')
+        return f
 
     def survey(ex, found):
         size = sum(len(t.rows) + len(t.columns) + 3 * len(t.fks) for t in ex.tables)
         for c, msg in found:
             stats['class:' + c] += 1
-            if c not in seen or size < seen[c][0]:
-                seen[c] = (size, msg, runnable_sql(ex))
+            stats['without:' + c] += not features(ex)
+            key = c if features(ex) else c + ' (without a cycle or a composite key)'
+            if key not in seen or size < seen[key][0]:
+                seen[key] = (size, msg, runnable_sql(ex))
 
     @settings(max_examples=args.examples, deadline=None, database=None, phases=phases,
               suppress_health_check=list(HealthCheck), print_blob=False)
@@ -88,11 +108,22 @@ def main():
     def test_cancellation(ex):
         note('-- the smallest failing schema, as SQL for psql (a database with the extension):\n'
              + runnable_sql(ex))
-        run_example(db, ex, xfail, stats, survey if args.survey else None)
+        try:
+            run_example(db, ex, xfail, stats, survey if args.survey else None)
+        except Exception:
+            # shrinking has no time limit of its own: after --shrink-seconds
+            # from the first failure, the next smaller failing example ends it
+            first = stats.setdefault('first failure', time.monotonic())
+            if time.monotonic() - first > args.shrink_seconds:
+                engine.MAX_SHRINKS = 0
+            raise
+        finally:
+            if stats['examples'] % 250 == 0 and stats['examples'] and not stats['printed:%d' % stats['examples']]:
+                stats['printed:%d' % stats['examples']] = 1
+                print(f'... {stats["examples"]} examples, {time.monotonic() - start:.0f} s', file=sys.stderr, flush=True)
 
     if args.seed is not None:
         test_cancellation = seed(args.seed)(test_cancellation)
-    start = time.monotonic()
     status = 0
     try:
         test_cancellation()
@@ -102,10 +133,12 @@ def main():
         report(e)
         status = 1
     elapsed = time.monotonic() - start
-    if any(c not in xfail for c in seen):
+    if any(c.split(' (')[0] not in xfail for c in seen):
         status = 1
     for c, (size, msg, sql) in sorted(seen.items()):
-        print(f'\n==== class {c}: {stats["class:" + c]} examples; the smallest seen ====\n{msg}\n{sql}')
+        k = c.split(' (')[0]
+        print(f'\n==== class {c}: {stats["class:" + k]} examples ({stats["without:" + k]} without a cycle'
+              f' or a composite key); the smallest seen ====\n{msg}\n{sql}')
     xf = ', '.join(f'{k[6:]}: {v}' for k, v in sorted(stats.items()) if k.startswith('xfail:'))
     print(f'generated schemas: {stats["examples"]} examples run in {elapsed:.1f} s'
           f' (seed {args.seed if args.seed is not None else "random"})'

@@ -267,8 +267,10 @@ def examples(draw, max_tables=8):
                     row['id'] = ids[i]
                 elif c.role == 'subject' and not c.name.startswith('f'):
                     vals = [v for v in pools[c.subject_kind] if fits(c.type, v)]
+                    if not vals:
+                        c.not_null = False      # no subject of the kind fits char(n)
                     opts = vals + ([None] if not c.not_null else [])
-                    row[c.name] = draw(st.sampled_from(opts)) if opts else None
+                    row[c.name] = draw(st.sampled_from(opts))
                 elif c.role == 'data':
                     row[c.name] = (f'1380000{rid:04d}' if c.category == 'contact.phone' else
                                    f'v{rid}@example.com' if c.category == 'contact.email' else f'v{rid}{c.name}')
