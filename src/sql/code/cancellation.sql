@@ -390,11 +390,14 @@ BEGIN
                 any_key := (tb->>'has_subject')::boolean;
                 FOR f IN SELECT e FROM pg_catalog.jsonb_array_elements(tb->'fks') e
                           WHERE (e->>'parent_owned')::boolean ORDER BY (e->>'slot')::integer LOOP
-                    -- the keys of the parent's owned rows, one array per column;
-                    -- of those it owns alone for an owning key of an owned table
+                    -- the keys of the parent's rows the subject owns alone, one
+                    -- array per column: a row another subject owns too stays (its
+                    -- other side is kept), so what hangs from it is that subject's
+                    -- too and is neither followed nor cut
                     FOR at IN 0 .. pg_catalog.jsonb_array_length(f->'pcols') - 1 LOOP
                         args := args || ARRAY(SELECT e->'v'->>(f->'pcols'->>at)
-                                                FROM pg_catalog.jsonb_array_elements(keys->(f->>'parent')) e)::text;
+                                                FROM pg_catalog.jsonb_array_elements(keys->(f->>'parent')) e
+                                               WHERE NOT (e->>'shared')::boolean)::text;
                     END LOOP;
                     IF f->'param' ? 'excl' THEN
                         FOR at IN 0 .. pg_catalog.jsonb_array_length(f->'pcols') - 1 LOOP
