@@ -109,18 +109,43 @@ class Model:
                             changed = True
         s = (ex.kind, ex.subject)
         self.s = s
+        # the tables whose rows subjects of s's kind own: a SUBJECT column of
+        # the kind, or an owning key into such a table (cancellation.md)
+        kind_tables = {t for t, tab in enumerate(tabs) if any(c.subject_kind == s[0] for c in tab.columns)}
+        grew = True
+        while grew:
+            grew = False
+            for t, tab in enumerate(tabs):
+                if t not in kind_tables and any(self.owning[(t, i)][0] and fk.parent in kind_tables
+                                                for i, fk in enumerate(tab.fks)):
+                    kind_tables.add(t)
+                    grew = True
         # shared: the row belongs to s and to somebody else as well: another
-        # subject, or an owning key leads to a row that does not belong to s
+        # SUBJECT column of the row (any kind) holds another subject, or an
+        # owning key leads to a row of a table of s's kind that does not belong
+        # to s alone; a key to a table of other kinds' or nobody's rows makes
+        # no row shared (cancellation.md, "Which rows belong to a subject")
+        def other_subject_here(t, row):
+            for c in tabs[t].columns:
+                if c.subject_kind and row.get(c.name) is not None:
+                    if (c.subject_kind, canonical(family_of(ex, c), row[c.name])) != s:
+                        return True
+            return False
         self.shared = {t: set() for t in range(len(tabs))}
-        for t, tab in enumerate(tabs):
-            for rid, o in self.owners[t].items():
-                if s not in o:
-                    continue
-                if len(o) > 1 or any(
-                        self.owning[(t, i)][0] and (t, rid, i) in self.parent
-                        and s not in self.owners[fk.parent][self.parent[(t, rid, i)]]
-                        for i, fk in enumerate(tab.fks)):
-                    self.shared[t].add(rid)
+        pending = True
+        while pending:
+            pending = False
+            for t, tab in enumerate(tabs):
+                for rid, o in self.owners[t].items():
+                    if s not in o or rid in self.shared[t]:
+                        continue
+                    if other_subject_here(t, before[t][rid]) or any(
+                            self.owning[(t, i)][0] and fk.parent in kind_tables and (t, rid, i) in self.parent
+                            and (s not in self.owners[fk.parent][self.parent[(t, rid, i)]]
+                                 or self.parent[(t, rid, i)] in self.shared[fk.parent])
+                            for i, fk in enumerate(tab.fks)):
+                        self.shared[t].add(rid)
+                        pending = True
         # the rows cancellation follows: s's own SUBJECT columns, then owning
         # keys into followed rows that are the subject's alone ("tables that
         # reach the subject through such a table follow only rows that are

@@ -36,7 +36,8 @@ start_cluster "$work" "$port" || { echo "FAILED: generated schemas: the scratch 
 as_pg psql -X -q -h "$work" -p "$port" -d postgres -v ON_ERROR_STOP=1 \
 	-c 'CREATE DATABASE gen_template' >/dev/null &&
 as_pg psql -X -q -h "$work" -p "$port" -d gen_template -v ON_ERROR_STOP=1 \
-	-c 'CREATE EXTENSION privacy' >/dev/null ||
+	-c 'CREATE EXTENSION privacy' \
+	-c "SELECT privacy.subject_pseudonym('0') IS NOT NULL" >/dev/null ||
 	{ echo "FAILED: generated schemas: CREATE EXTENSION privacy failed"; exit 1; }
 
 start=$(date +%s)
