@@ -33,7 +33,7 @@ RESET privacy.response_days;
 SELECT kind, status, due_at::date - received_at::date AS answer_within_days, note
   FROM privacy.request WHERE id IN (:access_request, :correction_request) ORDER BY id;
 SELECT try($$SELECT privacy.register_request('9005', 'cancellation')$$);
-SELECT try($$SELECT privacy.register_request('9005', 'deletion')$$);
+SELECT try($$SELECT privacy.register_request('9005', 'erasure')$$);
 SELECT try($$SELECT privacy.register_request(NULL, 'access')$$);
 -- only a superuser lengthens the deadline
 SET ROLE regress_app;
@@ -46,8 +46,12 @@ SELECT count(*) FROM privacy.overdue_requests;
 UPDATE privacy.request SET received_at = received_at - interval '20 days', due_at = due_at - interval '20 days'
  WHERE id = :access_request;
 SELECT kind, subject_id = privacy.subject_pseudonym('9005') AS by_pseudonym,
-       overdue_by > interval '4 days 23 hours' AS five_days_late, note
+       overdue_by > interval '4 days 23 hours' AS five_days_late, step, step_actor = session_user AS by_session_user, note
   FROM privacy.overdue_requests;
+-- an answer needs the subject's identity verified first
+SELECT regexp_replace(try(format('SELECT privacy.complete_request(%s)', :access_request)), '\m' || :'access_request' || '\M', '<id>', 'g') AS try;
+SELECT privacy.verify_request(:access_request, 'SMS code', 'agent 7');
+SELECT step, handled_by FROM privacy.overdue_requests;
 SELECT privacy.complete_request(:access_request, 'copy sent');
 SELECT count(*) FROM privacy.overdue_requests;
 SELECT status, subject IS NULL AS subject_forgotten, note FROM privacy.request WHERE id = :access_request;
@@ -55,6 +59,123 @@ SELECT regexp_replace(try(format('SELECT privacy.complete_request(%s)', :access_
 SELECT regexp_replace(try(format('SELECT privacy.complete_request(%s)', :dan_request)), '\m' || :'dan_request' || '\M', '<id>', 'g') AS try;
 SELECT try($$SELECT privacy.complete_request(-1)$$);
 SELECT try($$SELECT privacy.complete_request(NULL)$$);
+
+-- deadlines per request kind, in calendar or working days: with nothing
+-- configured, privacy.response_days calendar days
+SET TimeZone = 'Asia/Shanghai';
+SELECT privacy.request_due('access', '2026-09-25 10:00+08') AS access_due;
+INSERT INTO privacy.request_deadline VALUES ('withdrawal', 15, true), ('copy', 30, false), ('cancellation', 15, true);
+SELECT privacy.request_due('withdrawal', '2026-09-25 10:00+08') AS withdrawal_due_no_holidays;
+-- the DBA's calendar: the National Day week off, a Saturday worked in exchange
+INSERT INTO privacy.calendar (day, working, note)
+SELECT d::date, false, 'National Day' FROM generate_series(timestamp '2026-10-01', '2026-10-07', '1 day') d;
+INSERT INTO privacy.calendar VALUES ('2026-10-10', true, 'worked for National Day');
+-- received on a Friday: 15 working days are 3 in September, 3 (one a Saturday)
+-- in the week after the holidays, then 9 more
+SELECT privacy.request_due('withdrawal', '2026-09-25 10:00+08') AS withdrawal_due,
+       privacy.request_due('copy', '2026-09-25 10:00+08') AS copy_due,
+       privacy.request_due('cancellation', '2026-09-30 23:30+08') AS cancellation_due;
+SELECT d AS received, privacy.working_days_after(d, 1) AS next_working_day,
+       privacy.working_days_after(d, 0) AS same_day
+  FROM unnest(ARRAY['2026-09-30', '2026-10-09', '2026-10-10', '2026-12-31']::date[]) d;
+-- a request's due date is computed when it is received
+SELECT privacy.register_request('9005', 'copy') AS copy_request \gset
+SELECT due_at = privacy.request_due('copy', received_at) AS due_by_its_kind,
+       due_at - received_at AS within FROM privacy.request WHERE id = :copy_request;
+-- bad input
+SELECT try($$SELECT privacy.request_due('erasure', now())$$);
+SELECT try($$SELECT privacy.request_due('access', 'infinity')$$);
+SELECT try($$SELECT privacy.working_days_after('2026-01-01', -1)$$);
+SELECT try($$SELECT privacy.working_days_after('2026-01-01', 367)$$);
+SELECT try($$SELECT privacy.working_days_after('infinity', 1)$$);
+SELECT try($$INSERT INTO privacy.request_deadline VALUES ('erasure', 10, false)$$);
+SELECT try($$INSERT INTO privacy.request_deadline VALUES ('access', 0, false)$$);
+SELECT try($$INSERT INTO privacy.calendar VALUES ('infinity', false)$$);
+BEGIN;
+INSERT INTO privacy.calendar SELECT d::date, false FROM generate_series(timestamp '2030-01-01', '2040-12-31', '1 day') d;
+SELECT try($$SELECT privacy.working_days_after('2030-01-01', 1)$$);
+ROLLBACK;
+SELECT count(*) AS deadlines, (SELECT count(*) FROM privacy.calendar) AS calendar_days FROM privacy.request_deadline;
+RESET TimeZone;
+
+-- the lifecycle: received, identity verified, in progress, completed, each
+-- with who and when
+SELECT regexp_replace(try(format('SELECT privacy.start_request(%s)', :copy_request)), '\m' || :'copy_request' || '\M', '<id>', 'g') AS try;
+SELECT privacy.verify_request(:copy_request, 'ID card seen at the counter', 'agent 7');
+SELECT regexp_replace(try(format('SELECT privacy.verify_request(%s)', :copy_request)), '\m' || :'copy_request' || '\M', '<id>', 'g') AS try;
+SELECT privacy.start_request(:copy_request, 'agent 9');
+SELECT regexp_replace(try(format('SELECT privacy.start_request(%s)', :copy_request)), '\m' || :'copy_request' || '\M', '<id>', 'g') AS try;
+SELECT privacy.complete_request(:copy_request, 'archive sent', 'agent 9');
+SELECT step, actor = session_user AS by_session_user, handled_by, note, at >= (SELECT received_at FROM privacy.request WHERE id = :copy_request) AS in_order
+  FROM privacy.request_step WHERE request_id = :copy_request ORDER BY seq;
+SELECT try($$SELECT privacy.verify_request(NULL)$$);
+SELECT try($$SELECT privacy.start_request(-1)$$);
+
+-- refused, with a reason
+SELECT privacy.register_request('9006', 'deletion', 'the order history') AS deletion_request \gset
+SELECT regexp_replace(try(format('SELECT privacy.refuse_request(%s, '' '')', :deletion_request)), '\m' || :'deletion_request' || '\M', '<id>', 'g') AS try;
+SELECT try($$SELECT privacy.refuse_request(-1, NULL)$$);
+SELECT status FROM privacy.request WHERE id = :deletion_request;
+SELECT privacy.refuse_request(:deletion_request, 'identity could not be verified', 'agent 7');
+SELECT status, subject IS NULL AS subject_forgotten, note FROM privacy.request WHERE id = :deletion_request;
+SELECT step, handled_by, note FROM privacy.request_step WHERE request_id = :deletion_request ORDER BY seq;
+SELECT regexp_replace(try(format('SELECT privacy.refuse_request(%s, ''again'')', :deletion_request)), '\m' || :'deletion_request' || '\M', '<id>', 'g') AS try;
+
+-- a consent withdrawal names its purpose; completing it withdraws the consent
+SELECT privacy.grant_consent('9005', 'marketing', '{"form": "signup"}') > 0 AS granted;
+SELECT try($$SELECT privacy.register_request('9005', 'withdrawal')$$);
+SELECT try($$SELECT privacy.register_request('9005', 'withdrawal', purpose => 'astrology')$$);
+SELECT try($$SELECT privacy.register_request('9005', 'access', purpose => 'marketing')$$);
+SELECT privacy.register_request('9005', 'withdrawal', purpose => 'marketing') AS withdrawal_request \gset
+SELECT kind, purpose FROM privacy.request WHERE id = :withdrawal_request;
+SELECT privacy.has_consent('9005', 'marketing') AS consents_before;
+SELECT privacy.verify_request(:withdrawal_request, 'signed-in session');
+SELECT privacy.complete_request(:withdrawal_request);
+SELECT privacy.has_consent('9005', 'marketing') AS consents_after, status FROM privacy.request WHERE id = :withdrawal_request;
+SELECT detail->>'purpose' AS purpose, detail->>'consent_withdrawn' AS withdrawn FROM privacy.audit_log
+ WHERE kind = 'request' AND object = 'request ' || :withdrawal_request AND detail->>'operation' = 'completed';
+
+-- a correction request is closed by the correction itself
+SELECT regexp_replace(try(format('SELECT privacy.complete_request(%s)', :correction_request)), '\m' || :'correction_request' || '\M', '<id>', 'g') AS try;
+SELECT regexp_replace(try(format('SELECT privacy.correct(%s, ''store.users'', ''{"phone": "13900139005"}'')', :correction_request)), '\m' || :'correction_request' || '\M', '<id>', 'g') AS try;
+SELECT privacy.verify_request(:correction_request, 'SMS code');
+-- bad input changes nothing
+SELECT md5(string_agg(u::text, ',' ORDER BY id)) AS users_before FROM store.users u \gset
+SELECT try(format($$SELECT privacy.correct(%s, 'store.users', '{"nickname": "x"}')$$, :correction_request));
+SELECT try(format($$SELECT privacy.correct(%s, 'store.users', '{"id": 1}')$$, :correction_request));
+SELECT try(format($$SELECT privacy.correct(%s, 'store.users', '{"referred_by": 1}')$$, :correction_request));
+SELECT try(format($$SELECT privacy.correct(%s, 'store.users', '{"phone": ["1"]}')$$, :correction_request));
+SELECT try(format($$SELECT privacy.correct(%s, 'store.users', '[]')$$, :correction_request));
+SELECT try(format($$SELECT privacy.correct(%s, 'store.users', '{}')$$, :correction_request));
+SELECT try(format($$SELECT privacy.correct(%s, 'store.users', NULL)$$, :correction_request));
+SELECT try(format($$SELECT privacy.correct(%s, 'store.users', '{"birth": "not a date"}')$$, :correction_request));
+SELECT regexp_replace(try(format($$SELECT privacy.correct(%s, 'store.orders', '{"ship_phone": "13900139005"}')$$, :correction_request)), '\m' || :'correction_request' || '\M', '<id>', 'g') AS try;
+SELECT regexp_replace(try(format($$SELECT privacy.correct(%s, 'store.users', '{"phone": "13900139005"}')$$, :access_request)), '\m' || :'access_request' || '\M', '<id>', 'g') AS try;
+SELECT md5(string_agg(u::text, ',' ORDER BY id)) = :'users_before' AS users_unchanged,
+       (SELECT status FROM privacy.request WHERE id = :correction_request) AS status
+  FROM store.users u;
+-- the UPDATE of the subject's own rows, as the table's owner
+SELECT privacy.correct(:correction_request, 'store.users', '{"phone": "13900139005", "email": "eve.sun@example.com"}', 'agent 7') AS rows_corrected;
+SELECT id, name, phone, email FROM store.users WHERE id IN (9005, 9006) ORDER BY id;
+SELECT status, subject IS NULL AS subject_forgotten FROM privacy.request WHERE id = :correction_request;
+SELECT detail - 'subject' AS detail, detail->>'subject' = privacy.subject_pseudonym('9005') AS by_pseudonym
+  FROM privacy.audit_log WHERE kind = 'request' AND object = 'request ' || :correction_request AND detail->>'operation' = 'corrected';
+SELECT step, handled_by, note FROM privacy.request_step WHERE request_id = :correction_request ORDER BY seq;
+-- several tables: close => false keeps the request open for the next one
+SELECT privacy.register_request('9004', 'correction') AS dan_correction \gset
+SELECT privacy.verify_request(:dan_correction);
+SELECT privacy.correct(:dan_correction, 'store.orders', '{"ship_address": "Dan road 5"}', close => false) AS order_rows;
+SELECT status, privacy.request_current_step(id) AS step FROM privacy.request WHERE id = :dan_correction;
+SELECT privacy.correct(:dan_correction, 'store.users', '{"name": "Dan Chou"}') AS user_rows;
+SELECT status FROM privacy.request WHERE id = :dan_correction;
+SELECT id, user_id, ship_address FROM store.orders WHERE id = 40;
+
+-- a cancellation asked for by e-mail waits for the identity to be verified
+SELECT privacy.request_cancellation('9006', '0 seconds', verified => false) AS fay_mail_request \gset
+SELECT :fay_mail_request = :fay_request AS same_open_request;
+SELECT privacy.revoke_cancellation(:fay_request);
+SELECT privacy.request_cancellation('9006', '0 seconds', verified => false) AS fay_mail_request \gset
+SELECT privacy.request_current_step(:fay_mail_request) AS step;
 
 -- a revoked cancellation is never carried out
 SELECT privacy.revoke_cancellation(:eve_request);
@@ -67,6 +188,9 @@ SELECT regexp_replace(try(format('SELECT privacy.revoke_cancellation(%s)', :corr
 -- suite) and stays open with the reason
 SELECT privacy.request_cancellation('9003', '0 seconds') AS carol_request \gset
 CALL privacy.run_due_requests();
+-- Fay's was not verified: it waits
+SELECT status, privacy.request_current_step(id) AS step FROM privacy.request WHERE id = :fay_mail_request;
+SELECT step, note FROM privacy.request_step WHERE request_id = :carol_request ORDER BY seq;
 SELECT id = :dan_request AS dan, id = :carol_request AS carol, kind, status, subject IS NULL AS subject_forgotten, note
   FROM privacy.request WHERE kind = 'cancellation' AND id >= :dan_request ORDER BY id;
 SELECT id, name FROM store.users WHERE id >= 9003 ORDER BY id;
@@ -74,6 +198,7 @@ SELECT id, user_id, ship_phone FROM store.orders WHERE id = 40;
 SELECT count(*) FROM privacy.cancelled_subject WHERE subject_id = privacy.subject_pseudonym('9004');
 -- a second run finds nothing else due, and tries Carol's blocked request again
 CALL privacy.run_due_requests();
+SELECT privacy.refuse_request(:fay_mail_request, 'identity could not be verified');
 SELECT count(*) AS open_cancellations FROM privacy.request WHERE kind = 'cancellation' AND status = 'open';
 -- a cancellation that a table owner's trigger refuses with an error of its own
 -- (which may quote the row) stays open, noted by its SQLSTATE only; once the
@@ -108,6 +233,13 @@ SELECT count(*) AS entries_with_subjects FROM privacy.audit_log
 SET ROLE regress_app;
 SELECT try($$SELECT privacy.request_cancellation('9005')$$);
 SELECT try($$SELECT privacy.register_request('9005', 'access')$$);
+SELECT try($$SELECT privacy.verify_request(1)$$);
+SELECT try($$SELECT privacy.correct(1, NULL, '{"phone": "1"}')$$);
+SELECT try($$SELECT privacy.refuse_request(1, 'no')$$);
+SELECT try($$SELECT count(*) FROM privacy.request_step$$);
+SELECT count(*) >= 0 AS reads_the_calendar FROM privacy.calendar;
+SELECT privacy.request_due('access', '2026-01-05 09:00+00') IS NOT NULL AS computes_deadlines;
+SELECT try($$INSERT INTO privacy.calendar VALUES ('2026-01-01', false)$$);
 SELECT try($$SELECT count(*) FROM privacy.request$$);
 SELECT try($$SELECT count(*) FROM privacy.overdue_requests$$);
 SELECT try($$CALL privacy.run_due_requests()$$);

@@ -102,6 +102,19 @@ SELECT status, relation, column_name, action, rows, batches, held, error FROM pr
  WHERE id = (SELECT max(id) FROM privacy.retention_run) AND relation LIKE 'keep.%'
  ORDER BY relation, column_name NULLS FIRST;
 SELECT * FROM keep_rows();
+-- held counts the expired rows legal holds kept back: user 3's (a subject's
+-- hold) in each clause, every expired event (a hold on the table)
+SELECT l.relation, l.column_name, l.held,
+       l.held = CASE l.relation || COALESCE('.' || l.column_name, '')
+           WHEN 'keep.logins' THEN (SELECT count(*) FROM keep.logins WHERE user_id = 3 AND logged_at < now() - interval '180 days')
+           WHEN 'keep.logins.agent' THEN (SELECT count(*) FROM keep.logins WHERE user_id = 3 AND logged_at < now() - interval '30 days')
+           WHEN 'keep.logins.ip' THEN (SELECT count(*) FROM keep.logins WHERE user_id = 3 AND logged_at < now() - interval '30 days')
+           WHEN 'keep.orders' THEN (SELECT count(*) FROM keep.orders WHERE user_id = 3 AND placed < current_date - 365)
+           WHEN 'keep.events' THEN (SELECT count(*) FROM keep.events WHERE at < now() - interval '90 days')
+           ELSE 0 END AS as_counted
+  FROM privacy.retention_log l
+ WHERE l.id = (SELECT max(id) FROM privacy.retention_run) AND l.relation LIKE 'keep.%'
+ ORDER BY 1, 2 NULLS FIRST;
 -- the held user's rows are untouched; everybody else's expired rows are gone or anonymized
 SELECT user_id, count(*) AS rows, min(now() - logged_at) > interval '180 days' AS kept_old_rows
   FROM keep.logins WHERE logged_at < now() - interval '180 days' GROUP BY 1 ORDER BY 1;

@@ -410,7 +410,7 @@ CREATE VIEW privacy.retention_log AS
       FROM privacy.retention_run r
       LEFT JOIN privacy.retention_run_table t ON t.run_id OPERATOR(pg_catalog.=) r.id;
 COMMENT ON VIEW privacy.retention_log IS
-    'every retention run with its status (running, finished, stopped at max_duration, interrupted) and, per RETAIN clause, action, rows, batches, hold and error';
+    'every retention run with its status (running, finished, stopped at max_duration, interrupted) and, per RETAIN clause, action, rows, batches, the expired rows legal holds kept back (held) and error';
 GRANT SELECT ON privacy.retention_log TO PUBLIC;
 
 -- Start a run: its log row, its audit entry; NULL when another run is live.
@@ -492,6 +492,7 @@ DECLARE
     held text[];
     args text[];
     unheld text;
+    first_batch boolean;
     lock_timeout_was text := pg_catalog.current_setting('lock_timeout');
 BEGIN
     -- a batch need not wait for its WAL to reach disk: a crash loses at most
@@ -506,7 +507,16 @@ BEGIN
         VALUES (run_id, rel::text, column_name, action);
     END IF;
     IF privacy.table_held(rel) THEN
-        UPDATE privacy.retention_run_table t SET held = true, updated_at = pg_catalog.clock_timestamp()
+        -- the whole table is held: every expired row is kept back (counted
+        -- as the table's owner; a clause that cannot be counted counts none)
+        BEGIN
+            SELECT * INTO q FROM privacy.retention_sql(rel, column_name, retain_after, action);
+            n := privacy.owner_exec_value(rel, pg_catalog.format('SELECT pg_catalog.count(*) FROM %s t WHERE %s', rel, q.pending),
+                                          ARRAY[(pg_catalog.now() - retain)::text, '', '{}'])::bigint;
+        EXCEPTION WHEN OTHERS OR assert_failure THEN
+            n := 0;
+        END;
+        UPDATE privacy.retention_run_table t SET held = n, updated_at = pg_catalog.clock_timestamp()
          WHERE t.run_id = retention_batch.run_id AND t.relation = rel::text
            AND t.column_name IS NOT DISTINCT FROM retention_batch.column_name;
         RETURN -1;
@@ -515,7 +525,8 @@ BEGIN
         -- inside the block: an interval the label allows may still reach
         -- before the calendar's start
         cutoff := pg_catalog.now() - retain;
-        IF q.pending IS NULL THEN
+        first_batch := q.pending IS NULL;
+        IF first_batch THEN
             SELECT * INTO q FROM privacy.retention_sql(rel, column_name, retain_after, action);
             UPDATE privacy.retention_run_table t SET sets_sql = q.sets, pending_sql = q.pending, differs_sql = q.differs
              WHERE t.run_id = retention_batch.run_id AND t.relation = rel::text
@@ -528,6 +539,15 @@ BEGIN
         unheld := CASE WHEN pg_catalog.cardinality(held) > 0
                        THEN ' AND NOT (t.tableoid::pg_catalog.text || '':'' || t.ctid::pg_catalog.text) = ANY (($1[3])::pg_catalog.text[])'
                        ELSE '' END;
+        IF first_batch AND pg_catalog.cardinality(held) > 0 THEN
+            -- the expired rows subjects' holds keep back, counted once a run
+            UPDATE privacy.retention_run_table t
+               SET held = privacy.owner_exec_value(rel,
+                              pg_catalog.format('SELECT pg_catalog.count(*) FROM %s t WHERE %s AND (t.tableoid::pg_catalog.text || '':'' || t.ctid::pg_catalog.text) = ANY (($1[3])::pg_catalog.text[])',
+                                                rel, q.pending), args)::bigint
+             WHERE t.run_id = retention_batch.run_id AND t.relation = rel::text
+               AND t.column_name IS NOT DISTINCT FROM retention_batch.column_name;
+        END IF;
         IF dry_run THEN
             n := privacy.owner_exec_value(rel, pg_catalog.format('SELECT pg_catalog.count(*) FROM %s t WHERE %s%s', rel, q.pending, unheld),
                                           args)::bigint;
@@ -714,7 +734,7 @@ REVOKE ALL ON PROCEDURE privacy.run_retention(integer, interval, boolean) FROM P
 
 CREATE FUNCTION privacy.retention_preview()
     RETURNS TABLE (relation pg_catalog.regclass, column_name name, action text, retain interval, retain_after name,
-                   due bigint, held boolean, problem text)
+                   due bigint, held bigint, problem text)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -722,6 +742,8 @@ DECLARE
     r record;
     q record;
     n bigint;
+    h bigint;
+    res text;
     msg text;
     kept text[];
 BEGIN
@@ -730,21 +752,25 @@ BEGIN
             SELECT * INTO q FROM privacy.retention_sql(r.relation, r.column_name, r.retain_after, r.action);
             kept := privacy.held_rows(r.relation);
             -- counted as the table's owner, the rows holds keep left out
-            n := privacy.owner_exec_value(r.relation,
-                     pg_catalog.format('SELECT pg_catalog.count(*) FROM %s t WHERE %s AND NOT (t.tableoid::pg_catalog.text || '':'' || t.ctid::pg_catalog.text) = ANY (($1[2])::pg_catalog.text[])',
-                                       r.relation, q.pending),
-                     ARRAY[(pg_catalog.now() - r.retain)::text, kept::text])::bigint;
+            -- $1[2]: the rows holds keep; $1[3]: whether the whole table is held
+            res := privacy.owner_exec_value(r.relation,
+                       pg_catalog.format('SELECT pg_catalog.count(*) FILTER (WHERE NOT x.kept) || ''|'' || pg_catalog.count(*) FILTER (WHERE x.kept)'
+                                         ' FROM (SELECT ($1[3])::boolean OR (t.tableoid::pg_catalog.text || '':'' || t.ctid::pg_catalog.text) = ANY (($1[2])::pg_catalog.text[]) AS kept'
+                                         ' FROM %s t WHERE %s) x', r.relation, q.pending),
+                       ARRAY[(pg_catalog.now() - r.retain)::text, kept::text, privacy.table_held(r.relation)::text]);
+            n := pg_catalog.split_part(res, '|', 1)::bigint;
+            h := pg_catalog.split_part(res, '|', 2)::bigint;
             msg := NULL;
         EXCEPTION WHEN feature_not_supported OR datetime_field_overflow OR wrong_object_type OR insufficient_privilege THEN
             GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
             n := NULL;
+            h := NULL;
         END;
-        RETURN QUERY SELECT r.relation, r.column_name, r.action, r.retain, r.retain_after::name, n,
-                            privacy.table_held(r.relation), msg;
+        RETURN QUERY SELECT r.relation, r.column_name, r.action, r.retain, r.retain_after::name, n, h, msg;
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION privacy.retention_preview() IS
-    'what a retention run would do now, per RETAIN clause: rows due (expired, not yet anonymized, not under a subject''s hold), whether a hold keeps the whole table, and what stops the clause; changes nothing';
+    'what a retention run would do now, per RETAIN clause: rows due (expired, not yet anonymized, not under a legal hold), the expired rows legal holds keep (held: on the table, or on subjects), and what stops the clause; changes nothing';
 -- Reads every labelled table: granted explicitly.
 REVOKE ALL ON FUNCTION privacy.retention_preview() FROM PUBLIC;

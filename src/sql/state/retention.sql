@@ -60,7 +60,7 @@ CREATE TABLE privacy.retention_run_table (
     rows         bigint      NOT NULL DEFAULT 0,
     batches      integer     NOT NULL DEFAULT 0,
     due          bigint,
-    held         boolean     NOT NULL DEFAULT false,
+    held         bigint      NOT NULL DEFAULT 0,
     error        text,
     longest_batch interval,
     sets_sql     text,
@@ -72,7 +72,7 @@ CREATE TABLE privacy.retention_run_table (
 );
 CREATE INDEX retention_run_table_run ON privacy.retention_run_table (run_id);
 COMMENT ON TABLE privacy.retention_run_table IS
-    'per run and RETAIN clause: the action, rows and batches done so far (committed with each batch), the longest batch, rows due (dry run), whether a hold kept the table, the error that stopped it, and the statements the batches run';
+    'per run and RETAIN clause: the action, rows and batches done so far (committed with each batch), the longest batch, rows due (dry run), the expired rows legal holds kept back (held: on the table, or on subjects), the error that stopped it, and the statements the batches run';
 GRANT SELECT ON privacy.retention_run_table TO PUBLIC;
 
 -- pg_dump keeps what these hold (pg_extension_config_dump)
