@@ -161,7 +161,30 @@ INSERT INTO disco.noise
 SELECT md5(random()::text), floor(random() * 1e15)::bigint, disco.digits(11), random() * 360 - 180,
        substr(md5(random()::text), 1, 9)
   FROM generate_series(1, 400);
-ANALYZE disco.customers, disco.sessions, disco.orders, disco.noise;
+-- personal data inside free text, and columns earlier releases missed
+CREATE TABLE disco.support (
+    id             serial PRIMARY KEY,
+    body           text,          -- every ticket holds a phone number, some an e-mail or ID number
+    notes          text,          -- one in ten holds a phone number: too few
+    wifi_ssid      text,
+    guest_name     text,
+    tax_no         text,          -- a person's taxpayer number is their ID number
+    hw_serial      text,          -- IMEI values, neutral name
+    face_template  bytea          -- not sampled: its name speaks
+);
+INSERT INTO disco.support (body, notes, wifi_ssid, guest_name, tax_no, hw_serial, face_template)
+SELECT format('工单 %s: 客户来电 %s，订单 %s 未送达。', g, '1' || (ARRAY['38','39','86'])[1 + g % 3] || disco.digits(8), disco.digits(12))
+       || CASE WHEN g % 4 = 0 THEN format(' Reply to user%s@example.com.', g) ELSE '' END
+       || CASE WHEN g % 10 = 0 THEN ' 身份证 ' || b || disco.id_check(b) ELSE '' END,
+       CASE WHEN g % 10 = 0 THEN 'call back on 139 ' || disco.digits(4) || ' ' || disco.digits(4) ELSE 'resolved in ' || g || ' minutes' END,
+       'CMCC-' || disco.digits(4),
+       'Guest ' || g,
+       b || disco.id_check(b),
+       disco.luhn_complete((ARRAY['35','86'])[1 + g % 2] || disco.digits(12)),
+       '\x0102'::bytea
+  FROM generate_series(1, 400) g,
+       LATERAL (SELECT '110105' || to_char(date '1960-01-01' + g * 20, 'YYYYMMDD') || disco.digits(3) AS b) i;
+ANALYZE disco.customers, disco.sessions, disco.orders, disco.noise, disco.support;
 
 -- the suggestions: every column of personal data, none of the near misses or
 -- the noise; evidence says which rule and validators, and how many values
@@ -180,7 +203,10 @@ INSERT INTO disco_truth VALUES
     ('disco.sessions', 'v6', 'device.ip'), ('disco.sessions', 'hw', 'device.mac'),
     ('disco.sessions', 'hw2', 'device.mac'), ('disco.sessions', 'pos', 'location.precise'),
     ('disco.sessions', 'lat', 'location.precise'), ('disco.sessions', 'lng', 'location.precise'),
-    ('disco.sessions', 'ip', 'device.ip'), ('disco.orders', 'phone_model', 'device.model');
+    ('disco.sessions', 'ip', 'device.ip'), ('disco.orders', 'phone_model', 'device.model'),
+    ('disco.support', 'body', 'content.message'), ('disco.support', 'wifi_ssid', 'device.network'),
+    ('disco.support', 'guest_name', 'identity.name'), ('disco.support', 'tax_no', 'identity.id_number'),
+    ('disco.support', 'hw_serial', 'device.id'), ('disco.support', 'face_template', 'biometric.face');
 CREATE TEMP TABLE disco_found AS SELECT * FROM privacy.discover('disco');
 SELECT t.threshold,
        count(f.*) AS suggested,
@@ -198,6 +224,23 @@ SELECT s.column_name, s.sampled, s.validator, s.matched
 SELECT s.column_name, s.sampled, s.validator, s.matched
   FROM privacy.sample_matches('disco.noise', 1000) s ORDER BY s.column_name, s.validator;
 
+-- inside text: the share of values holding each kind, and the label with its mask
+SELECT s.column_name, s.sampled, s.validator, s.matched
+  FROM privacy.sample_matches('disco.support', 1000) s
+ WHERE s.column_name IN ('body', 'notes') ORDER BY s.column_name, s.validator;
+SELECT column_name, category, label FROM disco_found WHERE relation = 'disco.support'::regclass ORDER BY column_name;
+-- masked, a ticket keeps its text and loses the numbers and addresses in it
+SELECT count(*) AS tickets,
+       count(*) FILTER (WHERE privacy.text_contains(privacy.mask_text(body)) = '{}') AS nothing_left,
+       count(*) FILTER (WHERE length(privacy.mask_text(body)) = length(body)) AS same_length,
+       count(*) FILTER (WHERE privacy.mask_text(body) ~ '^工单 [0-9]+: 客户来电 1[0-9]{2}\*{4}[0-9]{4}，订单 [0-9]{12} 未送达。') AS phone_masked
+  FROM disco.support;
+-- apply_suggestions sets the label, mask included
+BEGIN;
+SELECT * FROM privacy.apply_suggestions(0.9, 'disco') WHERE relation = 'disco.support'::regclass;
+SELECT privacy.column_label('disco.support', 'body');
+ROLLBACK;
+
 -- no sampled value appears in what discovery returns
 SELECT count(*) AS values_in_evidence
   FROM disco_found f,
@@ -205,7 +248,8 @@ SELECT count(*) AS values_in_evidence
                 UNION ALL SELECT info FROM disco.customers UNION ALL SELECT acct FROM disco.customers
                 UNION ALL SELECT doc FROM disco.customers UNION ALL SELECT src FROM disco.sessions
                 UNION ALL SELECT hw FROM disco.sessions UNION ALL SELECT pos FROM disco.sessions
-                UNION ALL SELECT order_no FROM disco.orders) x
+                UNION ALL SELECT order_no FROM disco.orders UNION ALL SELECT hw_serial FROM disco.support
+                UNION ALL SELECT tax_no FROM disco.support) x
  WHERE strpos(f.evidence, x.v) > 0 OR strpos(f.category, x.v) > 0;
 
 -- sample_rows 0: names and comments only; a comment counts 0.1 less

@@ -11,6 +11,17 @@ SELECT v, privacy.mask_id_number(v) FROM (VALUES
     ('G1234'), ('abc')) t(v);
 SELECT v, privacy.mask_bank_card(v) FROM (VALUES
     ('6222021234567890123'), ('6222 0212 3456 7890 123'), ('4111-1111-1111-1111'), ('1234567')) t(v);
+-- inside free text: each phone number, ID number, e-mail and card found is masked, the rest stays
+SELECT v, privacy.mask_text(v), privacy.text_contains(v) FROM (VALUES
+    ('请拨打13800138000联系'), ('call me on +86 138 0013 8000 today'),
+    ('身份证11010519491231002X号, mail zhang.san@example.com.'), ('a@b.cn'),
+    ('card 4111 1111 1111 1111 ok, 4111111111111111;'), ('tel 138-0013-8000, 0086 13900139000'),
+    ('12 13800138000'), ('ids 11010519491231002X 13800138000'),
+    -- not personal data of these kinds: glued to letters or digits, a failing check, dates, order numbers
+    ('user13800138000'), ('13800138000123'), ('11010519491231002Y'), ('4111 1111 1111 1112'),
+    ('order 20240105123456789 on 2024-01-05'), ('12812345678'), ('no data here'), ('')) t(v);
+SELECT privacy.mask_text(NULL) IS NULL AND privacy.text_contains(NULL) IS NULL AS strict,
+       length(privacy.mask_text('电话13800138000，邮箱 张三 a.b@example.com')) = length('电话13800138000，邮箱 张三 a.b@example.com') AS same_length;
 SELECT v, privacy.mask_name(v) FROM (VALUES
     ('张三'), ('张三丰'), ('欧阳娜娜'), ('张'), ('张 '), ('John Doe'), ('Mary Ann Smith'), ('John D'), ('李 四'), ('')) t(v);
 SELECT privacy.mask_partial('abcdefgh', 2, 2) AS default_fill,
@@ -64,7 +75,7 @@ RESET ROLE;
 -- declared volatility and parallel safety
 SELECT p.oid::regprocedure, p.provolatile, p.proparallel, p.proisstrict
   FROM pg_proc p WHERE p.pronamespace = 'privacy'::regnamespace
-   AND p.proname IN ('mask_phone', 'mask_email', 'mask_id_number', 'mask_bank_card', 'mask_name',
+   AND p.proname IN ('mask_phone', 'mask_email', 'mask_id_number', 'mask_bank_card', 'mask_name', 'mask_text', 'text_contains',
                      'mask_partial', 'generalize', 'age_band', 'noise', 'pseudonym', 'fpe_encrypt',
                      'fpe_decrypt', 'encrypt', 'decrypt', 'encrypt_deterministic', 'subject_encrypt',
                      'shred_subject', 'date_shift')

@@ -17,6 +17,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
+#include "parser/parse_coerce.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -213,6 +214,8 @@ privacy_sample_matches(PG_FUNCTION_ARGS)
 	int			nsampled = 0;
 	int		   *sampled;
 	int		   *matched;		/* [column * validators + validator] */
+	bool	   *is_text;		/* sampled column i is of a string type */
+	int		   *in_text;		/* [column * (TEXT_KINDS + 1) + kind]: values holding one */
 	bool		readable;
 	bool		can_sample;
 	bool		table_select;
@@ -238,6 +241,7 @@ privacy_sample_matches(PG_FUNCTION_ARGS)
 	natts = desc->natts;
 	attnos = palloc(sizeof(int) * natts);
 	names = palloc(sizeof(char *) * natts);
+	is_text = palloc0(sizeof(bool) * natts);
 
 	readable = pg_namespace_aclcheck(RelationGetNamespace(rel), GetUserId(), ACL_USAGE) == ACLCHECK_OK;
 
@@ -282,6 +286,7 @@ privacy_sample_matches(PG_FUNCTION_ARGS)
 		appendStringInfoString(&sql, expr);
 		attnos[nsampled] = a;
 		names[nsampled] = pstrdup(NameStr(att->attname));
+		is_text[nsampled] = TypeCategory(getBaseType(att->atttypid)) == TYPCATEGORY_STRING;
 		nsampled++;
 	}
 	if (nsampled == 0)
@@ -296,6 +301,7 @@ privacy_sample_matches(PG_FUNCTION_ARGS)
 
 	sampled = palloc0(sizeof(int) * nsampled);
 	matched = palloc0(sizeof(int) * nsampled * privacy_validator_count);
+	in_text = palloc0(sizeof(int) * nsampled * (TEXT_KINDS + 1));
 	disc_today(&today);
 
 	SPI_connect();
@@ -349,6 +355,18 @@ privacy_sample_matches(PG_FUNCTION_ARGS)
 				s = VARDATA_ANY(t);
 				len = VARSIZE_ANY_EXHDR(t);
 				sampled[c]++;
+				if (is_text[c])
+				{
+					/* personal data inside the text, of each kind and of any */
+					int			found = privacy_text_scan(s, len, &today, NULL, NULL);
+					int			k;
+
+					for (k = 0; k < TEXT_KINDS; k++)
+						if (found & (1 << k))
+							in_text[c * (TEXT_KINDS + 1) + k]++;
+					if (found)
+						in_text[c * (TEXT_KINDS + 1) + TEXT_KINDS]++;
+				}
 				if (disc_trim(&s, &len))
 					for (v = 0; v < privacy_validator_count; v++)
 						if (privacy_validators[v].fn(s, len, &today))
@@ -378,6 +396,20 @@ privacy_sample_matches(PG_FUNCTION_ARGS)
 			if (m == 0)
 				continue;
 			values[2] = CStringGetTextDatum(privacy_validators[v].name);
+			values[3] = Int32GetDatum(m);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			any = true;
+		}
+		for (v = 0; v <= TEXT_KINDS; v++)
+		{
+			static const char *const text_kinds[TEXT_KINDS + 1] = {
+				"text:mobile", "text:id_number", "text:email", "text:bank_card", "text:any"
+			};
+			int			m = in_text[i * (TEXT_KINDS + 1) + v];
+
+			if (m == 0)
+				continue;
+			values[2] = CStringGetTextDatum(text_kinds[v]);
 			values[3] = Int32GetDatum(m);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 			any = true;

@@ -12,12 +12,15 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "privacy.h"
+#include "validators.h"
 
 /* a text split into characters: byte offset and length of each */
 typedef struct MaskChars
@@ -325,4 +328,138 @@ privacy_mask_partial(PG_FUNCTION_ARGS)
 				 errmsg("fill must be exactly one character")));
 	mask_split(PG_GETARG_TEXT_PP(0), &mc);
 	PG_RETURN_TEXT_P(mask_keep_ends(&mc, left, right, VARDATA_ANY(fill), filllen));
+}
+
+/* ------------------------------------------------------------------------
+ * Personal data inside free text (privacy.mask_text, privacy.text_contains):
+ * the spans validators.c finds, each masked as its own mask would
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * The day the scanner takes for "today": none, so that an ID number with a
+ * birth date in the future is masked too, and the masks do not depend on
+ * the date (they stay IMMUTABLE).
+ */
+static const ValidatorDate mask_no_today = {9999, 12, 31};
+
+typedef struct MaskTextState
+{
+	const char *s;
+	char	   *out;			/* a copy of s, masked in place */
+} MaskTextState;
+
+/*
+ * Mask one span in place, byte-wise (all ASCII): a mobile number keeps its
+ * country code, first three and last four digits; an ID number its first
+ * three and last four characters; a card its last four digits; an e-mail
+ * address the first character of its local part and its domain.
+ */
+static void
+mask_text_span(int kind, int start, int end, void *arg)
+{
+	MaskTextState *st = (MaskTextState *) arg;
+	char	   *d = st->out;
+	int			ndigits = 0;
+	int			seen = 0;
+	int			keep_first = 0;
+	int			keep_last = 0;
+	int			i;
+
+	if (kind == TEXT_EMAIL)
+	{
+		for (i = start; i < end && d[i] != '@'; i++)
+			if (i > start || (i + 1 < end && d[i + 1] == '@'))
+				d[i] = '*';
+		return;
+	}
+	if (kind == TEXT_ID_NUMBER)
+	{
+		for (i = start + 3; i < end - 4; i++)
+			d[i] = '*';
+		return;
+	}
+	for (i = start; i < end; i++)
+		if (d[i] >= '0' && d[i] <= '9')
+			ndigits++;
+	if (kind == TEXT_MOBILE)
+	{
+		keep_first = ndigits - 8;
+		keep_last = 4;
+	}
+	else
+		keep_last = 4;
+	for (i = start; i < end; i++)
+		if (d[i] >= '0' && d[i] <= '9')
+		{
+			if (!(seen < keep_first || seen >= ndigits - keep_last))
+				d[i] = '*';
+			seen++;
+		}
+}
+
+/* quick reject: text with neither a digit nor an @ holds nothing of these */
+static bool
+mask_text_candidate(const char *s, int len)
+{
+	int			i;
+
+	for (i = 0; i < len; i++)
+		if ((s[i] >= '0' && s[i] <= '9') || s[i] == '@')
+			return true;
+	return false;
+}
+
+/*
+ * privacy.mask_text(value text) -> text: the text with every mobile number,
+ * resident ID number, e-mail address and bank card inside it masked, the
+ * rest as it was.
+ */
+PG_FUNCTION_INFO_V1(privacy_mask_text);
+
+Datum
+privacy_mask_text(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	const char *s = VARDATA_ANY(t);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	MaskTextState st;
+	text	   *out;
+
+	if (!mask_text_candidate(s, len))
+		PG_RETURN_TEXT_P(t);
+	out = (text *) palloc(VARHDRSZ + len);
+	SET_VARSIZE(out, VARHDRSZ + len);
+	memcpy(VARDATA(out), s, len);
+	st.s = s;
+	st.out = VARDATA(out);
+	privacy_text_scan(s, len, &mask_no_today, mask_text_span, &st);
+	PG_RETURN_TEXT_P(out);
+}
+
+/*
+ * privacy.text_contains(value text) -> text[]: the kinds of personal data
+ * found inside the text (mobile, id_number, email, bank_card), in that order;
+ * an empty array when none.  Never the values.
+ */
+PG_FUNCTION_INFO_V1(privacy_text_contains);
+
+Datum
+privacy_text_contains(PG_FUNCTION_ARGS)
+{
+	static const char *const names[TEXT_KINDS] = {"mobile", "id_number", "email", "bank_card"};
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	const char *s = VARDATA_ANY(t);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	Datum		kinds[TEXT_KINDS];
+	int			n = 0;
+	int			found = 0;
+	int			i;
+
+	if (mask_text_candidate(s, len))
+		found = privacy_text_scan(s, len, &mask_no_today, NULL, NULL);
+	for (i = 0; i < TEXT_KINDS; i++)
+		if (found & (1 << i))
+			kinds[n++] = CStringGetTextDatum(names[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(kinds, n, TEXTOID, -1, false, TYPALIGN_INT));
 }

@@ -653,6 +653,41 @@ val_birth_date(const char *s, int len, const ValidatorDate *today)
  * The table of validators
  * ------------------------------------------------------------------------
  */
+/* ------------------------------------------------------------------------
+ * IMEI: 15 digits, the last a Luhn check digit, the first two a reporting
+ * body of the GSMA (01, 35, 86 or 99, which hold nearly all handsets); 15-digit
+ * American Express cards start with 34 or 37, so the two never meet
+ * ------------------------------------------------------------------------
+ */
+static bool
+val_imei(const char *s, int len, const ValidatorDate *today)
+{
+	int			sum = 0;
+	int			i;
+
+	if (len != 15)
+		return false;
+	for (i = 0; i < 15; i++)
+		if (!IS_DIGIT(s[i]))
+			return false;
+	if (!((s[0] == '0' && s[1] == '1') || (s[0] == '3' && s[1] == '5') ||
+		  (s[0] == '8' && s[1] == '6') || (s[0] == '9' && s[1] == '9')))
+		return false;
+	for (i = 0; i < 15; i++)
+	{
+		int			v = s[14 - i] - '0';
+
+		if (i % 2 == 1)
+		{
+			v *= 2;
+			if (v > 9)
+				v -= 9;
+		}
+		sum += v;
+	}
+	return sum % 10 == 0;
+}
+
 const Validator privacy_validators[] = {
 	{"mobile", "contact.phone", false, 0.95, val_mobile,
 	"mainland mobile number in an allocated segment, with or without +86, 0086 or 86 and 3-4-4 grouping"},
@@ -670,6 +705,8 @@ const Validator privacy_validators[] = {
 	"MAC address: six or eight hex pairs separated by : or -, or three groups of four separated by ."},
 	{"bank_card", "financial.bank_account", false, 0.90, val_bank_card,
 	"bank card number: 16 to 19 digits (15 for American Express), issuer prefix 3, 4, 5, 6 or 9, Luhn check digit"},
+	{"imei", "device.id", false, 0.90, val_imei,
+	"IMEI of a handset: 15 digits, reporting body 01, 35, 86 or 99, Luhn check digit"},
 	{"passport", "identity.id_document", false, 0.85, val_passport,
 	"passport number of the People's Republic of China: E, G, DE, SE or PE followed by digits"},
 	{"gps_pair", "location.precise", false, 0.90, val_gps_pair,
@@ -691,4 +728,131 @@ privacy_validator_find(const char *name)
 		if (strcmp(privacy_validators[i].name, name) == 0)
 			return &privacy_validators[i];
 	return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Personal data inside free text: mobile numbers, resident ID numbers,
+ * e-mail addresses and bank cards written somewhere in a longer text ("call
+ * me on 138 0013 8000", "身份证110101199003077777").  A candidate is a run of
+ * digits (with single spaces or dashes between them, a + before, an X after)
+ * or an e-mail address, standing apart from other letters and digits; it
+ * counts when the validator of its kind accepts it, the run whole or one of
+ * its pieces.  One pass, each byte looked at a bounded number of times.
+ * ------------------------------------------------------------------------
+ */
+#define IS_LOCAL(c) (IS_ALNUM(c) || (c) == '.' || (c) == '_' || (c) == '%' || (c) == '+' || (c) == '-')
+#define IS_DOMAIN(c) (IS_ALNUM(c) || (c) == '.' || (c) == '-')
+
+/* which kind accepts s[0..len), or 0 */
+static int
+val_text_kind(const char *s, int len, const ValidatorDate *today)
+{
+	if (len == 18 && val_id_number(s, len, today))
+		return TEXT_ID_NUMBER;
+	if (len <= 20 && val_mobile(s, len, today))
+		return TEXT_MOBILE;
+	if (len <= 23 && val_bank_card(s, len, today))
+		return TEXT_BANK_CARD;
+	return 0;
+}
+
+int
+privacy_text_scan(const char *s, int len, const ValidatorDate *today,
+				  TextSpanFn fn, void *arg)
+{
+	int			found = 0;
+	int			i = 0;
+
+	while (i < len)
+	{
+		char		c = s[i];
+		bool		boundary = i == 0 || !IS_ALNUM(s[i - 1]);
+
+		/* an e-mail address: from the start of a run of local-part characters */
+		if (IS_LOCAL(c) && c != '.' && (i == 0 || !IS_LOCAL(s[i - 1])))
+		{
+			int			j = i;
+
+			while (j < len && IS_LOCAL(s[j]) && j - i <= 64)
+				j++;
+			if (j < len && s[j] == '@')
+			{
+				int			k = j + 1;
+
+				while (k < len && IS_DOMAIN(s[k]) && k - j <= 255)
+					k++;
+				/* a sentence's full stop or dash is not the domain's (the run ended
+				 * at a character that is no part of a domain, or was too long) */
+				while (k > j + 1 && (s[k - 1] == '.' || s[k - 1] == '-'))
+					k--;
+				if (val_email(s + i, k - i, today))
+				{
+					found |= TEXT_EMAIL;
+					if (fn)
+						fn(TEXT_EMAIL, i, k, arg);
+					i = k;
+					continue;
+				}
+			}
+		}
+		/* a run of digits, grouped or not */
+		if (boundary && (IS_DIGIT(c) || (c == '+' && i + 1 < len && IS_DIGIT(s[i + 1]))))
+		{
+			int			j = i + 1;
+			int			kind;
+
+			while (j < len)
+			{
+				if (IS_DIGIT(s[j]))
+					j++;
+				else if ((s[j] == ' ' || s[j] == '-') && j + 1 < len && IS_DIGIT(s[j + 1]) &&
+						 IS_DIGIT(s[j - 1]) && j - i < 40)
+					j++;
+				else
+					break;
+			}
+			if (j < len && (s[j] == 'X' || s[j] == 'x') && IS_DIGIT(s[j - 1]))
+				j++;
+			if (j < len && IS_ALNUM(s[j]))
+			{
+				/* glued to letters or more digits: not a number of its own */
+				while (j < len && IS_ALNUM(s[j]))
+					j++;
+				i = j;
+				continue;
+			}
+			kind = val_text_kind(s + i, j - i, today);
+			if (kind != 0)
+			{
+				found |= kind;
+				if (fn)
+					fn(kind, i, j, arg);
+			}
+			else
+			{
+				/* the pieces between separators, each on its own */
+				int			p = i;
+
+				while (p < j)
+				{
+					int			q = p;
+
+					while (q < j && s[q] != ' ' && s[q] != '-')
+						q++;
+					kind = val_text_kind(s + p, q - p, today);
+					if (kind != 0)
+					{
+						found |= kind;
+						if (fn)
+							fn(kind, p, q, arg);
+					}
+					p = q + 1;
+				}
+			}
+			i = j;
+			continue;
+		}
+		i++;
+	}
+	return found;
 }

@@ -36,4 +36,17 @@ extern const int privacy_validator_count;
 
 extern const Validator *privacy_validator_find(const char *name);
 
+/* the kinds of personal data privacy_text_scan finds inside a text */
+#define TEXT_MOBILE		0x01
+#define TEXT_ID_NUMBER	0x02
+#define TEXT_EMAIL		0x04
+#define TEXT_BANK_CARD	0x08
+#define TEXT_KINDS		4
+
+/* called for each span [start, end) found, in order, never overlapping */
+typedef void (*TextSpanFn) (int kind, int start, int end, void *arg);
+
+extern int	privacy_text_scan(const char *s, int len, const ValidatorDate *today,
+							  TextSpanFn fn, void *arg);
+
 #endif							/* PRIVACY_VALIDATORS_H */

@@ -4,7 +4,8 @@
  *	  bytes for the day it runs ("today", as birth-date checks need one),
  *	  then the value, given by length without a terminating NUL, 1 to
  *	  VALIDATOR_MAX_LEN bytes, as discovery passes it.  A validator must read
- *	  nothing past the value and give the same answer every time.
+ *	  nothing past the value and give the same answer every time; so must the
+ *	  scanner of personal data inside text (privacy_text_scan).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -37,6 +38,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		FUZZ_CHECK(v->fn(value, len, &today) == first);
 		FUZZ_CHECK(privacy_validator_find(v->name) == v);
+	}
+	/* the text scanner: the same kinds every time, spans inside the value */
+	{
+		int			found = privacy_text_scan(value, len, &today, NULL, NULL);
+
+		FUZZ_CHECK(privacy_text_scan(value, len, &today, NULL, NULL) == found);
+		FUZZ_CHECK((found & ~((1 << TEXT_KINDS) - 1)) == 0);
 	}
 	free(value);
 	return 0;

@@ -102,7 +102,7 @@ CREATE FUNCTION privacy.check()
            pg_catalog.format('column %I of %s looks like %s (confidence %s; %s) but has no label',
                              d.column_name, d.relation, d.category, d.confidence, d.evidence),
            pg_catalog.format('SECURITY LABEL FOR privacy ON COLUMN %s.%I IS %L;',
-                             d.relation, d.column_name, 'CATEGORY ' || d.category)
+                             d.relation, d.column_name, d.label)
       FROM pg_catalog.pg_namespace n
      CROSS JOIN LATERAL privacy.discovery_suggestions(n.oid, 200) d
      WHERE n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'privacy', 'pg_toast']::name[])

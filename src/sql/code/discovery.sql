@@ -85,7 +85,8 @@ GRANT EXECUTE ON FUNCTION privacy.discovery_match(text, text) TO PUBLIC;
 
 -- the suggestions for the tables of one schema (internal: privacy.discover() checks its arguments)
 CREATE FUNCTION privacy.discovery_suggestions(nsp oid, sample_rows integer)
-    RETURNS TABLE (relation pg_catalog.regclass, column_name name, category text, confidence numeric, evidence text)
+    RETURNS TABLE (relation pg_catalog.regclass, column_name name, category text, confidence numeric, evidence text,
+                   label text)
     LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -211,29 +212,70 @@ CREATE FUNCTION privacy.discovery_suggestions(nsp oid, sample_rows integer)
           FROM scored z
          WHERE z.conf IS NOT NULL
          ORDER BY z.relid, z.attnum, z.conf DESC, z.category
+    ),
+    texts AS (
+        -- personal data inside free text: the share of sampled values of a
+        -- string column holding a phone number, ID number, e-mail or card,
+        -- where whole values are not such identifiers (no validator accepts
+        -- half of them)
+        SELECT c.relid, c.attnum, c.attname, sm.sampled, m.any_count,
+               (0.6 + 0.35 * m.any_count / (sm.sampled + 2)) AS conf, m.kinds,
+               pg_catalog.format_type(a.atttypid, a.atttypmod) = 'text' AS is_text
+          FROM (SELECT s.relid, s.column_name,
+                       pg_catalog.max(s.matched) FILTER (WHERE s.validator = 'text:any') AS any_count,
+                       pg_catalog.string_agg(pg_catalog.format('%s %s', pg_catalog.substr(s.validator, 6), s.matched), ', '
+                                             ORDER BY s.matched DESC, s.validator)
+                           FILTER (WHERE s.validator LIKE 'text:%' AND s.validator <> 'text:any') AS kinds
+                  FROM samples s
+                 WHERE s.validator LIKE 'text:%'
+                 GROUP BY s.relid, s.column_name) m
+          JOIN cols c ON c.relid = m.relid AND c.attname = m.column_name
+          JOIN sampled sm ON sm.relid = m.relid AND sm.column_name = m.column_name
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = c.relid AND a.attnum = c.attnum
+         WHERE sm.sampled >= 5 AND m.any_count * 5 >= sm.sampled
+           AND NOT EXISTS (SELECT 1 FROM vals v
+                            WHERE v.relid = m.relid AND v.column_name = m.column_name
+                              AND v.m_all * 2 >= sm.sampled)
+    ),
+    found AS (
+        SELECT b.relid, b.attnum, b.attname, b.category, b.conf,
+               pg_catalog.concat_ws('; ',
+                   CASE WHEN b.name_conf IS NULL THEN NULL
+                        WHEN b.by_name THEN pg_catalog.format('column name matches "%s"', b.word)
+                        ELSE pg_catalog.format('comment matches "%s"', b.word) END,
+                   CASE WHEN b.value_conf IS NOT NULL
+                            THEN pg_catalog.format('values: %s of %s sampled', b.v_ev, b.sampled)
+                        WHEN b.sampled IS NULL THEN 'values not sampled'
+                        WHEN b.sampled = 0 THEN 'no values to sample'
+                        WHEN b.checkable
+                            THEN pg_catalog.format('values: %s of %s sampled pass the %s validators',
+                                                   COALESCE(b.m, 0), b.sampled, b.category)
+                   END) AS evidence,
+               'CATEGORY ' || b.category AS label
+          FROM best b
+        UNION ALL
+        SELECT t.relid, t.attnum, t.attname, 'content.message', t.conf,
+               pg_catalog.format('text: %s%% of %s sampled values contain personal data (%s)',
+                                 pg_catalog.round(100.0 * t.any_count / t.sampled), t.sampled, t.kinds),
+               'CATEGORY content.message' || CASE WHEN t.is_text THEN ' MASK WITH privacy.mask_text' ELSE '' END
+          FROM texts t
+    ),
+    chosen AS (
+        SELECT DISTINCT ON (f.relid, f.attnum) f.*
+          FROM found f
+         ORDER BY f.relid, f.attnum, f.conf DESC, f.category
     )
-    SELECT b.relid::pg_catalog.regclass, b.attname, b.category, pg_catalog.round(b.conf, 2),
-           pg_catalog.concat_ws('; ',
-               CASE WHEN b.name_conf IS NULL THEN NULL
-                    WHEN b.by_name THEN pg_catalog.format('column name matches "%s"', b.word)
-                    ELSE pg_catalog.format('comment matches "%s"', b.word) END,
-               CASE WHEN b.value_conf IS NOT NULL
-                        THEN pg_catalog.format('values: %s of %s sampled', b.v_ev, b.sampled)
-                    WHEN b.sampled IS NULL THEN 'values not sampled'
-                    WHEN b.sampled = 0 THEN 'no values to sample'
-                    WHEN b.checkable
-                        THEN pg_catalog.format('values: %s of %s sampled pass the %s validators',
-                                               COALESCE(b.m, 0), b.sampled, b.category)
-               END)
-      FROM best b
-     ORDER BY b.relid::pg_catalog.regclass::text, b.attnum
+    SELECT f.relid::pg_catalog.regclass, f.attname, f.category, pg_catalog.round(f.conf, 2), f.evidence, f.label
+      FROM chosen f
+     ORDER BY f.relid::pg_catalog.regclass::text, f.attnum
     $$;
 COMMENT ON FUNCTION privacy.discovery_suggestions(oid, integer) IS
-    'the suggestions of privacy.discover() for the tables of one schema, read as the caller (internal: privacy.discover() checks its arguments)';
+    'the suggestions of privacy.discover() for the tables of one schema, with the label each suggests, read as the caller (internal: privacy.discover() checks its arguments)';
 GRANT EXECUTE ON FUNCTION privacy.discovery_suggestions(oid, integer) TO PUBLIC;
 
 CREATE FUNCTION privacy.discover(schema name DEFAULT 'public', sample_rows integer DEFAULT 1000)
-    RETURNS TABLE (relation pg_catalog.regclass, column_name name, category text, confidence numeric, evidence text)
+    RETURNS TABLE (relation pg_catalog.regclass, column_name name, category text, confidence numeric, evidence text,
+                   label text)
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -265,7 +307,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION privacy.discover(name, integer) IS
-    'suggested labels for the unlabelled columns of a schema''s tables: category, confidence (0 to 1) and evidence (name rule, validators and how many sampled values they accepted); reads names, comments and a bounded sample of values as the caller; never returns a value';
+    'suggested labels for the unlabelled columns of a schema''s tables: category, confidence (0 to 1), evidence (name rule, validators and how many sampled values they accepted, or the share of values holding personal data inside their text) and the label to set; reads names, comments and a bounded sample of values as the caller; never returns a value';
 GRANT EXECUTE ON FUNCTION privacy.discover(name, integer) TO PUBLIC;
 
 CREATE FUNCTION privacy.apply_suggestions(min_confidence numeric, schema name DEFAULT 'public',
@@ -287,7 +329,7 @@ BEGIN
     LOOP
         relation := s.relation;
         column_name := s.column_name;
-        label := 'CATEGORY ' || s.category;
+        label := s.label;
         confidence := s.confidence;
         EXECUTE pg_catalog.format('SECURITY LABEL FOR privacy ON COLUMN %s.%I IS %L',
                                   s.relation, s.column_name, label);

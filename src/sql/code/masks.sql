@@ -30,6 +30,22 @@ CREATE FUNCTION privacy.mask_name(value text) RETURNS text
 COMMENT ON FUNCTION privacy.mask_name(text) IS
     'mask a name: each word keeps its first character (张**, J*** D**)';
 
+CREATE FUNCTION privacy.mask_text(value text) RETURNS text
+    AS 'MODULE_PATHNAME', 'privacy_mask_text'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION privacy.mask_text(text) IS
+    'mask the personal data inside a free text: every mainland mobile number (its country code, first 3 and last 4 digits stay), resident ID number (first 3 and last 4 characters stay), e-mail address (first character and domain stay) and bank card (last 4 digits stay) found in it; the rest of the text as it is';
+-- A mask: no key, no state.
+GRANT EXECUTE ON FUNCTION privacy.mask_text(text) TO PUBLIC;
+
+CREATE FUNCTION privacy.text_contains(value text) RETURNS text[]
+    AS 'MODULE_PATHNAME', 'privacy_text_contains'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION privacy.text_contains(text) IS
+    'the kinds of personal data found inside a free text, as privacy.mask_text finds them: mobile, id_number, email, bank_card (in that order; empty when none); never a value';
+-- As mask_text.
+GRANT EXECUTE ON FUNCTION privacy.text_contains(text) TO PUBLIC;
+
 CREATE FUNCTION privacy.mask_partial(value text, keep_left integer, keep_right integer, fill text DEFAULT '*')
     RETURNS text
     AS 'MODULE_PATHNAME', 'privacy_mask_partial'
