@@ -58,6 +58,7 @@ SQL_PARTS = \
 	src/sql/code/retention.sql \
 	src/sql/state/discovery.sql \
 	src/sql/code/discovery.sql \
+	src/sql/state/k_anonymity.sql \
 	src/sql/code/k_anonymity.sql \
 	src/sql/state/anonymization.sql \
 	src/sql/code/anonymization.sql \

@@ -63,6 +63,62 @@ END
 $$;
 RESET TIME ZONE;
 
+-- a DBA's hierarchy: district -> city -> province.  Dropping characters means
+-- nothing for Chinese place names; the hierarchy says what each level is
+INSERT INTO privacy.hierarchy (hierarchy, value, ancestors) VALUES
+    ('cn_region', '西湖区', '{杭州市,浙江省}'), ('cn_region', '上城区', '{杭州市,浙江省}'),
+    ('cn_region', '鄞州区', '{宁波市,浙江省}'), ('cn_region', '海曙区', '{宁波市,浙江省}'),
+    ('cn_region', '玄武区', '{南京市,江苏省}'), ('cn_region', '秦淮区', '{南京市,江苏省}'),
+    ('cn_region', '姑苏区', '{苏州市,江苏省}'), ('cn_region', '吴中区', '{苏州市,江苏省}');
+SELECT privacy.hierarchy_levels('cn_region');
+-- two residents per district: four per city, eight per province
+CREATE TABLE kanon.residents (id serial PRIMARY KEY, district text, sex text);
+INSERT INTO kanon.residents (district, sex)
+SELECT h.value, s FROM privacy.hierarchy h, unnest(ARRAY['F', 'M']) s WHERE h.hierarchy = 'cn_region';
+SELECT privacy.k_anonymity('kanon.residents', '{district}') AS districts,
+       privacy.k_anonymity('kanon.residents', '{district}', '{1}', '{"district": "cn_region"}') AS cities,
+       privacy.k_anonymity('kanon.residents', '{district}', '{2}', '{"district": "cn_region"}') AS provinces,
+       privacy.k_anonymity('kanon.residents', '{district}', '{3}', '{"district": "cn_region"}') AS suppressed,
+       privacy.k_anonymity('kanon.residents', '{district,sex}', '{2,0}', '{"district": "cn_region"}') AS province_sex;
+-- generalize_until climbs the hierarchy; without it, characters are dropped
+SELECT * FROM privacy.generalize_until('kanon.residents', '{district}', 4, '{"district": "cn_region"}');
+SELECT * FROM privacy.generalize_until('kanon.residents', '{district,sex}', 4, '{"district": "cn_region"}') ORDER BY loss, levels;
+SELECT * FROM privacy.generalize_until('kanon.residents', '{district}', 4);
+-- the levels, as SQL; a value the hierarchy does not list is suppressed
+SELECT l, g.label, g.sql FROM generate_series(0, 4) l, LATERAL privacy.generalization('x', 'text', l, 'cn_region') g;
+SELECT format('SELECT t.x, %s AS level_1, %s AS level_2 FROM (VALUES (''西湖区''), (''未知区'')) t(x)',
+              (privacy.generalization('t.x', 'text', 1, 'cn_region')).sql,
+              (privacy.generalization('t.x', 'text', 2, 'cn_region')).sql) AS q \gset
+:q;
+-- bad input: nothing is counted, nothing changes
+SELECT try($$SELECT privacy.hierarchy_levels('no_such')$$);
+SELECT try($$SELECT * FROM privacy.generalize_until('kanon.residents', '{district}', 4, '{"district": "no_such"}')$$);
+SELECT try($$SELECT * FROM privacy.generalize_until('kanon.residents', '{district}', 4, '{"sex": "cn_region"}')$$);
+SELECT try($$SELECT * FROM privacy.generalize_until('kanon.residents', '{district}', 4, '{"nope": "cn_region"}')$$);
+SELECT try($$SELECT * FROM privacy.generalize_until('kanon.residents', '{district}', 4, '{"district": 1}')$$);
+SELECT try($$SELECT * FROM privacy.generalize_until('kanon.residents', '{district}', 4, '["cn_region"]')$$);
+SELECT try($$SELECT privacy.k_anonymity('kanon.residents', '{district}', '{1,1}', '{"district": "cn_region"}')$$);
+SELECT try($$SELECT privacy.k_anonymity('kanon.residents', '{district}', '{4}', '{"district": "cn_region"}')$$);
+SELECT try($$SELECT privacy.k_anonymity('kanon.residents', '{district}', '{-1}')$$);
+SELECT try($$SELECT privacy.k_anonymity('kanon.residents', '{district}', '{NULL}')$$);
+SELECT try($$INSERT INTO privacy.hierarchy VALUES ('cn_region', '余杭区', '{}')$$);
+SELECT try($$INSERT INTO privacy.hierarchy VALUES ('cn_region', '余杭区', '{杭州市,NULL}')$$);
+SELECT try($$INSERT INTO privacy.hierarchy VALUES ('CN Region', '余杭区', '{杭州市,浙江省}')$$);
+BEGIN;
+INSERT INTO privacy.hierarchy VALUES ('cn_region', '余杭区', '{杭州市}');
+SELECT try($$SELECT privacy.hierarchy_levels('cn_region')$$);
+ROLLBACK;
+BEGIN;
+INSERT INTO privacy.hierarchy VALUES ('cn_region', '余杭区', '{杭州市,江苏省}');
+SELECT try($$SELECT * FROM privacy.generalize_until('kanon.residents', '{district}', 4, '{"district": "cn_region"}')$$);
+ROLLBACK;
+SELECT count(*) AS hierarchy_rows FROM privacy.hierarchy;
+-- everybody may read hierarchies and use them; only the DBA writes them
+SET ROLE regress_app;
+SELECT privacy.hierarchy_levels('cn_region') AS levels_as_app;
+SELECT try($$INSERT INTO privacy.hierarchy VALUES ('mine', 'a', '{b}')$$);
+RESET ROLE;
+
 -- a view, an empty table
 CREATE VIEW kanon.adults AS SELECT * FROM kanon.people WHERE age >= 30;
 SELECT privacy.k_anonymity('kanon.adults', '{zip}') AS view_k;
