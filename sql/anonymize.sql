@@ -152,7 +152,17 @@ CREATE TABLE anon.users_before AS SELECT * FROM anon.users;
 CREATE TABLE anon.orders_before AS SELECT * FROM anon.orders;
 SELECT count(*) AS joined_before FROM anon.orders o JOIN anon.users u ON u.id = o.user_id;
 SELECT count(*) AS joined_by_email_before FROM anon.orders o JOIN anon.users u ON u.email = o.user_email;
+-- the streamed copy of privacy_anonymized_dump reads each table by the same
+-- plan and key: the rows it gives are the rows anonymize_table leaves
+SELECT relation, owner = current_user AS owner_is_caller, columns
+  FROM privacy.anonymized_copy('anonymize') WHERE relation::text LIKE 'anon.%' ORDER BY relation::text;
+SELECT select_sql FROM privacy.anonymized_copy('anonymize') WHERE relation = 'anon.orders'::regclass;
+SELECT format('CREATE TABLE anon.%I AS %s', split_part(c.relation::text, '.', 2) || '_copy', c.select_sql)
+  FROM privacy.anonymized_copy('anonymize') c WHERE c.relation IN ('anon.users'::regclass, 'anon.orders'::regclass) \gexec
+SELECT try($$SELECT * FROM privacy.anonymized_copy(NULL)$$);
 CALL privacy.anonymize_table('anon.users', batch_size => 7);
+SELECT format('SELECT count(*) AS users_differing FROM (SELECT %s FROM anon.users EXCEPT ALL SELECT * FROM anon.users_copy) x', c.columns)
+  FROM privacy.anonymized_copy('anonymize') c WHERE c.relation = 'anon.users'::regclass \gexec
 -- each column holds exactly what its method makes of the original
 SELECT count(*) AS rows,
        count(*) FILTER (WHERE u.id = privacy.fpe_encrypt(b.id, 'anonymize', -2147483648, 2147483647)) AS id_permuted,
@@ -194,6 +204,9 @@ SELECT count(*) AS values_in_audit FROM privacy.audit_log a, anon.users_before b
 CALL privacy.anonymize_table('anon.users');
 -- the orders: their user_id was rewritten with the users; the courier now
 CALL privacy.anonymize_table('anon.orders', 30);
+SELECT count(*) AS orders_differing
+  FROM (SELECT id, user_id, user_email, courier, amount FROM anon.orders EXCEPT ALL SELECT * FROM anon.orders_copy) x;
+DROP TABLE anon.users_copy, anon.orders_copy;
 SELECT count(*) FILTER (WHERE o.courier = privacy.fpe_encrypt(b.courier, 'anonymize')) AS courier_ff1,
        count(*) FILTER (WHERE o.user_id = privacy.fpe_encrypt(b.user_id, 'anonymize', -2147483648, 2147483647)) AS user_id_once
   FROM anon.orders o JOIN anon.orders_before b ON b.id = o.id;

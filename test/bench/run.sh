@@ -320,3 +320,54 @@ awk -v l="$large_ms" -v s="$small_ms" -v n="$drows" -v f="$found" 'BEGIN {
 # a subject that has its key (test/bench/subject_keys.sql)
 echo
 psql_bench -f "$work/test/bench/subject_keys.sql"
+
+# an anonymized copy: privacy_anonymized_dump against pg_dump -Fc of the same
+# database (1,000,000 users, 2,000,000 orders joining them), 3 runs each,
+# alternately; medians
+arows=${BENCH_DUMP_ROWS:-1000000}
+echo
+echo "== privacy_anonymized_dump of a database of $arows users and $((arows * 2)) orders, against pg_dump -Fc of it (3 runs each, alternately; medians)"
+psql_bench -c "DROP DATABASE IF EXISTS dumpsrc" -c "CREATE DATABASE dumpsrc" >/dev/null
+as_pg psql -X -h "$work" -p "$port" -U postgres -d dumpsrc -q -v ON_ERROR_STOP=1 -v rows="$arows" <<'SQL' >/dev/null
+CREATE EXTENSION privacy;
+CREATE TABLE users (id bigint PRIMARY KEY, phone text NOT NULL, email text UNIQUE, id_number text, city text, born date, plan text);
+SECURITY LABEL FOR privacy ON COLUMN users.id IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN users.phone IS 'CATEGORY contact.phone';
+SECURITY LABEL FOR privacy ON COLUMN users.email IS 'CATEGORY contact.email';
+SECURITY LABEL FOR privacy ON COLUMN users.id_number IS 'CATEGORY identity.id_number';
+SECURITY LABEL FOR privacy ON COLUMN users.born IS 'CATEGORY identity.birth_date';
+CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint NOT NULL REFERENCES users, ship_phone text, total numeric(10,2), placed date);
+CREATE INDEX ON orders (user_id);
+SECURITY LABEL FOR privacy ON COLUMN orders.ship_phone IS 'CATEGORY contact.phone';
+INSERT INTO users SELECT i, (13800000000 + i)::text, 'user' || i || '@example.com',
+                         '110105' || to_char(date '1960-01-01' + i % 15000, 'YYYYMMDD') || lpad((i % 1000)::text, 3, '0') || 'X',
+                         'city ' || i % 300, date '1960-01-01' + i % 15000, CASE WHEN i % 3 = 0 THEN 'gold' ELSE 'basic' END
+  FROM generate_series(1, :rows) i;
+INSERT INTO orders SELECT i, 1 + i % :rows, (13900000000 + i % :rows)::text, (i % 1000) / 10.0, date '2024-01-01' + i % 700
+  FROM generate_series(1, 2 * :rows) i;
+VACUUM ANALYZE;
+SQL
+dump_s() {	# $1: the command; seconds
+	local t0 t1
+	t0=$(date +%s.%N)
+	"$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; echo 0; return; }
+	t1=$(date +%s.%N)
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }'
+}
+dump_dir=$work/dumps
+mkdir -p "$dump_dir"
+[ "$(id -u)" -eq 0 ] && chown "$PG_RUN_USER" "$dump_dir"
+plain_times=
+anon_times=
+for _ in 1 2 3; do
+	plain_times="$plain_times $(dump_s as_pg "$PG_BINDIR/pg_dump" -Fc -h "$work" -p "$port" -U postgres -d dumpsrc -f "$dump_dir/plain.dump")"
+	anon_times="$anon_times $(dump_s as_pg "$PG_BINDIR/privacy_anonymized_dump" -h "$work" -p "$port" -U postgres -d dumpsrc -f "$dump_dir/anon.dump")"
+done
+plain_s=$(echo $plain_times | tr ' ' '\n' | median)
+anon_s=$(echo $anon_times | tr ' ' '\n' | median)
+left=$(as_pg "$PG_BINDIR/pg_restore" -f - "$dump_dir/anon.dump" | grep -c -E 'user[0-9]+@example\.com' || true)
+psql_bench -c "DROP DATABASE dumpsrc" >/dev/null
+awk -v a="$anon_s" -v p="$plain_s" -v l="$left" 'BEGIN {
+	printf "  privacy_anonymized_dump: %.2f s; pg_dump -Fc: %.2f s; ratio %.2f; lines of the copy holding an e-mail address of the source: %d\n", a, p, a / p, l
+	printf "  goal at most 3x pg_dump -Fc: %s\n", (a / p <= 3 ? "yes" : "NO")
+}'

@@ -912,3 +912,81 @@ COMMENT ON PROCEDURE privacy.anonymize_database(name[], integer, text) IS
     'privacy.anonymize_table for every table with labelled columns in the schemas (NULL: every schema), each checked before any is changed; foreign keys still join through the shared key';
 -- As anonymize_table.
 REVOKE ALL ON PROCEDURE privacy.anonymize_database(name[], integer, text) FROM PUBLIC;
+
+-- An anonymized copy, streamed (bin/privacy_anonymized_dump): for every table
+-- whose rows a dump holds, the SELECT that reads them anonymized, column by
+-- column by the rules of anonymize_table (the same plan, the same key), and
+-- the table's owner, who runs it.
+CREATE FUNCTION privacy.anonymized_copy(key text)
+    RETURNS TABLE (relation pg_catalog.regclass, owner name, columns text, select_sql text)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t record;
+    a record;
+    own jsonb;
+    fks jsonb;
+    exprs text[];
+    cols text[];
+    e text;
+BEGIN
+    IF key IS NULL THEN
+        RAISE EXCEPTION 'key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    FOR t IN
+        SELECT k.oid, k.relowner::pg_catalog.regrole::name AS rel_owner,
+               COALESCE(pg_catalog.pg_partition_root(k.oid), k.oid) AS root
+          FROM pg_catalog.pg_class k
+          JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+         WHERE k.relkind = 'r'
+           AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'privacy', 'pg_toast']::name[])
+           AND NOT pg_catalog.starts_with(n.nspname, 'pg_temp_')
+           AND NOT pg_catalog.starts_with(n.nspname, 'pg_toast_temp_')
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                            WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                              AND d.objid = k.oid AND d.deptype = 'e')
+         ORDER BY n.nspname, k.relname
+    LOOP
+        -- its own labelled columns, as its plan rewrites them (the plan raises
+        -- for what cannot be done)
+        SELECT COALESCE(pg_catalog.jsonb_object_agg(p.column_name, p.expression), '{}'::jsonb) INTO own
+          FROM privacy.anonymization_plan(t.oid::pg_catalog.regclass, key) p
+         WHERE p.relation = t.oid::pg_catalog.regclass AND p.expression IS NOT NULL;
+        -- its foreign key columns that join a rewritten key: rewritten with it
+        SELECT COALESCE(pg_catalog.jsonb_object_agg(x.child_column, x.expr), '{}'::jsonb) INTO fks
+          FROM (SELECT ca.attname AS child_column,
+                       pg_catalog.format('(%s)::%s',
+                           (privacy.anonymize_sql(pg_catalog.format('t.%I', ca.attname), pa.atttypid::pg_catalog.regtype,
+                                                  pa.atttypmod, ch.method, l.category, key)).sql,
+                           pg_catalog.format_type(ca.atttypid, ca.atttypmod)) AS expr
+                  FROM pg_catalog.pg_constraint f
+                 CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(f.conkey), pg_catalog.unnest(f.confkey)) AS k(child_att, parent_att)
+                  JOIN pg_catalog.pg_attribute ca ON ca.attrelid = t.root AND ca.attnum = k.child_att
+                  JOIN pg_catalog.pg_attribute pa ON pa.attrelid = f.confrelid AND pa.attnum = k.parent_att
+                  LEFT JOIN privacy.labels l ON l.relation = f.confrelid::pg_catalog.regclass AND l.column_name = pa.attname
+                 CROSS JOIN LATERAL privacy.anonymize_choice(f.confrelid, pa.attname) ch
+                 WHERE f.conrelid = t.root AND f.contype = 'f' AND f.conparentid = 0 AND f.confrelid <> t.root
+                   AND ch.method = ANY (ARRAY['pseudonym', 'ff1'])) x;
+        exprs := ARRAY[]::text[];
+        cols := ARRAY[]::text[];
+        FOR a IN SELECT att.attname FROM pg_catalog.pg_attribute att
+                  WHERE att.attrelid = t.oid AND att.attnum > 0 AND NOT att.attisdropped AND att.attgenerated = ''
+                  ORDER BY att.attnum LOOP
+            -- a column's own label first (ANONYMIZE WITH NULL empties a key)
+            e := COALESCE(own ->> a.attname::text, fks ->> a.attname::text, pg_catalog.format('t.%I', a.attname));
+            exprs := pg_catalog.array_append(exprs, pg_catalog.format('%s AS %I', e, a.attname));
+            cols := pg_catalog.array_append(cols, pg_catalog.quote_ident(a.attname));
+        END LOOP;
+        relation := t.oid::pg_catalog.regclass;
+        owner := t.rel_owner;
+        columns := pg_catalog.array_to_string(cols, ', ');
+        select_sql := pg_catalog.format('SELECT %s FROM ONLY %s t', pg_catalog.array_to_string(exprs, ', '), relation);
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION privacy.anonymized_copy(text) IS
+    'for privacy_anonymized_dump: every table whose rows a dump holds (not the extensions''), its owner, its columns (generated ones aside) and the SELECT that reads its rows with every labelled column anonymized as anonymize_table would with that key, foreign keys rewritten with the keys they join; raises what anonymization_plan raises';
+-- Names every table and the anonymization of its columns: the role that makes copies, granted explicitly.
+REVOKE ALL ON FUNCTION privacy.anonymized_copy(text) FROM PUBLIC;

@@ -321,8 +321,8 @@ DECLARE
     q privacy.request;
     plan jsonb;
     col record;
-    sets text[] := '{}';
-    cols text[] := '{}';
+    sets text[] := ARRAY[]::text[];
+    cols text[] := ARRAY[]::text[];
     p record;
     n bigint := 0;
 BEGIN
@@ -351,9 +351,9 @@ BEGIN
             RAISE EXCEPTION 'the new value of column "%" must be a JSON string, number, boolean or null', col.key
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        sets := sets || pg_catalog.format('%I = (($2::pg_catalog.jsonb) OPERATOR(pg_catalog.->>) %L)::%s',
-                                          col.attname, col.key, col.typ);
-        cols := cols || col.key;
+        sets := pg_catalog.array_append(sets, pg_catalog.format('%I = (($2::pg_catalog.jsonb) OPERATOR(pg_catalog.->>) %L)::%s',
+                                                                col.attname, col.key, col.typ));
+        cols := pg_catalog.array_append(cols, col.key::text);
     END LOOP;
     -- the subject's own rows of the table, as the cancellation plan finds them,
     -- changed as the table's owner
