@@ -5,7 +5,8 @@
 #    CALL privacy.anonymize_table(); after the restart the log shows the
 #    interrupted run, and a second call finishes it: every row rewritten
 #    exactly once (each value is what its method makes of the original).
-# 2. privacy_anonymized_dump writes a pg_dump archive of a shop database;
+# 2. privacy_anonymized_dump writes a pg_dump archive of a shop database,
+#    leaving the source as it was (its key and audit log);
 #    restored into a fresh cluster without extension privacy, it is a working
 #    database (rows, keys, joins) in which no value of any labelled column of
 #    the source appears, in that column or anywhere in a plain dump of it.
@@ -131,8 +132,13 @@ SELECT privacy.grant_purpose('delivery', 'courier');
 my $bindir = `pg_config --bindir`;
 chomp $bindir;
 my $archive = "$dir/shop-anonymized.dump";
+my $source_state = q{SELECT (SELECT count(*) FROM privacy.audit_log) || ' ' || (SELECT count(*) FROM privacy.keys)
+                             || ' ' || (SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction')};
+my $before = $node->safe_psql('shop', $source_state);
 command_ok([ "$bindir/privacy_anonymized_dump", '-d', 'shop', '-f', $archive, '-h', $node->host, '-p', $node->port, '-b', '100' ],
 	'privacy_anonymized_dump writes the archive');
+is($node->safe_psql('shop', $source_state), $before,
+	'the source is as it was: the run key was never committed (no key, no audit entry), no transaction left open');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_database WHERE datname LIKE 'privacy_anonymize_%'}),
 	'0', 'its scratch database is gone');
 is($node->safe_psql('shop', q{SELECT count(*) FROM users WHERE email LIKE 'shopper%@example.com'}),
