@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * test/fuzz/fuzz_masks.c
- *	  The masks (src/masks.c), called as the server calls them.  Input: one
- *	  byte choosing the mask (and, for mask_partial, two more for keep_left
+ *	  The masks (src/masks.c; mask_text with the scanner of validators.c),
+ *	  called as the server calls them.  Input: one byte choosing the mask
+ *	  (0xF0 and above: mask_text), two more (for mask_partial: keep_left
  *	  and keep_right), then the value, valid UTF-8 as the server would pass
  *	  it.  A mask must never raise on a valid value, must return valid UTF-8
  *	  of as many characters as the value, and must keep no more of it than
@@ -21,6 +22,7 @@ extern Datum privacy_mask_id_number(PG_FUNCTION_ARGS);
 extern Datum privacy_mask_email(PG_FUNCTION_ARGS);
 extern Datum privacy_mask_name(PG_FUNCTION_ARGS);
 extern Datum privacy_mask_partial(PG_FUNCTION_ARGS);
+extern Datum privacy_mask_text(PG_FUNCTION_ARGS);
 
 typedef struct MaskCall
 {
@@ -114,7 +116,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const PGFunction masks[] = {
 		privacy_mask_phone, privacy_mask_bank_card, privacy_mask_id_number,
-		privacy_mask_email, privacy_mask_name, privacy_mask_partial
+		privacy_mask_email, privacy_mask_name, privacy_mask_partial, privacy_mask_text
 	};
 	MaskCall	c;
 	int			which;
@@ -125,7 +127,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 3 || !fuzz_valid_utf8(data + 3, size - 3))
 		return 0;
-	which = data[0] % lengthof(masks);
+	/* (the first six keep the choice they had before mask_text came) */
+	which = data[0] >= 0xF0 ? lengthof(masks) - 1 : data[0] % (lengthof(masks) - 1);
 	memset(&c, 0, sizeof(c));
 	c.fn = masks[which];
 	c.left = data[1] % 32;
@@ -154,6 +157,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (c.fn == privacy_mask_partial)
 		FUZZ_CHECK(keeps_ends(v, vlen, r, rlen, c.left, c.right));
+	if (c.fn == privacy_mask_text)
+	{
+		/* masked in place: only ASCII digits and e-mail local parts become '*' */
+		int			i;
+
+		FUZZ_CHECK(rlen == vlen);
+		for (i = 0; i < vlen; i++)
+			FUZZ_CHECK(r[i] == v[i] ||
+					   (r[i] == '*' && ((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'z') ||
+										(v[i] >= 'A' && v[i] <= 'Z') || v[i] == '.' || v[i] == '_' ||
+										v[i] == '%' || v[i] == '+' || v[i] == '-' || v[i] == 'X')));
+	}
 	fuzz_reset();
 	return 0;
 }

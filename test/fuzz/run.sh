@@ -24,7 +24,7 @@ sources() {
 	case $1 in
 		label) echo "$root/src/label_parse.c" ;;
 		journal) echo "$root/src/journal.c" ;;
-		masks) echo "$root/src/masks.c" ;;
+		masks) echo "$root/src/masks.c $root/src/validators.c" ;;
 		validators) echo "$root/src/validators.c" ;;
 		ff1) echo "$root/src/ff1.c" ;;
 		ciphertext) echo "$root/src/crypto.c" ;;
