@@ -173,8 +173,8 @@ keys_xact_callback(XactEvent event, void *arg)
  * or every relcache entry is being reset.  Invalidations of other tables
  * (any DDL, ANALYZE) leave the cache alone.
  */
-static void
-keys_relcache_callback(Datum arg, Oid relid)
+void
+privacy_keys_relcache(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || !OidIsValid(key_table_oid) ||
 		relid == key_table_oid || relid == key_version_table_oid)
@@ -207,7 +207,6 @@ privacy_keys_init(void)
 							   NULL,
 							   keys_master_assign,
 							   NULL);
-	CacheRegisterRelcacheCallback(keys_relcache_callback, (Datum) 0);
 	RegisterXactCallback(keys_xact_callback, NULL);
 }
 

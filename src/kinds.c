@@ -121,20 +121,14 @@ static bool kinds_valid = false;
 /* the tombstones' table, whose every change sends an invalidation (keys.c) */
 static Oid	kinds_tombstone_relid = InvalidOid;
 
-static void
-kinds_relcache_callback(Datum arg, Oid relid)
+void
+privacy_kinds_relcache(Datum arg, Oid relid)
 {
 	/* a cancellation's tombstone changes no label: every cancellation would
 	 * read the kinds again otherwise */
 	if (OidIsValid(relid) && relid == kinds_tombstone_relid)
 		return;
 	kinds_valid = false;
-}
-
-void
-privacy_kinds_init(void)
-{
-	CacheRegisterRelcacheCallback(kinds_relcache_callback, (Datum) 0);
 }
 
 static void

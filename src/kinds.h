@@ -23,6 +23,5 @@ extern const char *privacy_subject_type_problem(Oid typid);
 extern char *privacy_subject_canonical(const char *kind, const char *value);
 extern void privacy_check_kind_name(const char *kind);
 extern void privacy_subject_id(const char *kind, const char *canonical, uint8 *id);
-extern void privacy_kinds_init(void);
 
 #endif							/* PRIVACY_KINDS_H */

@@ -20,6 +20,7 @@
 #include "miscadmin.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "storage/proc.h"
 #include "utils/rel.h"
 
@@ -34,6 +35,16 @@ int			privacy_minor_age = 14;
 int			privacy_response_days = 15;
 
 void		_PG_init(void);
+
+/* the one relcache callback of the extension: each module's handler in turn */
+static void
+pv_relcache_callback(Datum arg, Oid relid)
+{
+	privacy_keys_relcache(arg, relid);
+	privacy_kinds_relcache(arg, relid);
+	privacy_rights_relcache(arg, relid);
+	privacy_subjects_relcache(arg, relid);
+}
 
 void
 _PG_init(void)
@@ -60,8 +71,7 @@ _PG_init(void)
 	privacy_labels_init();
 	privacy_keys_init();
 	privacy_subjects_init();
-	privacy_rights_init();
-	privacy_kinds_init();
+	CacheRegisterRelcacheCallback(pv_relcache_callback, (Datum) 0);
 	privacy_wal_init();
 
 	privacy_reserve_guc_prefix("privacy");

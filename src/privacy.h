@@ -43,7 +43,15 @@ extern const char *privacy_subject_key_dir_problem(const char **hint, const char
 extern void privacy_labels_init(void);
 extern void privacy_keys_init(void);
 extern void privacy_subjects_init(void);
-extern void privacy_rights_init(void);
-extern void privacy_kinds_init(void);
+
+/*
+ * Each module's relcache invalidation handler.  The extension registers one
+ * callback that calls them all: PostgreSQL has ten relcache callback slots
+ * for every library loaded, and Citus takes five of them.
+ */
+extern void privacy_keys_relcache(Datum arg, Oid relid);
+extern void privacy_kinds_relcache(Datum arg, Oid relid);
+extern void privacy_rights_relcache(Datum arg, Oid relid);
+extern void privacy_subjects_relcache(Datum arg, Oid relid);
 
 #endif							/* PRIVACY_H */

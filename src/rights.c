@@ -425,20 +425,14 @@ static uint64 rights_plan_generation = 0;
 /* privacy.cancelled_subject: its invalidations (the tombstone set) leave the plan alone */
 static Oid	rights_tombstone_relid = InvalidOid;
 
-static void
-rights_relcache_callback(Datum arg, Oid relid)
+void
+privacy_rights_relcache(Datum arg, Oid relid)
 {
 	if (OidIsValid(relid) && relid == rights_tombstone_relid)
 		return;
 	if (!OidIsValid(relid))
 		rights_tombstone_relid = InvalidOid;	/* learned again */
 	rights_invalidations++;
-}
-
-void
-privacy_rights_init(void)
-{
-	CacheRegisterRelcacheCallback(rights_relcache_callback, (Datum) 0);
 }
 
 PG_FUNCTION_INFO_V1(privacy_cancel_plan);

@@ -123,7 +123,6 @@ static uint32 commit_nids = 0;
 static char *commit_lines = NULL;
 static uint32 commit_lines_len = 0;
 
-static void subj_tomb_relcache_callback(Datum arg, Oid relid);
 
 static void
 subj_free_commit_records(void)
@@ -356,7 +355,6 @@ privacy_subjects_init(void)
 							   NULL);
 	RegisterXactCallback(subj_xact_callback, NULL);
 	RegisterSubXactCallback(subj_subxact_callback, NULL);
-	CacheRegisterRelcacheCallback(subj_tomb_relcache_callback, (Datum) 0);
 }
 
 /* the directory that redo writes to: the server's own setting */
@@ -1223,8 +1221,8 @@ static uint64 tomb_gen = 0;		/* invalidations seen */
 static bool tomb_too_many = false;
 static Oid	tomb_relid = InvalidOid;
 
-static void
-subj_tomb_relcache_callback(Datum arg, Oid relid)
+void
+privacy_subjects_relcache(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == tomb_relid)
 	{
