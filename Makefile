@@ -7,6 +7,7 @@ EXTVERSION := $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']
 MODULE_big = privacy
 OBJS = \
 	src/privacy.o \
+	src/citus.o \
 	src/label_parse.o \
 	src/labels.o \
 	src/audit.o \
@@ -31,6 +32,7 @@ OBJS = \
 # bodies are not checked inside CREATE EXTENSION).
 SQL_PARTS = \
 	src/sql/code/install.sql \
+	src/sql/code/citus.sql \
 	src/sql/state/audit.sql \
 	src/sql/code/audit.sql \
 	src/sql/state/taxonomy.sql \

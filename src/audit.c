@@ -41,6 +41,7 @@
 #include "utils/timestamp.h"
 
 #include "audit.h"
+#include "citus.h"
 #include "privacy.h"
 
 static SPIPlanPtr head_plan = NULL;
@@ -300,6 +301,15 @@ aud_record(text *kind, text *object, Jsonb *detail)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("audit entry detail must be a JSON object")));
+
+	/*
+	 * A Citus cluster keeps one audit chain, the coordinator's.  What reaches
+	 * a worker node is the coordinator's doing, audited there (a label Citus
+	 * copies to a shell table or a shard); what would write anything else on
+	 * a worker is refused there (privacy_require_coordinator).
+	 */
+	if (privacy_citus_worker())
+		return;
 	if (!aud_callbacks)
 	{
 		RegisterXactCallback(aud_xact_callback, NULL);

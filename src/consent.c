@@ -22,6 +22,7 @@
 #include "utils/timestamp.h"
 
 #include "audit.h"
+#include "citus.h"
 #include "crypto.h"
 #include "keys.h"
 #include "kinds.h"
@@ -262,6 +263,8 @@ privacy_grant_consent(PG_FUNCTION_ARGS)
 {
 	ConsentCall c;
 
+	/* the ledger is the coordinator's (doc/citus.md) */
+	privacy_require_coordinator_fn(fcinfo);
 	cons_check_args(fcinfo);
 	memset(&c, 0, sizeof(c));
 	c.grant = true;
@@ -284,6 +287,8 @@ privacy_withdraw_consent(PG_FUNCTION_ARGS)
 {
 	ConsentCall c;
 
+	/* the ledger is the coordinator's (doc/citus.md) */
+	privacy_require_coordinator_fn(fcinfo);
 	cons_check_args(fcinfo);
 	memset(&c, 0, sizeof(c));
 	c.grant = false;

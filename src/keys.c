@@ -41,6 +41,7 @@
 
 #include "audit.h"
 #include "keys.h"
+#include "citus.h"
 #include "privacy.h"
 
 #define WRAP_FORMAT 1
@@ -496,6 +497,8 @@ privacy_key_get(const char *name, int32 version, PrivacyKeyUse use)
 	bool		found;
 	KeyLoad		kl;
 
+	/* one set of keys for a Citus cluster: the coordinator's */
+	privacy_require_coordinator("a function that uses a key");
 	if (strlen(name) >= NAMEDATALEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -587,6 +590,8 @@ privacy_key_for_call(FunctionCallInfo fcinfo, int argno, PrivacyKeyUse use)
 	CallKey    *ck = (CallKey *) fcinfo->flinfo->fn_extra;
 	char		name[NAMEDATALEN];
 
+	if (ck == NULL)
+		privacy_require_coordinator_fn(fcinfo);
 	if (len >= NAMEDATALEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -879,6 +884,7 @@ privacy_subjects_key(void)
 	KeyHashKey	hk;
 	PrivacyKey *k;
 
+	privacy_require_coordinator("a function that names subjects");
 	/* after the first use, the unwrapped key is in the cache */
 	keys_ensure_cache();
 	memset(&hk, 0, sizeof(hk));

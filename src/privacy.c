@@ -24,6 +24,7 @@
 #include "storage/proc.h"
 #include "utils/rel.h"
 
+#include "citus.h"
 #include "compat.h"
 #include "privacy.h"
 #include "wal.h"
@@ -44,6 +45,7 @@ pv_relcache_callback(Datum arg, Oid relid)
 	privacy_kinds_relcache(arg, relid);
 	privacy_rights_relcache(arg, relid);
 	privacy_subjects_relcache(arg, relid);
+	privacy_citus_relcache(arg, relid);
 }
 
 void

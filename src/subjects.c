@@ -70,6 +70,7 @@
 #include "utils/timestamp.h"
 
 #include "audit.h"
+#include "citus.h"
 #include "crypto.h"
 #include "journal.h"
 #include "kinds.h"
@@ -945,6 +946,7 @@ privacy_subject_encrypt(PG_FUNCTION_ARGS)
 	uint8		key[PRIVACY_KEY_BYTES];
 	bytea	   *out;
 
+	privacy_require_coordinator_fn(fcinfo);
 	subj_key(subject, subj_kind(fcinfo, 2), true, id, key);
 	out = privacy_gcm_encrypt(key, FORMAT_SUBJECT, 0, id, sizeof(id),
 							  (const uint8 *) VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
@@ -961,6 +963,7 @@ subj_decrypt(FunctionCallInfo fcinfo, int *len)
 	uint8		key[PRIVACY_KEY_BYTES];
 	uint8	   *volatile plain = NULL;
 
+	privacy_require_coordinator_fn(fcinfo);
 	privacy_ct_header(ct, FORMAT_SUBJECT, HEADER_LEN + GCM_NONCE + GCM_TAG, "privacy.subject_encrypt");
 	subj_key(subject, subj_kind(fcinfo, 2), false, id, key);
 	PG_TRY();

@@ -288,6 +288,8 @@ BEGIN
     IF subject IS NULL OR kind IS NULL THEN
         RAISE EXCEPTION 'subject and kind must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- the ledger is the coordinator's: never answer from a worker's empty copy
+    PERFORM privacy.require_coordinator('privacy.has_consent');
     PERFORM privacy.consent_purpose(purpose);
     canonical := privacy.subject_canonical(subject, kind);
     SELECT c.granted, c.at, c.by_guardian INTO e
@@ -331,6 +333,7 @@ BEGIN
     IF subject IS NULL OR purpose IS NULL OR kind IS NULL THEN
         RAISE EXCEPTION 'subject, purpose and kind must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM privacy.require_coordinator('privacy.may_process');
     SELECT p.legal_basis INTO basis FROM privacy.purpose p WHERE p.name = may_process.purpose;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown purpose "%"', purpose USING ERRCODE = 'undefined_object';
