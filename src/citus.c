@@ -130,3 +130,12 @@ privacy_require_coordinator_sql(PG_FUNCTION_ARGS)
 	privacy_require_coordinator(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	PG_RETURN_VOID();
 }
+
+PG_FUNCTION_INFO_V1(privacy_citus_worker_sql);
+
+/* privacy.citus_worker() -> boolean: this node is a Citus worker */
+Datum
+privacy_citus_worker_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(privacy_citus_worker() || privacy_citus_task());
+}

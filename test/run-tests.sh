@@ -148,10 +148,19 @@ fi
 status_tap=0
 stage tap && {
 echo "== TAP: test/tap"
+# Citus for 014_citus, built from ../shared when it is missing (as the user
+# running make test, who may install; the suite skips itself without it)
+citus_build="$ROOT/../shared/citus/build.sh"
+if [ -x "$citus_build" ] && ! PG_CONFIG="$PG_CONFIG" "$citus_build" --check; then
+	PG_CONFIG="$PG_CONFIG" "$citus_build" >"$work/citus-build.log" 2>&1 ||
+		echo "citus build failed (see $work/citus-build.log): 014_citus will skip"
+fi
 mkdir -p "$work/tap"
 [ "$(id -u)" -eq 0 ] && chown "$PG_RUN_USER" "$work/tap"
 (cd "$work/test/tap" && as_pg env \
 	TESTDIR="$work/tap" \
+	PRIVACY_SOURCE="$ROOT" \
+	PG_CONFIG="$PG_CONFIG" \
 	PG_REGRESS="$PGXS_DIR/test/regress/pg_regress" \
 	PRIVACY_ROOT="$work" \
 	prove -I "$PGXS_DIR/test/perl" -I . ./*.pl) 2>&1 | tee "$work/tap.log"

@@ -95,6 +95,10 @@ DECLARE
     sets text[];
     col_sets jsonb;
     j integer;
+    dist name;
+    dist_find text;
+    dist_stmt text;
+    citus_problem text;
 BEGIN
     FOR k IN SELECT DISTINCT w.kind FROM privacy.subject_walk() w ORDER BY 1 LOOP
         owned := ARRAY(SELECT DISTINCT w.relid FROM privacy.subject_walk() w WHERE w.kind = k);
@@ -198,6 +202,30 @@ BEGIN
                     shared_terms := shared_terms || pg_catalog.format('t.%I IS NOT NULL', c.attname);
                 END IF;
             END LOOP;
+            -- a Citus distributed table: every statement is routed by its
+            -- distribution column, which must be a SUBJECT column of the kind
+            -- (its rows of the subject are then all in the subject's shard
+            -- group, and a ctid means a row of that shard); it stays as it is
+            -- (doc/citus.md)
+            dist := privacy.citus_distribution(t::pg_catalog.regclass);
+            dist_find := NULL;
+            dist_stmt := NULL;
+            citus_problem := NULL;
+            IF dist = '' THEN
+                citus_problem := pg_catalog.format('table %s is a Citus reference table: cancellation does not erase rows of reference tables yet',
+                                                   t::pg_catalog.regclass);
+            ELSIF dist IS NOT NULL AND NOT dist::text = ANY (subj_terms) THEN
+                citus_problem := pg_catalog.format('table %s is distributed by column %I, which is not a SUBJECT column of kind %s: the subject''s rows may be in any shard',
+                                                   t::pg_catalog.regclass, dist, k);
+            ELSIF dist IS NOT NULL THEN
+                SELECT pg_catalog.format('t.%I = ($1[1])::%s', a.attname, privacy.subject_compare_type(a.atttypid)),
+                       pg_catalog.format(' AND t.%I = ($1[2])::%s', a.attname, privacy.subject_compare_type(a.atttypid))
+                  INTO dist_find, dist_stmt
+                  FROM pg_catalog.pg_attribute a WHERE a.attrelid = t AND a.attname = dist;
+                -- (the templates are format() strings: a % in the name is doubled)
+                dist_find := pg_catalog.replace(dist_find, '%', '%%');
+                dist_stmt := pg_catalog.replace(dist_stmt, '%', '%%');
+            END IF;
             j := 0;
             FOR f IN SELECT e.value AS fk, e.ordinality AS i FROM pg_catalog.jsonb_array_elements(fks) WITH ORDINALITY e LOOP
                 -- (an owning key to a table the kind does not own says nothing of
@@ -236,8 +264,10 @@ BEGIN
                 'action', privacy.cancel_action(t::pg_catalog.regclass),
                 'fks', fks, 'in_keys', pg_catalog.to_jsonb(in_keys), 'in_keys_at', nv + 1,
                 'has_subject', pg_catalog.cardinality(subj_terms) > 0,
+                'citus_problem', citus_problem,
                 'find', CASE WHEN pg_catalog.cardinality(owned_terms) + pg_catalog.cardinality(into_terms) = 0 THEN NULL
-                    ELSE pg_catalog.format('SELECT t.tableoid, t.ctid, (%s)::pg_catalog.text, (%s AND (%s))::pg_catalog.text%s%s FROM %s t WHERE %s',
+                    ELSE pg_catalog.format('SELECT %s, t.ctid, (%s)::pg_catalog.text, (%s AND (%s))::pg_catalog.text%s%s FROM %s t WHERE %s',
+                        CASE WHEN dist_find IS NULL THEN 't.tableoid' ELSE pg_catalog.format('%s::pg_catalog.oid', t) END,
                         cond, cond,
                         CASE WHEN pg_catalog.cardinality(shared_terms) = 0 THEN 'false'
                              ELSE pg_catalog.array_to_string(shared_terms, ' OR ') END,
@@ -245,7 +275,8 @@ BEGIN
                         (SELECT pg_catalog.string_agg(pg_catalog.format(', t.%I::pg_catalog.text', x), '')
                            FROM pg_catalog.unnest(in_keys) x),
                         t::pg_catalog.regclass,
-                        pg_catalog.array_to_string(ARRAY[cond] || into_terms, ' OR ')) END);
+                        CASE WHEN dist_find IS NULL THEN pg_catalog.array_to_string(ARRAY[cond] || into_terms, ' OR ')
+                             ELSE '(' || pg_catalog.array_to_string(ARRAY[cond] || into_terms, ' OR ') || ') AND ' || dist_find END) END);
 
             -- the statement that changes the rows of one partition of t that
             -- stay: $1[1] the subject, $1[2] every row it changes, $1[3] rows
@@ -256,6 +287,7 @@ BEGIN
             FOR f IN SELECT e.value AS fk FROM pg_catalog.jsonb_array_elements(fks) e
                       WHERE (e.value->>'parent_owned')::boolean AND (e.value->>'severable')::boolean LOOP
                 FOR c IN SELECT x AS col, o FROM pg_catalog.jsonb_array_elements_text(f.fk->'cols') WITH ORDINALITY x(x, o) LOOP
+                    CONTINUE WHEN c.col = dist;
                     col_sets := col_sets || pg_catalog.jsonb_build_object(c.col,
                         COALESCE(col_sets->c.col, '[]'::jsonb) || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
                             'when', pg_catalog.format('t.ctid = ANY (($1[%s])::pg_catalog.tid[])', 4 + (f.fk->>'slot')::integer),
@@ -278,7 +310,7 @@ BEGIN
                    AND a.attgenerated = '' AND a.attidentity = ''
                  ORDER BY a.attnum
             LOOP
-                CONTINUE WHEN c.keyed OR col_sets ? c.attname;
+                CONTINUE WHEN c.keyed OR col_sets ? c.attname OR c.attname = dist;
                 IF c.subject THEN
                     CONTINUE WHEN c.subject_kind <> k;
                     col_sets := col_sets || pg_catalog.jsonb_build_object(c.attname, pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
@@ -300,13 +332,23 @@ BEGIN
             tb := tb || pg_catalog.jsonb_build_object(
                 'update', CASE WHEN pg_catalog.cardinality(sets) > 0
                                THEN 'UPDATE ONLY %s t SET ' || pg_catalog.array_to_string(sets, ', ')
-                                    || ' WHERE t.ctid = ANY (($1[2])::pg_catalog.tid[])' END,
+                                    || ' WHERE t.ctid = ANY (($1[2])::pg_catalog.tid[])'
+                                    || COALESCE(' AND ' || dist_find, '') END,
                 'cut', 'UPDATE ONLY %s t SET ' || COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format('%I = NULL', x), ', ')
                            FROM pg_catalog.jsonb_array_elements(fks) e, pg_catalog.jsonb_array_elements_text(e.value->'cols') x
                           WHERE (e.value->>'parent_owned')::boolean AND (e.value->>'severable')::boolean
-                            AND NOT (e.value->>'set_default')::boolean), 'ctid = ctid')
-                       || ' WHERE t.ctid = ANY (($1[1])::pg_catalog.tid[]) RETURNING t.tableoid, t.ctid',
-                'delete', 'DELETE FROM ONLY %s t WHERE t.ctid = ANY (($1[1])::pg_catalog.tid[])');
+                            AND NOT (e.value->>'set_default')::boolean AND x IS DISTINCT FROM dist::text), 'ctid = ctid')
+                       || ' WHERE t.ctid = ANY (($1[1])::pg_catalog.tid[])' || COALESCE(dist_stmt, '')
+                       || ' RETURNING ' || CASE WHEN dist_stmt IS NULL THEN 't.tableoid' ELSE pg_catalog.format('%s::pg_catalog.oid', t) END
+                       || ', t.ctid',
+                'delete', 'DELETE FROM ONLY %s t WHERE t.ctid = ANY (($1[1])::pg_catalog.tid[])' || COALESCE(dist_stmt, ''));
+            IF dist_stmt IS NOT NULL THEN
+                -- Citus refuses the STABLE cast to tid[] in a CASE: the IMMUTABLE helper
+                tb := tb || (SELECT pg_catalog.jsonb_object_agg(x, pg_catalog.regexp_replace(tb->>x,
+                                 '\(\(\$1\[([0-9]+)\]\)::pg_catalog\.tid\[\]\)', '(privacy.tid_array($1[\1]))', 'g'))
+                               FROM pg_catalog.unnest(ARRAY['update', 'cut', 'delete']) x
+                              WHERE tb->>x IS NOT NULL);
+            END IF;
             tables := tables || pg_catalog.jsonb_build_object(t::text, tb);
         END LOOP;
         plans := plans || pg_catalog.jsonb_build_object(k, pg_catalog.jsonb_build_object(
@@ -465,6 +507,7 @@ CREATE FUNCTION privacy.cancel_work(subject text, dry_run boolean, request_id bi
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
+    problem text;
     canonical text;
     pseud text;
     done_at timestamptz;
@@ -548,6 +591,17 @@ BEGIN
             END IF;
         END IF;
         plan := privacy.cancel_plan()->kind;
+        -- a Citus table the plan cannot route by the subject (doc/citus.md)
+        SELECT pt.value->>'citus_problem' INTO problem
+          FROM pg_catalog.jsonb_each(COALESCE(plan->'tables', '{}'::jsonb)) pt
+         WHERE pt.value->>'citus_problem' IS NOT NULL
+         ORDER BY pt.key LIMIT 1;
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION 'cancellation is blocked: %', problem
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'Nothing was changed.',
+                      HINT = 'Distribute every table that holds the subject''s rows by its SUBJECT column, co-located with the subject''s table (doc/citus.md).';
+        END IF;
 
         -- 1. the rows
         -- (one jsonb per table, built by one aggregate: appending row by row
@@ -659,7 +713,7 @@ BEGIN
                      GROUP BY 1
                 LOOP
                     fresh := ARRAY(SELECT o.tid FROM privacy.owner_rows(p.part::pg_catalog.regclass,
-                                       pg_catalog.format(tb->>'cut', p.part::pg_catalog.regclass), ARRAY[p.tids::text]) o);
+                                       pg_catalog.format(tb->>'cut', p.part::pg_catalog.regclass), ARRAY[p.tids::text, canonical]) o);
                     precut := precut || pg_catalog.jsonb_build_object(t,
                         COALESCE(precut->t, '{}'::jsonb) || pg_catalog.jsonb_build_object(p.part::text,
                             pg_catalog.jsonb_build_object('old', pg_catalog.to_jsonb(p.tids), 'new', pg_catalog.to_jsonb(fresh::text[]))));
@@ -706,7 +760,7 @@ BEGIN
                                      || ARRAY(SELECT x FROM pg_catalog.jsonb_array_elements_text(precut->t->(p.part::text)->'new') x);
                         END IF;
                         n := privacy.owner_exec(p.part::pg_catalog.regclass,
-                                 pg_catalog.format(tb->>'delete', p.part::pg_catalog.regclass), ARRAY[p.del::text]);
+                                 pg_catalog.format(tb->>'delete', p.part::pg_catalog.regclass), ARRAY[p.del::text, canonical]);
                         IF n <> pg_catalog.cardinality(p.del) THEN
                             RAISE EXCEPTION 'rows of table % changed while the cancellation erased them', in_step
                                 USING ERRCODE = 'serialization_failure',

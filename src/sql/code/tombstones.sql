@@ -48,6 +48,12 @@ BEGIN
                       AND NOT c.relispartition) THEN
         RETURN;
     END IF;
+    -- Citus refuses triggers on its tables, and a shell table's trigger
+    -- would never fire; a worker's shards take none either, since the
+    -- tombstones are the coordinator's (doc/citus.md: no guard there yet)
+    IF privacy.citus_table(rel) OR privacy.citus_worker() THEN
+        RETURN;
+    END IF;
     -- the SUBJECT columns: the nearest labelled of the table and its inheritance ancestors
     WITH RECURSIVE up(r, d) AS (
         SELECT rel::oid, 0
