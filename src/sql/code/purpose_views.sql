@@ -185,22 +185,53 @@ CREATE FUNCTION privacy.build_purpose_view(view_schema name, view_name name, sou
 DECLARE
     v regclass;
     r name;
+    citus boolean := privacy.citus_table(source);
+    propagate text;
+    q text;
 BEGIN
-    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', view_schema, view_name)) IS NOT NULL THEN
-        -- in place when its columns only grow (views built on it stay);
-        -- else dropped with whatever was built on it: a purpose role's own
-        -- view on its purpose view must not keep the table's owner from
-        -- changing the table (test/review 08)
-        BEGIN
-            EXECUTE pg_catalog.format('CREATE OR REPLACE VIEW %I.%I WITH (security_barrier) AS %s',
+    IF NOT citus THEN
+        IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', view_schema, view_name)) IS NOT NULL THEN
+            -- in place when its columns only grow (views built on it stay);
+            -- else dropped with whatever was built on it: a purpose role's own
+            -- view on its purpose view must not keep the table's owner from
+            -- changing the table (test/review 08)
+            BEGIN
+                EXECUTE pg_catalog.format('CREATE OR REPLACE VIEW %I.%I WITH (security_barrier) AS %s',
+                                          view_schema, view_name, privacy.purpose_view_query(source, purpose));
+            EXCEPTION WHEN invalid_table_definition OR datatype_mismatch OR feature_not_supported THEN
+                EXECUTE pg_catalog.format('DROP VIEW %I.%I CASCADE', view_schema, view_name);
+            END;
+        END IF;
+        IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', view_schema, view_name)) IS NULL THEN
+            EXECUTE pg_catalog.format('CREATE VIEW %I.%I WITH (security_barrier) AS %s',
                                       view_schema, view_name, privacy.purpose_view_query(source, purpose));
-        EXCEPTION WHEN invalid_table_definition OR datatype_mismatch OR feature_not_supported THEN
-            EXECUTE pg_catalog.format('DROP VIEW %I.%I CASCADE', view_schema, view_name);
-        END;
-    END IF;
-    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', view_schema, view_name)) IS NULL THEN
-        EXECUTE pg_catalog.format('CREATE VIEW %I.%I WITH (security_barrier) AS %s',
-                                  view_schema, view_name, privacy.purpose_view_query(source, purpose));
+        END IF;
+    ELSE
+        PERFORM privacy.drop_purpose_view(view_schema, view_name);
+        -- A Citus table (doc/citus.md): Citus opens the workers' connections
+        -- as the current user, who has no right on the shards, so the view
+        -- reads its rows through a SECURITY DEFINER function of the same
+        -- name; the consents are a subquery, which Citus plans on the
+        -- coordinator and sends to the workers.  Neither reaches the workers
+        -- (an ALTER TABLE rebuilding the view reaches them after it).
+        propagate := pg_catalog.current_setting('citus.enable_ddl_propagation', true);
+        PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+        q := pg_catalog.replace(pg_catalog.replace(privacy.purpose_view_query(source, purpose),
+                 'FROM privacy.consent r', 'FROM (SELECT * FROM privacy.consent) r'),
+                 'FROM privacy.restricted_subject r', 'FROM (SELECT * FROM privacy.restricted_subject) r');
+        EXECUTE pg_catalog.format('CREATE FUNCTION %I.%I() RETURNS TABLE (%s) LANGUAGE sql STABLE SECURITY DEFINER'
+                                  ' SET search_path = pg_catalog, pg_temp AS %L',
+                                  view_schema, view_name,
+                                  (SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)),
+                                                                ', ' ORDER BY a.attnum)
+                                     FROM pg_catalog.pg_attribute a
+                                    WHERE a.attrelid = source AND a.attnum > 0 AND NOT a.attisdropped),
+                                  q);
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %I.%I() FROM PUBLIC', view_schema, view_name);
+        EXECUTE pg_catalog.format('COMMENT ON FUNCTION %I.%I() IS %L', view_schema, view_name,
+                                  pg_catalog.format('privacy purpose view rows of %s for purpose %s', source, purpose));
+        EXECUTE pg_catalog.format('CREATE VIEW %I.%I WITH (security_barrier) AS SELECT * FROM %I.%I()',
+                                  view_schema, view_name, view_schema, view_name);
     END IF;
     v := pg_catalog.format('%I.%I', view_schema, view_name)::regclass;
     EXECUTE pg_catalog.format('COMMENT ON VIEW %s IS %L', v,
@@ -209,12 +240,38 @@ BEGIN
     FOR r IN SELECT g.role_name FROM privacy.purpose_grant g WHERE g.purpose = build_purpose_view.purpose LOOP
         EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', view_schema, r);
         EXECUTE pg_catalog.format('GRANT SELECT ON %s TO %I', v, r);
+        IF citus THEN
+            EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %I.%I() TO %I', view_schema, view_name, r);
+        END IF;
     END LOOP;
+    IF citus THEN
+        PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', COALESCE(propagate, 'on'), true);
+    END IF;
     RETURN v;
 END
 $$;
+
+-- drop a purpose view and, over a Citus table, the function it reads its rows through
+CREATE FUNCTION privacy.drop_purpose_view(view_schema name, view_name name) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', view_schema, view_name)) IS NOT NULL THEN
+        EXECUTE pg_catalog.format('DROP VIEW %I.%I', view_schema, view_name);
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_proc f JOIN pg_catalog.pg_namespace n ON n.oid = f.pronamespace
+                WHERE n.nspname = view_schema AND f.proname = view_name AND f.pronargs = 0
+                  AND pg_catalog.obj_description(f.oid, 'pg_proc') LIKE 'privacy purpose view rows of %') THEN
+        EXECUTE pg_catalog.format('DROP FUNCTION %I.%I()', view_schema, view_name);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION privacy.drop_purpose_view(name, name) IS
+    'internal: drop a purpose view, and the function a purpose view over a Citus table reads its rows through';
+REVOKE ALL ON FUNCTION privacy.drop_purpose_view(name, name) FROM PUBLIC;
 COMMENT ON FUNCTION privacy.build_purpose_view(name, name, regclass, text) IS
-    'internal: create or rebuild one purpose view and grant it to the purpose''s roles';
+    'internal: create or rebuild one purpose view and grant it to the purpose''s roles; over a Citus table, with the SECURITY DEFINER function of the same name it reads its rows through';
 REVOKE ALL ON FUNCTION privacy.build_purpose_view(name, name, regclass, text) FROM PUBLIC;
 
 CREATE FUNCTION privacy.create_purpose_view(source regclass, purpose text, view_name text DEFAULT NULL)
@@ -303,9 +360,7 @@ BEGIN
         IF (refresh_purpose_views.source IS NULL OR src = refresh_purpose_views.source)
            AND (refresh_purpose_views.purpose IS NULL OR r.purpose = refresh_purpose_views.purpose) THEN
             IF NOT EXISTS (SELECT 1 FROM privacy.purpose p WHERE p.name = r.purpose) THEN
-                IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', r.view_schema, r.view_name)) IS NOT NULL THEN
-                    EXECUTE pg_catalog.format('DROP VIEW %I.%I', r.view_schema, r.view_name);
-                END IF;
+                PERFORM privacy.drop_purpose_view(r.view_schema, r.view_name);
                 DELETE FROM privacy.purpose_view v
                  WHERE v.view_schema = r.view_schema AND v.view_name = r.view_name;
                 CONTINUE;
@@ -315,9 +370,7 @@ BEGIN
                 n := n + 1;
             EXCEPTION WHEN object_not_in_prerequisite_state THEN
                 -- the table no longer holds a subject's data: no lawful view of it remains
-                IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', r.view_schema, r.view_name)) IS NOT NULL THEN
-                    EXECUTE pg_catalog.format('DROP VIEW %I.%I', r.view_schema, r.view_name);
-                END IF;
+                PERFORM privacy.drop_purpose_view(r.view_schema, r.view_name);
                 DELETE FROM privacy.purpose_view v
                  WHERE v.view_schema = r.view_schema AND v.view_name = r.view_name;
                 RAISE WARNING 'purpose view %.% was removed: table %.% no longer holds a subject''s data',
@@ -356,6 +409,12 @@ BEGIN
     FOR r IN SELECT * FROM privacy.purpose_view v WHERE v.purpose = grant_purpose.purpose LOOP
         EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I', r.view_schema, role_name);
         EXECUTE pg_catalog.format('GRANT SELECT ON %I.%I TO %I', r.view_schema, r.view_name, role_name);
+        -- over a Citus table, the function the view reads its rows through
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_proc f JOIN pg_catalog.pg_namespace s ON s.oid = f.pronamespace
+                    WHERE s.nspname = r.view_schema AND f.proname = r.view_name AND f.pronargs = 0
+                      AND pg_catalog.obj_description(f.oid, 'pg_proc') LIKE 'privacy purpose view rows of %') THEN
+            EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %I.%I() TO %I', r.view_schema, r.view_name, role_name);
+        END IF;
         n := n + 1;
     END LOOP;
     PERFORM privacy.audit_append('purpose grant', pg_catalog.format('role %s', pg_catalog.quote_ident(role_name)),
