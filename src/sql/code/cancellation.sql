@@ -484,6 +484,73 @@ COMMENT ON FUNCTION privacy.subject_rows(jsonb, text, text) IS
     'internal: the rows of a subject (canonical form) in every table of its kind''s cancellation plan, owned or referring to owned rows, locked FOR UPDATE (lock SHARE: FOR SHARE, for a legal hold''s rows; NONE: not locked, for an export); each table read once by one statement as its owner';
 REVOKE ALL ON FUNCTION privacy.subject_rows(jsonb, text, text) FROM PUBLIC;
 
+-- One step of a cancellation: the UPDATE of a table's (partition's) rows that
+-- stay and the DELETE of those that go, as the table's owner; cut is what an
+-- earlier step's cut of keys made of the partition's ctids (old, new)
+CREATE FUNCTION privacy.cancel_step(tb jsonb, t text, part oid, upd text[], anon text[], clear text[], del text[],
+                                    upd_rows jsonb, cut jsonb, canonical text) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    step regclass := t::oid::pg_catalog.regclass;
+    args text[];
+    f jsonb;
+    n bigint;
+BEGIN
+    IF upd IS NOT NULL AND tb->>'update' IS NOT NULL THEN
+        args := ARRAY[canonical, upd::text, COALESCE(anon, '{}')::text, COALESCE(clear, '{}')::text];
+        FOR f IN SELECT x FROM pg_catalog.jsonb_array_elements(tb->'fks') x
+                  WHERE (x->>'parent_owned')::boolean ORDER BY (x->>'slot')::integer LOOP
+            args := args || ARRAY(SELECT u->>'t' FROM pg_catalog.jsonb_array_elements(upd_rows) u
+                                   WHERE COALESCE((u->'v'->>(2 * (f->>'slot')::integer))::boolean, false))::text;
+        END LOOP;
+        n := privacy.owner_exec(part::pg_catalog.regclass,
+                 pg_catalog.format(tb->>'update', part::pg_catalog.regclass), args);
+        IF n <> pg_catalog.cardinality(upd) THEN
+            RAISE EXCEPTION 'rows of table % changed while the cancellation erased them', step
+                USING ERRCODE = 'serialization_failure',
+                      DETAIL = 'A trigger of another table changed them; nothing was changed.',
+                      HINT = 'Run the cancellation again.';
+        END IF;
+    END IF;
+    IF del IS NOT NULL THEN
+        IF cut ? (part::text) THEN
+            del := ARRAY(SELECT x FROM pg_catalog.unnest(del) x
+                            WHERE NOT (cut->(part::text)->'old') ? x)
+                     || ARRAY(SELECT x FROM pg_catalog.jsonb_array_elements_text(cut->(part::text)->'new') x);
+        END IF;
+        n := privacy.owner_exec(part::pg_catalog.regclass,
+                 pg_catalog.format(tb->>'delete', part::pg_catalog.regclass), ARRAY[del::text, canonical]);
+        IF n <> pg_catalog.cardinality(del) THEN
+            RAISE EXCEPTION 'rows of table % changed while the cancellation erased them', step
+                USING ERRCODE = 'serialization_failure',
+                      DETAIL = 'A trigger of another table changed them; nothing was changed.',
+                      HINT = 'Run the cancellation again.';
+        END IF;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION privacy.cancel_step(jsonb, text, oid, text[], text[], text[], text[], jsonb, jsonb, text) IS
+    'internal: one step of a cancellation (cancel_work): the UPDATE and the DELETE of one table''s (partition''s) rows of the subject, as the table''s owner';
+REVOKE ALL ON FUNCTION privacy.cancel_step(jsonb, text, oid, text[], text[], text[], text[], jsonb, jsonb, text) FROM PUBLIC;
+
+-- the message of a blocked cancellation, with names only (the server's own quotes key values)
+CREATE FUNCTION privacy.cancel_blocked_message(state text, schema_name text, table_name text, constraint_name text, step regclass)
+    RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT CASE WHEN state = '23503'
+                    THEN pg_catalog.format('cancellation is blocked: table %s references the subject''s rows of %s through foreign key "%s"',
+                             COALESCE(pg_catalog.to_regclass(pg_catalog.format('%I.%I', schema_name, table_name))::text, '?'), step, constraint_name)
+                    ELSE pg_catalog.format('cancellation is blocked: changing the subject''s rows of %s violates constraint "%s" of %s',
+                             step, constraint_name, COALESCE(pg_catalog.to_regclass(pg_catalog.format('%I.%I', schema_name, table_name))::text, step::text)) END
+    $$;
+COMMENT ON FUNCTION privacy.cancel_blocked_message(text, text, text, text, regclass) IS
+    'internal: the message of a cancellation that a foreign key or a constraint blocks, naming tables and the constraint, never a value';
+REVOKE ALL ON FUNCTION privacy.cancel_blocked_message(text, text, text, text, regclass) FROM PUBLIC;
+
 -- The work of a cancellation (cancel_subject, run_due_requests, replay).
 --
 -- 1. The subject's rows (privacy.subject_rows): the rows it owns, alone or
@@ -736,55 +803,20 @@ BEGIN
                           FROM pg_catalog.jsonb_array_elements(got->t) WITH ORDINALITY a(x, o)) x
                  GROUP BY 1 ORDER BY 1
             LOOP
+                IF NOT dry_run THEN
+                    -- a real run rolls back whole on any error, so its steps take no
+                    -- subtransaction (on Citus, each costs a round trip to every
+                    -- worker in the transaction); the outer handler names what blocks
+                    PERFORM privacy.cancel_step(tb, t, p.part, p.upd, p.anon, p.clear, p.del, p.upd_rows, precut->t, canonical);
+                    CONTINUE;
+                END IF;
                 BEGIN
-                    IF p.upd IS NOT NULL AND tb->>'update' IS NOT NULL THEN
-                        args := ARRAY[canonical, p.upd::text, COALESCE(p.anon, '{}')::text, COALESCE(p.clear, '{}')::text];
-                        FOR f IN SELECT x FROM pg_catalog.jsonb_array_elements(tb->'fks') x
-                                  WHERE (x->>'parent_owned')::boolean ORDER BY (x->>'slot')::integer LOOP
-                            args := args || ARRAY(SELECT u->>'t' FROM pg_catalog.jsonb_array_elements(p.upd_rows) u
-                                                   WHERE COALESCE((u->'v'->>(2 * (f->>'slot')::integer))::boolean, false))::text;
-                        END LOOP;
-                        n := privacy.owner_exec(p.part::pg_catalog.regclass,
-                                 pg_catalog.format(tb->>'update', p.part::pg_catalog.regclass), args);
-                        IF n <> pg_catalog.cardinality(p.upd) THEN
-                            RAISE EXCEPTION 'rows of table % changed while the cancellation erased them', in_step
-                                USING ERRCODE = 'serialization_failure',
-                                      DETAIL = 'A trigger of another table changed them; nothing was changed.',
-                                      HINT = 'Run the cancellation again.';
-                        END IF;
-                    END IF;
-                    IF p.del IS NOT NULL THEN
-                        IF precut->t ? (p.part::text) THEN
-                            p.del := ARRAY(SELECT x FROM pg_catalog.unnest(p.del) x
-                                            WHERE NOT (precut->t->(p.part::text)->'old') ? x)
-                                     || ARRAY(SELECT x FROM pg_catalog.jsonb_array_elements_text(precut->t->(p.part::text)->'new') x);
-                        END IF;
-                        n := privacy.owner_exec(p.part::pg_catalog.regclass,
-                                 pg_catalog.format(tb->>'delete', p.part::pg_catalog.regclass), ARRAY[p.del::text, canonical]);
-                        IF n <> pg_catalog.cardinality(p.del) THEN
-                            RAISE EXCEPTION 'rows of table % changed while the cancellation erased them', in_step
-                                USING ERRCODE = 'serialization_failure',
-                                      DETAIL = 'A trigger of another table changed them; nothing was changed.',
-                                      HINT = 'Run the cancellation again.';
-                        END IF;
-                    END IF;
+                    PERFORM privacy.cancel_step(tb, t, p.part, p.upd, p.anon, p.clear, p.del, p.upd_rows, precut->t, canonical);
                 EXCEPTION WHEN integrity_constraint_violation THEN
                     GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_con = CONSTRAINT_NAME,
                                             e_schema = SCHEMA_NAME, e_table = TABLE_NAME;
                     -- the server's message would show key values: names only
-                    e_msg := CASE WHEN e_state = '23503'
-                                  THEN pg_catalog.format('cancellation is blocked: table %s references the subject''s rows of %s through foreign key "%s"',
-                                           COALESCE(pg_catalog.to_regclass(pg_catalog.format('%I.%I', e_schema, e_table))::text, '?'), in_step, e_con)
-                                  ELSE pg_catalog.format('cancellation is blocked: changing the subject''s rows of %s violates constraint "%s" of %s',
-                                           in_step, e_con, COALESCE(pg_catalog.to_regclass(pg_catalog.format('%I.%I', e_schema, e_table))::text, in_step::text)) END;
-                    IF NOT dry_run THEN
-                        RAISE EXCEPTION '%', e_msg
-                            USING ERRCODE = e_state,
-                                  DETAIL = 'Nothing was changed: the whole cancellation was rolled back.',
-                                  HINT = CASE WHEN e_state = '23503'
-                                              THEN 'privacy.cancel_subject(subject, dry_run => true) shows the plan. Label the referencing table with ON CANCEL, give the foreign key ON DELETE CASCADE or SET NULL, or make its columns nullable.'
-                                              ELSE 'privacy.cancel_subject(subject, dry_run => true) shows the plan. An anonymized column gets NULL, or privacy.anonymous_value when it is NOT NULL: relax the constraint, make the column nullable, or use ON CANCEL DELETE.' END;
-                    END IF;
+                    e_msg := privacy.cancel_blocked_message(e_state, e_schema, e_table, e_con, in_step);
                     -- the table whose key blocks, or the one whose constraint refuses,
                     -- and how many of the subject's rows this step was changing
                     out_rel := out_rel || CASE WHEN e_state = '23503'
@@ -886,6 +918,19 @@ BEGIN
     EXCEPTION
         WHEN SQLSTATE 'PVDRY' THEN
             NULL;
+        WHEN integrity_constraint_violation THEN
+            -- a step of a real run (above): the server's message would show key values
+            IF in_step IS NULL THEN
+                RAISE;
+            END IF;
+            GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_con = CONSTRAINT_NAME,
+                                    e_schema = SCHEMA_NAME, e_table = TABLE_NAME;
+            RAISE EXCEPTION '%', privacy.cancel_blocked_message(e_state, e_schema, e_table, e_con, in_step)
+                USING ERRCODE = e_state,
+                      DETAIL = 'Nothing was changed: the whole cancellation was rolled back.',
+                      HINT = CASE WHEN e_state = '23503'
+                                  THEN 'privacy.cancel_subject(subject, dry_run => true) shows the plan. Label the referencing table with ON CANCEL, give the foreign key ON DELETE CASCADE or SET NULL, or make its columns nullable.'
+                                  ELSE 'privacy.cancel_subject(subject, dry_run => true) shows the plan. An anonymized column gets NULL, or privacy.anonymous_value when it is NOT NULL: relax the constraint, make the column nullable, or use ON CANCEL DELETE.' END;
         WHEN SQLSTATE 'PVNON' THEN
             RETURN QUERY SELECT NULL::regclass, 'not found'::text, 0::bigint, 'no labelled table holds the subject; nothing was changed'::text;
             RETURN;
