@@ -593,9 +593,7 @@ DECLARE
     pinned boolean;
     changed boolean;
     rounds integer;
-    args text[];
     p record;
-    n bigint;
     out_rel regclass[] := '{}'::regclass[];
     out_act text[] := '{}'::text[];
     out_rows bigint[] := '{}'::bigint[];
