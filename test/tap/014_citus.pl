@@ -177,7 +177,7 @@ is($subject_err, '', 'SUBJECT labels on distributed tables are accepted');
 ($out, $err) = q_($coord, q{SELECT privacy.create_key('cluster')});
 is($err, '', 'create_key on the coordinator');
 {
-	local $TODO = '#23: keys are per node; one set of keys for the cluster is not done';
+	local $TODO = '#23: keys never leave the coordinator; copying one set of keys to every node in the same transaction is not done';
 	is($_->safe_psql('postgres', q{SELECT count(*) FROM privacy.keys WHERE name = 'cluster'}), '1',
 		'the key exists on ' . $_->name) for @workers;
 }
@@ -187,7 +187,7 @@ ok($err ne '' || $out eq $expected_pseudonym,
 	'a keyed function in a distributed query fails or gives the coordinator\'s pseudonym, never one per node')
   or diag($out);
 {
-	local $TODO = '#23: keyed functions pushed to the workers, where the key does not exist';
+	local $TODO = '#23: a keyed function pushed down to a worker refuses to run (no keys there) rather than using the coordinator\'s keys';
 	is($err, '', 'pseudonym in a multi-shard query works');
 	is($out, $expected_pseudonym, 'and gives the coordinator\'s pseudonym');
 }
@@ -220,7 +220,7 @@ isnt($out, 'f', 'has_consent inside a distributed query never says false for a c
 ($out, $err) = q_($coord, q{SELECT count(*) FILTER (WHERE privacy.has_consent(id::text, 'marketing')) FROM app.users});
 isnt($out, '0', 'nor does a multi-shard query');
 {
-	local $TODO = '#23: has_consent in a pushed-down query reads the worker\'s empty ledger';
+	local $TODO = '#23: has_consent pushed down to a worker refuses to run (the ledger is not where the workers can read it)';
 	is($out, '1', 'has_consent inside a multi-shard query counts the consented subject');
 }
 is($coord->safe_psql('postgres', q{

@@ -20,7 +20,9 @@ BEGIN
     IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
         RETURN false;
     END IF;
-    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
+    -- (named through format: the catalog exists only with Citus, and
+    -- plpgsql_check reads constant query strings)
+    EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM pg_catalog.%I p WHERE p.logicalrelid = $1)', 'pg_dist_partition')
        INTO managed USING rel;
     RETURN managed;
 END
@@ -42,8 +44,8 @@ BEGIN
     IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
         RETURN NULL;
     END IF;
-    EXECUTE 'SELECT CASE WHEN p.partmethod = ''n'' THEN '''' ELSE pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END
-               FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1'
+    EXECUTE pg_catalog.format('SELECT CASE WHEN p.partmethod = ''n'' THEN '''' ELSE pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END
+                                 FROM pg_catalog.%I p WHERE p.logicalrelid = $1', 'pg_dist_partition')
        INTO col USING rel;
     RETURN col;
 END
@@ -85,6 +87,9 @@ CREATE FUNCTION privacy.citus_sync_labels(rel pg_catalog.regclass, subid integer
 DECLARE
     o record;
     n integer := 0;
+    names text[];
+    ports integer[];
+    commands text[];
 BEGIN
     IF privacy.citus_distribution(rel) IS NULL OR privacy.citus_worker() THEN
         RETURN 0;
@@ -105,23 +110,27 @@ BEGIN
          ORDER BY 1
     LOOP
         -- each placement on a worker (the coordinator's own placements, of
-        -- reference tables, are not labelled: its tables are the truth)
-        EXECUTE 'SELECT pg_catalog.count(*) FROM pg_catalog.master_run_on_worker($1, $2, $3, true) r WHERE NOT r.success'
+        -- reference tables, are not labelled: its tables are the truth); the
+        -- catalogs and master_run_on_worker exist only with Citus, so they are
+        -- named through format (plpgsql_check reads constant query strings)
+        EXECUTE pg_catalog.format(
+            'SELECT pg_catalog.array_agg(pl.nodename ORDER BY s.shardid, pl.nodename, pl.nodeport),'
+            '       pg_catalog.array_agg(pl.nodeport ORDER BY s.shardid, pl.nodename, pl.nodeport),'
+            '       pg_catalog.array_agg(CASE WHEN $2 = 0'
+            '           THEN pg_catalog.format(''SECURITY LABEL FOR privacy ON TABLE %%s IS %%s'', pg_catalog.shard_name($1, s.shardid), $4)'
+            '           ELSE pg_catalog.format(''SECURITY LABEL FOR privacy ON COLUMN %%s.%%I IS %%s'', pg_catalog.shard_name($1, s.shardid), $3, $4) END'
+            '                            ORDER BY s.shardid, pl.nodename, pl.nodeport)'
+            '  FROM pg_catalog.%I s JOIN pg_catalog.%I pl ON pl.shardid = s.shardid'
+            '  JOIN pg_catalog.%I d ON d.nodename = pl.nodename AND d.nodeport = pl.nodeport'
+            ' WHERE s.logicalrelid = $1 AND d.groupid <> 0',
+            'pg_dist_shard', 'pg_dist_shard_placement', 'pg_dist_node')
+           INTO names, ports, commands
+          USING rel, o.sub, o.attname, COALESCE(pg_catalog.quote_literal(o.label), 'NULL');
+        CONTINUE WHEN names IS NULL;
+        EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM pg_catalog.%I($1, $2, $3, true) r WHERE NOT r.success',
+                                  'master_run_on_worker')
            INTO n
-          USING ARRAY(SELECT pl.nodename FROM pg_catalog.pg_dist_shard s JOIN pg_catalog.pg_dist_shard_placement pl ON pl.shardid = s.shardid
-                       JOIN pg_catalog.pg_dist_node d ON d.nodename = pl.nodename AND d.nodeport = pl.nodeport
-                      WHERE s.logicalrelid = rel AND d.groupid <> 0 ORDER BY s.shardid, pl.nodename, pl.nodeport),
-                ARRAY(SELECT pl.nodeport FROM pg_catalog.pg_dist_shard s JOIN pg_catalog.pg_dist_shard_placement pl ON pl.shardid = s.shardid
-                       JOIN pg_catalog.pg_dist_node d ON d.nodename = pl.nodename AND d.nodeport = pl.nodeport
-                      WHERE s.logicalrelid = rel AND d.groupid <> 0 ORDER BY s.shardid, pl.nodename, pl.nodeport),
-                ARRAY(SELECT CASE WHEN o.sub = 0
-                                  THEN pg_catalog.format('SECURITY LABEL FOR privacy ON TABLE %s IS %s',
-                                                         pg_catalog.shard_name(rel, s.shardid), COALESCE(pg_catalog.quote_literal(o.label), 'NULL'))
-                                  ELSE pg_catalog.format('SECURITY LABEL FOR privacy ON COLUMN %s.%I IS %s',
-                                                         pg_catalog.shard_name(rel, s.shardid), o.attname, COALESCE(pg_catalog.quote_literal(o.label), 'NULL')) END
-                        FROM pg_catalog.pg_dist_shard s JOIN pg_catalog.pg_dist_shard_placement pl ON pl.shardid = s.shardid
-                        JOIN pg_catalog.pg_dist_node d ON d.nodename = pl.nodename AND d.nodeport = pl.nodeport
-                       WHERE s.logicalrelid = rel AND d.groupid <> 0 ORDER BY s.shardid, pl.nodename, pl.nodeport);
+          USING names, ports, commands;
         IF n > 0 THEN
             RAISE EXCEPTION 'could not set the label of % on % of its shard placements', rel, n
                 USING ERRCODE = 'connection_failure',
