@@ -10,7 +10,7 @@ set -euo pipefail
 
 n=${1:-200}
 PORT=${CITUS_BENCH_PORT:-58701}
-"$ROOT/../shared/citus/build.sh" --check || { echo "citus is not installed for $PG_CONFIG" >&2; exit 1; }
+PG_CONFIG="$PG_CONFIG" "$ROOT/../shared/citus/build.sh" --check || { echo "citus is not installed for $PG_CONFIG" >&2; exit 1; }
 build_install
 work=$(make_workdir)
 nodes=("$work/coordinator" "$work/worker1" "$work/worker2")
