@@ -142,15 +142,7 @@ kinds_load(void)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute("SELECT DISTINCT ON (p.subject_kind) p.subject_kind, a.atttypid"
-					"  FROM pg_catalog.pg_seclabel s"
-					"  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.objoid"
-					"   AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::\"char\"[])"
-					"  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) s.objoid"
-					"   AND a.attnum OPERATOR(pg_catalog.=) s.objsubid AND NOT a.attisdropped"
-					" CROSS JOIN LATERAL privacy.parse_label(s.label, false) p"
-					" WHERE s.provider OPERATOR(pg_catalog.=) 'privacy'"
-					"   AND s.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
-					"   AND s.objsubid OPERATOR(pg_catalog.>) 0 AND p.subject"
+					PRIVACY_SUBJECT_LABELS_SQL
 					" ORDER BY p.subject_kind, a.attrelid, a.attnum",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the subject kinds");

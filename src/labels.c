@@ -376,15 +376,7 @@ lbl_check_kind(Oid relid, int attnum, const char *kind, Oid coltype)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args("SELECT a.attrelid::pg_catalog.regclass::text, a.attname::text, a.atttypid"
-							  "  FROM pg_catalog.pg_seclabel s"
-							  "  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.objoid"
-							  "   AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::\"char\"[])"
-							  "  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) s.objoid"
-							  "   AND a.attnum OPERATOR(pg_catalog.=) s.objsubid AND NOT a.attisdropped"
-							  " CROSS JOIN LATERAL privacy.parse_label(s.label, false) p"
-							  " WHERE s.provider OPERATOR(pg_catalog.=) 'privacy'"
-							  "   AND s.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
-							  "   AND s.objsubid OPERATOR(pg_catalog.>) 0 AND p.subject"
+							  PRIVACY_SUBJECT_LABELS_SQL
 							  "   AND p.subject_kind OPERATOR(pg_catalog.=) $1"
 							  "   AND NOT (s.objoid OPERATOR(pg_catalog.=) $2 AND s.objsubid OPERATOR(pg_catalog.=) $3)"
 							  " ORDER BY 1, 2",
