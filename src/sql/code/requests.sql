@@ -177,7 +177,7 @@ BEGIN
         RAISE EXCEPTION 'request % does not exist', request_id USING ERRCODE = 'undefined_object';
     END IF;
     IF NOT q.kind = ANY (kinds) THEN
-        RAISE EXCEPTION 'request % is a % request', request_id, q.kind
+        RAISE EXCEPTION 'request % is %', request_id, CASE WHEN q.kind = 'access' THEN 'an access request' ELSE 'a ' || q.kind || ' request' END
             USING ERRCODE = 'wrong_object_type',
                   HINT = CASE WHEN q.kind = 'cancellation'
                               THEN 'A cancellation is completed by carrying it out (privacy.run_due_requests), or revoked with privacy.revoke_cancellation.'
