@@ -71,7 +71,7 @@ EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql.tmp
 SCRIPTS = bin/privacy_anonymized_dump
 
 # pg_regress suites (sql/ + expected/), one per concern
-REGRESS = setup labels label_errors partitions subject_paths taxonomy inventory audit keys crypto masks consent purpose_views cancellation requests export retention discovery check k_anonymity anonymize attacks catalog cancel_cases subject_model boundary
+REGRESS = setup labels label_errors partitions subject_paths taxonomy inventory audit keys crypto masks consent purpose_views cancellation requests export retention discovery check k_anonymity anonymize attacks catalog cancel_cases subject_model generated_cases boundary
 # run last by make test only, in the run it logs and profiles (make installcheck
 # runs against a server whose logging and libraries it does not set):
 # plpgsql_check checks every PL/pgSQL body, coverage reads the profiler, leaks

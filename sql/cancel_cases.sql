@@ -91,7 +91,8 @@ SELECT * FROM privacy.cancel_subject('5106');
 SELECT d::text FROM cases.devices d ORDER BY id;
 
 -- a row shared by two subjects of different kinds where nothing can be
--- cleared (both keys are NOT NULL and referenced): kept as it is, counted
+-- cleared (both keys are NOT NULL and referenced): kept as it is, reported
+-- unchanged
 CREATE TABLE cases.pairs (a int NOT NULL UNIQUE, b uuid NOT NULL UNIQUE);
 CREATE TABLE cases.pair_refs (a int REFERENCES cases.pairs (a), b uuid REFERENCES cases.pairs (b));
 SECURITY LABEL FOR privacy ON COLUMN cases.pairs.a IS 'SUBJECT';

@@ -355,7 +355,12 @@ def check_completed(ex, m, before, after, result, receipt):
         acts = {a: n for (tt, a), n in got.items() if tt == t}
         n_del = sum(n for a, n in acts.items() if a in DELETE_ACTIONS)
         n_keep = sum(n for a, n in acts.items() if a in KEEP_ACTIONS)
-        n_chg = sum(n for a, n in acts.items() if a not in DELETE_ACTIONS | KEEP_ACTIONS and a != 'blocked')
+        n_chg = sum(n for a, n in acts.items() if a not in DELETE_ACTIONS | KEEP_ACTIONS | {'blocked', 'unchanged'})
+        n_same = acts.get('unchanged', 0)
+        stayed = sum(1 for rid in after[t] if rid in m.before[t] and rid not in changed
+                     and m.cls[t].get(rid) in ('shared', 'other'))
+        if n_same > stayed:
+            fail('f-unchanged-count', f'table {t}: the result counts {n_same} unchanged, {stayed} rows of others stayed as they were')
         if n_del != len(deleted):
             fail('f-deleted-count', f'table {t}: the result counts {n_del} deleted, {len(deleted)} rows were deleted ({acts})')
         unchanged_shared = sum(1 for rid in m.shared[t] if m.cls[t].get(rid) == 'shared'

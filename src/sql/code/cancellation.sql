@@ -90,6 +90,8 @@ DECLARE
     into_terms text[];
     outs text[];
     subj_terms text[];
+    subj_conds text[];
+    subj_key_conds text[];
     nv integer;
     cond text;
     sets text[];
@@ -99,6 +101,9 @@ DECLARE
     dist_find text;
     dist_stmt text;
     citus_problem text;
+    free jsonb;
+    nfree integer;
+    moves boolean;
 BEGIN
     FOR k IN SELECT DISTINCT w.kind FROM privacy.subject_walk() w ORDER BY 1 LOOP
         owned := ARRAY(SELECT DISTINCT w.relid FROM privacy.subject_walk() w WHERE w.kind = k);
@@ -187,8 +192,22 @@ BEGIN
             into_terms := '{}'::text[];
             outs := '{}'::text[];
             subj_terms := '{}'::text[];
+            subj_conds := '{}'::text[];
+            subj_key_conds := '{}'::text[];
             FOR c IN
-                SELECT a.attname, l.subject_kind, privacy.subject_compare_type(a.atttypid) AS cmp
+                SELECT a.attname, l.subject_kind, privacy.subject_compare_type(a.atttypid) AS cmp,
+                       -- cleared only where nothing refers to it: a key other tables reference
+                       -- (by it alone); never: a NOT NULL column of a key of its own, or part
+                       -- of a key others reference with more columns
+                       EXISTS (SELECT 1 FROM pg_catalog.pg_constraint x WHERE x.contype = 'f'
+                                  AND ((x.conrelid = t AND a.attnum = ANY (x.conkey) AND a.attnotnull)
+                                    OR (x.confrelid = t AND a.attnum = ANY (x.confkey)))) AS keyed,
+                       EXISTS (SELECT 1 FROM pg_catalog.pg_constraint x WHERE x.contype = 'f'
+                                  AND x.confrelid = t AND a.attnum = ANY (x.confkey))
+                       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint x WHERE x.contype = 'f'
+                                          AND ((x.conrelid = t AND a.attnum = ANY (x.conkey))
+                                            OR (x.confrelid = t AND a.attnum = ANY (x.confkey) AND x.confkey <> ARRAY[a.attnum])))
+                         AS key_free
                   FROM privacy.labels l
                   JOIN pg_catalog.pg_attribute a ON a.attrelid = t AND a.attname = l.column_name
                  WHERE l.relation = t::pg_catalog.regclass AND l.subject
@@ -196,6 +215,14 @@ BEGIN
             LOOP
                 IF c.subject_kind = k THEN
                     subj_terms := subj_terms || c.attname::text;
+                    -- (a key column of a foreign key: cleared only where nothing refers to it)
+                    IF c.key_free THEN
+                        subj_key_conds := subj_key_conds || pg_catalog.format('t.%I = ($1[1])::%s', c.attname, c.cmp);
+                    ELSIF c.keyed THEN
+                        NULL;
+                    ELSE
+                        subj_conds := subj_conds || pg_catalog.format('t.%I = ($1[1])::%s', c.attname, c.cmp);
+                    END IF;
                     owned_terms := owned_terms || pg_catalog.format('t.%I = ($1[1])::%s', c.attname, c.cmp);
                     shared_terms := shared_terms || pg_catalog.format('t.%I <> ($1[1])::%s', c.attname, c.cmp);
                 ELSE
@@ -238,7 +265,7 @@ BEGIN
                 tb := pg_catalog.jsonb_build_object('all', nparam + 1);
                 nparam := nparam + pg_catalog.jsonb_array_length(f.fk->'cols');
                 into_terms := into_terms || cond;
-                outs := outs || pg_catalog.format('(%s)::pg_catalog.text', cond);
+                outs := outs || pg_catalog.format('COALESCE(%s, false)::pg_catalog.text', cond);
                 outs := outs || pg_catalog.format('CASE WHEN %s THEN NULL ELSE ARRAY[%s]::pg_catalog.text[]::pg_catalog.text END',
                     (SELECT pg_catalog.string_agg(pg_catalog.format('t.%I IS NULL', x), ' OR ')
                        FROM pg_catalog.jsonb_array_elements_text(f.fk->'cols') x),
@@ -261,12 +288,20 @@ BEGIN
                          ELSE '(' || pg_catalog.array_to_string(owned_terms, ' OR ') || ')' END;
             tb := pg_catalog.jsonb_build_object(
                 'relid', t, 'rel', t::pg_catalog.regclass::text, 'owned', t = ANY (owned),
+                'cyclic', EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(groups) gg(x)
+                                   WHERE (gg.x->>'cyclic')::boolean AND (gg.x->'tables') @> pg_catalog.jsonb_build_array(t)),
                 'action', privacy.cancel_action(t::pg_catalog.regclass),
                 'fks', fks, 'in_keys', pg_catalog.to_jsonb(in_keys), 'in_keys_at', nv + 1,
+                -- (the last values: whether a SUBJECT column of the kind holds the
+                -- subject, one that is no key column, and one that is)
+                'holds_at', nv + pg_catalog.cardinality(in_keys),
+                'holds_key_at', nv + pg_catalog.cardinality(in_keys) + 1,
                 'has_subject', pg_catalog.cardinality(subj_terms) > 0,
                 'citus_problem', citus_problem,
                 'find', CASE WHEN pg_catalog.cardinality(owned_terms) + pg_catalog.cardinality(into_terms) = 0 THEN NULL
-                    ELSE pg_catalog.format('SELECT %s, t.ctid, (%s)::pg_catalog.text, (%s AND (%s))::pg_catalog.text%s%s FROM %s t WHERE %s',
+                    -- (a key that is NULL makes a term NULL: a row is owned, or
+                    -- shared, only where a term is true)
+                    ELSE pg_catalog.format('SELECT %s, t.ctid, COALESCE(%s, false)::pg_catalog.text, COALESCE(%s AND (%s), false)::pg_catalog.text%s%s, COALESCE(%s, false)::pg_catalog.text, COALESCE(%s, false)::pg_catalog.text FROM %s t WHERE %s',
                         CASE WHEN dist_find IS NULL THEN 't.tableoid' ELSE pg_catalog.format('%s::pg_catalog.oid', t) END,
                         cond, cond,
                         CASE WHEN pg_catalog.cardinality(shared_terms) = 0 THEN 'false'
@@ -274,6 +309,10 @@ BEGIN
                         (SELECT pg_catalog.string_agg(', ' || o, '') FROM pg_catalog.unnest(outs) o),
                         (SELECT pg_catalog.string_agg(pg_catalog.format(', t.%I::pg_catalog.text', x), '')
                            FROM pg_catalog.unnest(in_keys) x),
+                        CASE WHEN pg_catalog.cardinality(subj_conds) = 0 THEN 'false'
+                             ELSE pg_catalog.array_to_string(subj_conds, ' OR ') END,
+                        CASE WHEN pg_catalog.cardinality(subj_key_conds) = 0 THEN 'false'
+                             ELSE pg_catalog.array_to_string(subj_key_conds, ' OR ') END,
                         t::pg_catalog.regclass,
                         CASE WHEN dist_find IS NULL THEN pg_catalog.array_to_string(ARRAY[cond] || into_terms, ' OR ')
                              ELSE '(' || pg_catalog.array_to_string(ARRAY[cond] || into_terms, ' OR ') || ') AND ' || dist_find END) END);
@@ -284,6 +323,8 @@ BEGIN
             -- columns of the kind lose the subject, then per key to an owned
             -- table the rows whose key is cut
             col_sets := '{}'::jsonb;
+            free := '[]'::jsonb;
+            nfree := 0;
             FOR f IN SELECT e.value AS fk FROM pg_catalog.jsonb_array_elements(fks) e
                       WHERE (e.value->>'parent_owned')::boolean AND (e.value->>'severable')::boolean LOOP
                 FOR c IN SELECT x AS col, o FROM pg_catalog.jsonb_array_elements_text(f.fk->'cols') WITH ORDINALITY x(x, o) LOOP
@@ -303,41 +344,94 @@ BEGIN
                                   AND a.attnum = ANY (i.indkey::smallint[])) AS is_unique,
                        EXISTS (SELECT 1 FROM pg_catalog.pg_constraint x WHERE x.contype = 'f'
                                   AND ((x.conrelid = t AND a.attnum = ANY (x.conkey))
-                                    OR (x.confrelid = t AND a.attnum = ANY (x.confkey)))) AS keyed
+                                    OR (x.confrelid = t AND a.attnum = ANY (x.confkey)))) AS keyed,
+                       EXISTS (SELECT 1 FROM pg_catalog.pg_constraint x WHERE x.contype = 'f'
+                                  AND x.confrelid = t AND a.attnum = ANY (x.confkey)) AS referenced,
+                       EXISTS (SELECT 1 FROM pg_catalog.pg_constraint x WHERE x.contype = 'f'
+                                  AND x.conrelid = t AND a.attnum = ANY (x.conkey)) AS fkcol,
+                       -- a key other tables reference by this column alone, and not one of its own
+                       NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint x WHERE x.contype = 'f'
+                                      AND ((x.conrelid = t AND a.attnum = ANY (x.conkey))
+                                        OR (x.confrelid = t AND a.attnum = ANY (x.confkey) AND x.confkey <> ARRAY[a.attnum])))
+                         AS referenced_alone,
+                       -- (con: the key, to find its rows in the plan; clears: its column is a
+                       -- nullable SUBJECT column of the kind, cleared with the subject's side)
+                       ARRAY(SELECT pg_catalog.jsonb_build_object('rel', x.conrelid, 'col', ca.attname, 'con', x.oid,
+                                        'clears', NOT ca.attnotnull AND EXISTS (
+                                            SELECT 1 FROM privacy.labels cl
+                                             WHERE cl.relation = x.conrelid::pg_catalog.regclass AND cl.column_name = ca.attname
+                                               AND cl.subject AND cl.subject_kind = k))
+                               FROM pg_catalog.pg_constraint x
+                               JOIN pg_catalog.pg_attribute ca ON ca.attrelid = x.conrelid AND ca.attnum = x.conkey[1]
+                              WHERE x.contype = 'f' AND x.confrelid = t AND x.confkey = ARRAY[a.attnum]
+                              ORDER BY x.oid) AS refs
                   FROM pg_catalog.pg_attribute a
                   JOIN privacy.labels l ON l.relation = t::pg_catalog.regclass AND l.column_name = a.attname
                  WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped
                    AND a.attgenerated = '' AND a.attidentity = ''
                  ORDER BY a.attnum
             LOOP
-                CONTINUE WHEN c.keyed OR col_sets ? c.attname OR c.attname = dist;
+                CONTINUE WHEN c.attname = dist;
                 IF c.subject THEN
                     CONTINUE WHEN c.subject_kind <> k;
-                    col_sets := col_sets || pg_catalog.jsonb_build_object(c.attname, pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-                        'when', pg_catalog.format('t.ctid = ANY (($1[4])::pg_catalog.tid[]) AND t.%I = ($1[1])::%s', c.attname, c.cmp),
+                    IF c.referenced THEN
+                        -- a key other tables reference: cleared where no row refers to
+                        -- the subject through it any more (cancel_step asks them, as
+                        -- their owners, after their own steps); else it stays (a stub)
+                        CONTINUE WHEN NOT c.referenced_alone;
+                        nfree := nfree + 1;
+                        free := free || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                            'refs', pg_catalog.to_jsonb(c.refs), 'cmp', c.cmp));
+                        cond := pg_catalog.format('t.ctid = ANY (($1[4])::pg_catalog.tid[]) AND t.%I = ($1[1])::%s AND ($1[%s])::pg_catalog.bool',
+                                                  c.attname, c.cmp, 4 + j + nfree);
+                    ELSE
+                        -- (a NOT NULL column of a key of its own stays; a nullable one
+                        -- is set to NULL, after any cut of that key)
+                        CONTINUE WHEN c.fkcol AND c.attnotnull;
+                        cond := pg_catalog.format('t.ctid = ANY (($1[4])::pg_catalog.tid[]) AND t.%I = ($1[1])::%s', c.attname, c.cmp);
+                    END IF;
+                    col_sets := col_sets || pg_catalog.jsonb_build_object(c.attname, COALESCE(col_sets->c.attname, '[]'::jsonb)
+                        || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                        'when', cond,
                         'then', CASE WHEN NOT c.attnotnull THEN pg_catalog.format('NULL::%s', c.typ)
-                                     WHEN c.is_unique THEN pg_catalog.format('privacy.anonymous_value(t.%I, NULL, true)::%s', c.attname, c.typ)
+                                     WHEN c.is_unique THEN privacy.unique_anonymous_sql(pg_catalog.format('t.%I', c.attname), NULL, c.atttypid::pg_catalog.regtype, c.atttypmod)
                                      ELSE COALESCE(privacy.placeholder_sql(pg_catalog.format('t.%I', c.attname), c.atttypid::pg_catalog.regtype, NULL, c.atttypmod),
                                                    pg_catalog.format('privacy.anonymous_value(t.%I, NULL, false)::%s', c.attname, c.typ)) END)));
-                ELSIF c.category IS NOT NULL AND privacy.anonymous_sql(t, c.attname) IS NOT NULL THEN
+                    CONTINUE;
+                END IF;
+                CONTINUE WHEN c.keyed OR col_sets ? c.attname;
+                IF c.category IS NOT NULL AND privacy.anonymous_sql(t, c.attname) IS NOT NULL THEN
                     col_sets := col_sets || pg_catalog.jsonb_build_object(c.attname, pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
                         'when', 't.ctid = ANY (($1[3])::pg_catalog.tid[])',
                         'then', privacy.anonymous_sql(t, c.attname))));
                 END IF;
             END LOOP;
+            moves := EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(t) pt
+                               JOIN pg_catalog.pg_partitioned_table pp ON pp.partrelid = pt.relid
+                               JOIN pg_catalog.pg_attribute a ON a.attrelid = pt.relid AND a.attnum = ANY (pp.partattrs::smallint[])
+                              WHERE col_sets ? a.attname);
             sets := ARRAY(SELECT pg_catalog.format('%I = CASE %s ELSE t.%I END', e.key,
                                      (SELECT pg_catalog.string_agg(pg_catalog.format('WHEN %s THEN %s', w->>'when', w->>'then'), ' ')
                                         FROM pg_catalog.jsonb_array_elements(e.value) w), e.key)
                             FROM pg_catalog.jsonb_each(col_sets) e ORDER BY e.key);
             tb := tb || pg_catalog.jsonb_build_object(
-                'update', CASE WHEN pg_catalog.cardinality(sets) > 0
-                               THEN 'UPDATE ONLY %s t SET ' || pg_catalog.array_to_string(sets, ', ')
+                'free', free,
+                -- a change of a partition key moves the row to another partition:
+                -- the UPDATE goes through the root, the partition's rows by tableoid
+                'moves', moves,
+                'update', CASE WHEN pg_catalog.cardinality(sets) = 0 THEN NULL
+                               WHEN moves
+                               THEN 'UPDATE ' || pg_catalog.replace(t::pg_catalog.regclass::text, '%', '%%') || ' t SET '
+                                    || pg_catalog.array_to_string(sets, ', ')
+                                    || ' WHERE t.tableoid = %L::pg_catalog.regclass AND t.ctid = ANY (($1[2])::pg_catalog.tid[])'
+                               ELSE 'UPDATE ONLY %s t SET ' || pg_catalog.array_to_string(sets, ', ')
                                     || ' WHERE t.ctid = ANY (($1[2])::pg_catalog.tid[])'
                                     || COALESCE(' AND ' || dist_find, '') END,
-                'cut', 'UPDATE ONLY %s t SET ' || COALESCE((SELECT pg_catalog.string_agg(pg_catalog.format('%I = NULL', x), ', ')
+                'cut', 'UPDATE ONLY %s t SET ' || COALESCE((SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format('%I = %s', x,
+                                   CASE WHEN (e.value->>'set_default')::boolean THEN 'DEFAULT' ELSE 'NULL' END), ', ')
                            FROM pg_catalog.jsonb_array_elements(fks) e, pg_catalog.jsonb_array_elements_text(e.value->'cols') x
                           WHERE (e.value->>'parent_owned')::boolean AND (e.value->>'severable')::boolean
-                            AND NOT (e.value->>'set_default')::boolean AND x IS DISTINCT FROM dist::text), 'ctid = ctid')
+                            AND x IS DISTINCT FROM dist::text), 'ctid = ctid')
                        || ' WHERE t.ctid = ANY (($1[1])::pg_catalog.tid[])' || COALESCE(dist_stmt, '')
                        || ' RETURNING ' || CASE WHEN dist_stmt IS NULL THEN 't.tableoid' ELSE pg_catalog.format('%s::pg_catalog.oid', t) END
                        || ', t.ctid',
@@ -416,14 +510,27 @@ DECLARE
     before bigint;
     after bigint;
     rounds integer;
+    phase text;
+    frozen jsonb;
+    in_group boolean;
 BEGIN
     IF plan IS NULL THEN
         RETURN;
     END IF;
     FOR g IN SELECT e FROM pg_catalog.jsonb_array_elements(plan->'groups') e LOOP
+        -- a table (or a cycle of tables) whose parents are all read: one read.
+        -- A cycle is read in three phases, each until nothing changes (the
+        -- model's order, doc/cancellation.md): A, the rows the subject owns
+        -- through any owning key (keys of every owned row); B, which of them
+        -- are shared (an owning key to a row it does not own alone), with A's
+        -- rows kept; C, one read with the keys of the rows it owns alone, as
+        -- a table outside a cycle is read.
+        phase := CASE WHEN (g->>'cyclic')::boolean THEN 'A' ELSE 'C' END;
+        frozen := '{}'::jsonb;
         rounds := 0;
         LOOP
-            before := (SELECT COALESCE(pg_catalog.sum(pg_catalog.jsonb_array_length(got->x)), 0)
+            before := (SELECT COALESCE(pg_catalog.sum((SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_array_elements(keys->x) e
+                                                         WHERE phase = 'A' OR (e->>'shared')::boolean)), 0)::bigint
                          FROM pg_catalog.jsonb_array_elements_text(g->'tables') x);
             FOR t IN SELECT x FROM pg_catalog.jsonb_array_elements_text(g->'tables') x LOOP
                 tb := plan->'tables'->t;
@@ -432,20 +539,24 @@ BEGIN
                 any_key := (tb->>'has_subject')::boolean;
                 FOR f IN SELECT e FROM pg_catalog.jsonb_array_elements(tb->'fks') e
                           WHERE (e->>'parent_owned')::boolean ORDER BY (e->>'slot')::integer LOOP
+                    in_group := (g->'tables') ? (f->>'parent');
                     -- the keys of the parent's rows the subject owns alone, one
                     -- array per column: a row another subject owns too stays (its
                     -- other side is kept), so what hangs from it is that subject's
-                    -- too and is neither followed nor cut
+                    -- too and is neither followed nor cut (in a cycle's phases A
+                    -- and B: see above)
                     FOR at IN 0 .. pg_catalog.jsonb_array_length(f->'pcols') - 1 LOOP
                         args := args || ARRAY(SELECT e->'v'->>(f->'pcols'->>at)
-                                                FROM pg_catalog.jsonb_array_elements(keys->(f->>'parent')) e
-                                               WHERE NOT (e->>'shared')::boolean)::text;
+                                                FROM pg_catalog.jsonb_array_elements(
+                                                         CASE WHEN in_group AND phase = 'B' THEN frozen->(f->>'parent')
+                                                              ELSE keys->(f->>'parent') END) e
+                                               WHERE (in_group AND phase IN ('A', 'B')) OR NOT (e->>'shared')::boolean)::text;
                     END LOOP;
                     IF f->'param' ? 'excl' THEN
                         FOR at IN 0 .. pg_catalog.jsonb_array_length(f->'pcols') - 1 LOOP
                             args := args || ARRAY(SELECT e->'v'->>(f->'pcols'->>at)
                                                     FROM pg_catalog.jsonb_array_elements(keys->(f->>'parent')) e
-                                                   WHERE NOT (e->>'shared')::boolean)::text;
+                                                   WHERE (in_group AND phase = 'A') OR NOT (e->>'shared')::boolean)::text;
                         END LOOP;
                     END IF;
                     any_key := any_key OR pg_catalog.jsonb_array_length(COALESCE(keys->(f->>'parent'), '[]'::jsonb)) > 0;
@@ -468,10 +579,21 @@ BEGIN
                       FROM pg_catalog.jsonb_array_elements(rows) e
                      WHERE (e->'v'->>0)::boolean), '[]'::jsonb));
             END LOOP;
-            after := (SELECT COALESCE(pg_catalog.sum(pg_catalog.jsonb_array_length(got->x)), 0)
+            after := (SELECT COALESCE(pg_catalog.sum((SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_array_elements(keys->x) e
+                                                        WHERE phase = 'A' OR (e->>'shared')::boolean)), 0)::bigint
                         FROM pg_catalog.jsonb_array_elements_text(g->'tables') x);
             rounds := rounds + 1;
-            EXIT WHEN NOT (g->>'cyclic')::boolean OR after = before OR rounds > 10000;
+            EXIT WHEN phase = 'C' OR rounds > 10000;
+            IF after = before THEN
+                IF phase = 'A' THEN
+                    -- every row the subject owns in the cycle: kept through B
+                    frozen := (SELECT COALESCE(pg_catalog.jsonb_object_agg(x, COALESCE(keys->x, '[]'::jsonb)), '{}'::jsonb)
+                                 FROM pg_catalog.jsonb_array_elements_text(g->'tables') x);
+                    phase := 'B';
+                ELSE
+                    phase := 'C';
+                END IF;
+            END IF;
         END LOOP;
     END LOOP;
     RETURN QUERY
@@ -483,6 +605,60 @@ $$;
 COMMENT ON FUNCTION privacy.subject_rows(jsonb, text, text) IS
     'internal: the rows of a subject (canonical form) in every table of its kind''s cancellation plan, owned or referring to owned rows, locked FOR UPDATE (lock SHARE: FOR SHARE, for a legal hold''s rows; NONE: not locked, for an export); each table read once by one statement as its owner';
 REVOKE ALL ON FUNCTION privacy.subject_rows(jsonb, text, text) FROM PUBLIC;
+
+-- Whether a SUBJECT column of a table of the plan that other tables reference
+-- (alone) is free to be cleared: no row refers to the subject through it (any
+-- of them, for a table with several); each referencing table is asked as its
+-- owner
+CREATE FUNCTION privacy.cancel_key_free(tb jsonb, canonical text) RETURNS boolean
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT EXISTS (
+            SELECT 1 FROM pg_catalog.jsonb_array_elements(COALESCE(tb->'free', '[]'::jsonb)) f
+             WHERE NOT EXISTS (
+                 SELECT 1 FROM pg_catalog.jsonb_array_elements(f->'refs') r
+                  WHERE privacy.owner_exec_value((r->>'rel')::oid::pg_catalog.regclass,
+                            pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s c WHERE c.%I = ($1[1])::%s)',
+                                (r->>'rel')::oid::pg_catalog.regclass, r->>'col', f->>'cmp'),
+                            ARRAY[canonical])::boolean))
+    $$;
+COMMENT ON FUNCTION privacy.cancel_key_free(jsonb, text) IS
+    'internal: whether a referenced SUBJECT key of a table of the cancellation plan may be cleared: no row of the tables that reference it refers to the subject through it (asked as their owners)';
+REVOKE ALL ON FUNCTION privacy.cancel_key_free(jsonb, text) FROM PUBLIC;
+
+-- Whether, once the tables that reference it have had their steps, no row
+-- refers to the subject through a referenced SUBJECT key of table tb (of
+-- the plan): every row that does now (counted as its table's owner) is one
+-- of the plan whose fate removes the reference (deleted, its key cut, or
+-- its SUBJECT column cleared); got and fate as in cancel_work
+CREATE FUNCTION privacy.cancel_key_freed(plan jsonb, tb jsonb, canonical text, got jsonb, fate jsonb) RETURNS boolean
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT EXISTS (
+            SELECT 1 FROM pg_catalog.jsonb_array_elements(COALESCE(tb->'free', '[]'::jsonb)) f
+             WHERE NOT EXISTS (
+                 SELECT 1 FROM pg_catalog.jsonb_array_elements(f->'refs') r
+                  WHERE privacy.owner_exec_value((r->>'rel')::oid::pg_catalog.regclass,
+                            pg_catalog.format('SELECT pg_catalog.count(*) FROM %s c WHERE c.%I = ($1[1])::%s',
+                                (r->>'rel')::oid::pg_catalog.regclass, r->>'col', f->>'cmp'),
+                            ARRAY[canonical])::bigint
+                        > (SELECT pg_catalog.count(*)
+                             FROM pg_catalog.jsonb_array_elements(COALESCE(got->(r->>'rel'), '[]'::jsonb)) WITH ORDINALITY g(x, o),
+                                  pg_catalog.jsonb_array_elements(plan->'tables'->(r->>'rel')->'fks') k
+                            WHERE (k->>'con') = (r->>'con') AND (k->>'parent_owned')::boolean
+                              AND (g.x->'v'->>(2 * (k->>'slot')::integer + 1))::text[] = ARRAY[canonical]
+                              AND (fate->(r->>'rel')->>((g.o - 1)::integer) = 'delete'
+                                   OR (fate->(r->>'rel')->>((g.o - 1)::integer) IN ('anonymize', 'side', 'sever', 'stub')
+                                       AND (k->>'severable')::boolean
+                                       AND COALESCE((g.x->'v'->>(2 * (k->>'slot')::integer))::boolean, false))
+                                   OR (fate->(r->>'rel')->>((g.o - 1)::integer) IN ('anonymize', 'side', 'stub')
+                                       AND (r->>'clears')::boolean)))))
+    $$;
+COMMENT ON FUNCTION privacy.cancel_key_freed(jsonb, jsonb, text, jsonb, jsonb) IS
+    'internal: whether a referenced SUBJECT key of a table of the cancellation plan will be free to clear once the referencing tables have had their steps: every row that refers to the subject through it is one of the plan whose fate removes the reference';
+REVOKE ALL ON FUNCTION privacy.cancel_key_freed(jsonb, jsonb, text, jsonb, jsonb) FROM PUBLIC;
 
 -- One step of a cancellation: the UPDATE of a table's (partition's) rows that
 -- stay and the DELETE of those that go, as the table's owner; cut is what an
@@ -505,7 +681,11 @@ BEGIN
             args := args || ARRAY(SELECT u->>'t' FROM pg_catalog.jsonb_array_elements(upd_rows) u
                                    WHERE COALESCE((u->'v'->>(2 * (f->>'slot')::integer))::boolean, false))::text;
         END LOOP;
-        n := privacy.owner_exec(part::pg_catalog.regclass,
+        -- per referenced SUBJECT key: whether no row refers to the subject through it
+        FOR f IN SELECT x FROM pg_catalog.jsonb_array_elements(COALESCE(tb->'free', '[]'::jsonb)) WITH ORDINALITY y(x, o) ORDER BY y.o LOOP
+            args := args || privacy.cancel_key_free(pg_catalog.jsonb_build_object('free', pg_catalog.jsonb_build_array(f)), canonical)::text;
+        END LOOP;
+        n := privacy.owner_exec(CASE WHEN COALESCE((tb->>'moves')::boolean, false) THEN step ELSE part::pg_catalog.regclass END,
                  pg_catalog.format(tb->>'update', part::pg_catalog.regclass), args);
         IF n <> pg_catalog.cardinality(upd) THEN
             RAISE EXCEPTION 'rows of table % changed while the cancellation erased them', step
@@ -522,6 +702,14 @@ BEGIN
         END IF;
         n := privacy.owner_exec(part::pg_catalog.regclass,
                  pg_catalog.format(tb->>'delete', part::pg_catalog.regclass), ARRAY[del::text, canonical]);
+        -- in a cycle, a DELETE of the group before this one may have removed
+        -- rows of this step through the schema's ON DELETE CASCADE: they are
+        -- gone, as planned; a row still there was refused (a trigger)
+        IF n < pg_catalog.cardinality(del) AND COALESCE((tb->>'cyclic')::boolean, false) THEN
+            n := n + pg_catalog.cardinality(del) - privacy.owner_exec_value(part::pg_catalog.regclass,
+                     pg_catalog.format('SELECT pg_catalog.count(*) FROM ONLY %s t WHERE t.ctid = ANY (($1[1])::pg_catalog.tid[])',
+                                       part::pg_catalog.regclass), ARRAY[del::text])::bigint;
+        END IF;
         IF n <> pg_catalog.cardinality(del) THEN
             RAISE EXCEPTION 'rows of table % changed while the cancellation erased them', step
                 USING ERRCODE = 'serialization_failure',
@@ -612,6 +800,7 @@ DECLARE
     g jsonb;
     precut jsonb := '{}'::jsonb;
     fresh pg_catalog.tid[];
+    st record;
 BEGIN
     IF subject IS NULL OR kind IS NULL THEN
         RAISE EXCEPTION 'subject and kind must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -716,6 +905,19 @@ BEGIN
                                     WHEN act = 'anonymize' THEN 'anonymize'
                                     WHEN act = 'keep until retention' THEN 'keep'
                                     ELSE 'blocked' END;
+                    -- a row that only shares or refers, with nothing of the
+                    -- subject's to clear (no SUBJECT column holding it, every key
+                    -- to its rows NOT NULL): it stays as it is, and is not counted
+                    -- as changed
+                    IF rowfate IN ('side', 'sever')
+                       AND NOT COALESCE((e.row->'v'->>((tb->>'holds_at')::integer))::boolean, false)
+                       AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(tb->'fks') x
+                                        WHERE (x->>'parent_owned')::boolean AND (x->>'severable')::boolean
+                                          AND COALESCE((e.row->'v'->>(2 * (x->>'slot')::integer))::boolean, false))
+                       AND NOT (COALESCE((e.row->'v'->>((tb->>'holds_key_at')::integer))::boolean, false)
+                                AND privacy.cancel_key_freed(plan, tb, canonical, got, fate)) THEN
+                        rowfate := 'unchanged';
+                    END IF;
                     IF rowfate IS DISTINCT FROM fates[e.o] THEN
                         changed := true;
                         fates[e.o] := rowfate;
@@ -772,7 +974,6 @@ BEGIN
                      WHERE fate->t->>((a.o - 1)::integer) = 'delete'
                        AND EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(tb->'fks') y
                                     WHERE (y->>'parent_owned')::boolean AND (y->>'severable')::boolean
-                                      AND NOT (y->>'set_default')::boolean
                                       AND (g->'tables') ? (y->>'parent')
                                       AND COALESCE((a.x->'v'->>(2 * (y->>'slot')::integer))::boolean, false))
                      GROUP BY 1
@@ -785,8 +986,17 @@ BEGIN
                 END LOOP;
             END LOOP;
         END LOOP;
-        FOR t IN SELECT x FROM pg_catalog.jsonb_array_elements_text(COALESCE(plan->'order', '[]'::jsonb)) WITH ORDINALITY a(x, o)
-                  ORDER BY a.o DESC LOOP
+        -- (a cycle: first every table's UPDATE, then every DELETE, so that the
+        -- schema's own actions of a DELETE find no row still to be changed)
+        FOR st IN
+            SELECT gt.t, ph.ph
+              FROM pg_catalog.jsonb_array_elements(COALESCE(plan->'groups', '[]'::jsonb)) WITH ORDINALITY gr(x, o),
+                   pg_catalog.jsonb_array_elements_text(gr.x->'tables') WITH ORDINALITY gt(t, o),
+                   pg_catalog.unnest(CASE WHEN (gr.x->>'cyclic')::boolean THEN ARRAY['upd', 'del'] ELSE ARRAY['both'] END)
+                       WITH ORDINALITY ph(ph, o)
+             ORDER BY gr.o DESC, ph.o, gt.o DESC
+        LOOP
+            t := st.t;
             CONTINUE WHEN NOT got ? t;
             tb := plan->'tables'->t;
             in_step := t::oid::pg_catalog.regclass;
@@ -805,11 +1015,13 @@ BEGIN
                     -- a real run rolls back whole on any error, so its steps take no
                     -- subtransaction (on Citus, each costs a round trip to every
                     -- worker in the transaction); the outer handler names what blocks
-                    PERFORM privacy.cancel_step(tb, t, p.part, p.upd, p.anon, p.clear, p.del, p.upd_rows, precut->t, canonical);
+                    PERFORM privacy.cancel_step(tb, t, p.part, CASE WHEN st.ph <> 'del' THEN p.upd END, p.anon, p.clear,
+                                                CASE WHEN st.ph <> 'upd' THEN p.del END, p.upd_rows, precut->t, canonical);
                     CONTINUE;
                 END IF;
                 BEGIN
-                    PERFORM privacy.cancel_step(tb, t, p.part, p.upd, p.anon, p.clear, p.del, p.upd_rows, precut->t, canonical);
+                    PERFORM privacy.cancel_step(tb, t, p.part, CASE WHEN st.ph <> 'del' THEN p.upd END, p.anon, p.clear,
+                                                CASE WHEN st.ph <> 'upd' THEN p.del END, p.upd_rows, precut->t, canonical);
                 EXCEPTION WHEN integrity_constraint_violation THEN
                     GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_con = CONSTRAINT_NAME,
                                             e_schema = SCHEMA_NAME, e_table = TABLE_NAME;
@@ -826,20 +1038,22 @@ BEGIN
                 END;
             END LOOP;
             in_step := NULL;
+            CONTINUE WHEN st.ph = 'upd';
             -- the receipt: per table and what became of its rows
             FOR e IN
                 SELECT v AS what, pg_catalog.count(*) AS n FROM pg_catalog.jsonb_array_elements_text(fate->t) v
-                 GROUP BY v ORDER BY pg_catalog.array_position(ARRAY['delete', 'anonymize', 'keep', 'held', 'stub', 'side', 'sever', 'blocked'], v)
+                 GROUP BY v ORDER BY pg_catalog.array_position(ARRAY['delete', 'anonymize', 'keep', 'held', 'stub', 'side', 'sever', 'unchanged', 'blocked'], v)
             LOOP
                 out_rel := out_rel || t::oid::pg_catalog.regclass;
                 out_act := out_act || CASE e.what WHEN 'delete' THEN 'deleted' WHEN 'anonymize' THEN 'anonymized'
                                                   WHEN 'keep' THEN 'kept until retention' WHEN 'held' THEN 'kept: legal hold'
                                                   WHEN 'stub' THEN 'kept as an anonymous stub' WHEN 'side' THEN 'anonymized'
-                                                  WHEN 'sever' THEN 'severed' ELSE 'blocked' END;
+                                                  WHEN 'sever' THEN 'severed' WHEN 'unchanged' THEN 'unchanged' ELSE 'blocked' END;
                 out_rows := out_rows || e.n;
                 out_detail := out_detail || CASE e.what
                     WHEN 'side' THEN 'rows shared with another subject: only this subject''s side cleared'
                     WHEN 'sever' THEN 'rows of other subjects that referred to the subject: the reference cut'
+                    WHEN 'unchanged' THEN 'rows shared with or referring to the subject''s rows where nothing can be cleared (a NOT NULL key to them, a SUBJECT key other rows still reference): left as they are'
                     WHEN 'stub' THEN 'rows that kept rows still reference: their personal data cleared, their key kept'
                     WHEN 'held' THEN 'a legal hold on the table keeps them'
                     WHEN 'blocked' THEN pg_catalog.format('the table has no ON CANCEL label: SECURITY LABEL FOR privacy ON TABLE %s IS ''ON CANCEL DELETE'' (or ANONYMIZE, or KEEP UNTIL RETENTION)', t::oid::pg_catalog.regclass)

@@ -103,6 +103,24 @@ COMMENT ON FUNCTION privacy.anonymous_value(anyelement, text, boolean) IS
     'a value that identifies nobody and keeps nothing of the original, of the same type: a placeholder chosen by category (e-mail form for contact.email, zeros for digit strings, zero, the epoch, ...), random when the column is unique';
 GRANT EXECUTE ON FUNCTION privacy.anonymous_value(anyelement, text, boolean) TO PUBLIC;
 
+-- The SQL of a random anonymous value for a unique column of type typid(typmod):
+-- a text of limited length gets random hex of that length (the shaped value
+-- cut to the length would be the same for every row)
+CREATE FUNCTION privacy.unique_anonymous_sql(expr text, category text, typid pg_catalog.regtype, typmod integer)
+    RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT CASE WHEN t.typcategory = 'S' AND typmod > 4
+                    THEN pg_catalog.format('(SELECT CASE WHEN pg_catalog.length(x.v) <= %s THEN x.v ELSE pg_catalog.substr(pg_catalog.md5(x.v), 1, %s) END FROM (SELECT privacy.anonymous_value(%s, %L, true)::pg_catalog.text AS v) x)::%s',
+                                           typmod - 4, typmod - 4, expr, category, pg_catalog.format_type(typid, typmod))
+                    ELSE pg_catalog.format('privacy.anonymous_value(%s, %L, true)::%s', expr, category, pg_catalog.format_type(typid, typmod)) END
+          FROM pg_catalog.pg_type t WHERE t.oid = typid
+    $$;
+COMMENT ON FUNCTION privacy.unique_anonymous_sql(text, text, pg_catalog.regtype, integer) IS
+    'internal: the SQL of a random anonymous value for a unique column of a type and typmod (random hex of the length of a varchar(n) or char(n) too short for the shaped value)';
+REVOKE ALL ON FUNCTION privacy.unique_anonymous_sql(text, text, pg_catalog.regtype, integer) FROM PUBLIC;
+
 -- What a labelled column becomes when its row is anonymized by cancellation or
 -- retention (the row stays, nobody's any more): the SQL over alias t, or NULL
 -- when the column keeps its value (ANONYMIZE WITH KEEP, from the label or the
@@ -143,7 +161,7 @@ BEGIN
     IF NOT c.attnotnull THEN
         RETURN pg_catalog.format('NULL::%s', c.typ);
     ELSIF c.is_unique THEN
-        RETURN pg_catalog.format('privacy.anonymous_value(t.%I, %L, true)::%s', c.attname, c.category, c.typ);
+        RETURN privacy.unique_anonymous_sql(pg_catalog.format('t.%I', c.attname), c.category, c.typid, c.atttypmod);
     END IF;
     RETURN COALESCE(privacy.placeholder_sql(pg_catalog.format('t.%I', c.attname), c.typid, c.category, c.atttypmod),
                     pg_catalog.format('privacy.anonymous_value(t.%I, %L, false)::%s', c.attname, c.category, c.typ));

@@ -1,0 +1,132 @@
+-- generated_cases: the smallest schemas on which the generated-schema test
+-- (test/generated) found cancellation breaking the contract of
+-- doc/cancellation.md, each with its rows before and after (#19)
+\set VERBOSITY terse
+CREATE SCHEMA gc;
+
+-- 1. a NULL owning key makes no row the subject's: an app's "documents" may be
+--    owned by a folder (labelled OWNER) or by nobody; a document whose folder
+--    is NULL and that merely references the subject's upload is severed, and
+--    the comments that hang from it stay
+CREATE TABLE gc.users (id int PRIMARY KEY, phone text);
+CREATE TABLE gc.folders (id int PRIMARY KEY, user_id int NOT NULL REFERENCES gc.users);
+CREATE TABLE gc.uploads (id int PRIMARY KEY, user_id int NOT NULL REFERENCES gc.users);
+CREATE TABLE gc.documents (id int PRIMARY KEY, body text,
+    folder_id int REFERENCES gc.folders ON DELETE SET NULL,
+    upload_id int REFERENCES gc.uploads ON DELETE SET NULL);
+CREATE TABLE gc.comments (id int PRIMARY KEY, author int NOT NULL, body text,
+    document_id int REFERENCES gc.documents ON DELETE CASCADE);
+SECURITY LABEL FOR privacy ON COLUMN gc.users.id IS 'SUBJECT gcuser';
+SECURITY LABEL FOR privacy ON COLUMN gc.users.phone IS 'CATEGORY contact.phone';
+SECURITY LABEL FOR privacy ON TABLE gc.users IS 'ON CANCEL DELETE';
+SECURITY LABEL FOR privacy ON TABLE gc.folders IS 'ON CANCEL DELETE';
+SECURITY LABEL FOR privacy ON TABLE gc.uploads IS 'ON CANCEL DELETE';
+SECURITY LABEL FOR privacy ON COLUMN gc.documents.folder_id IS 'OWNER';
+SECURITY LABEL FOR privacy ON COLUMN gc.documents.body IS 'CATEGORY content.message';
+SECURITY LABEL FOR privacy ON TABLE gc.documents IS 'ON CANCEL DELETE';
+SECURITY LABEL FOR privacy ON COLUMN gc.comments.author IS 'SUBJECT gcuser';
+SECURITY LABEL FOR privacy ON COLUMN gc.comments.body IS 'CATEGORY content.message';
+SECURITY LABEL FOR privacy ON COLUMN gc.comments.document_id IS 'OWNER';
+SECURITY LABEL FOR privacy ON TABLE gc.comments IS 'ON CANCEL DELETE';
+INSERT INTO gc.users VALUES (1, '13800000001'), (2, '13800000002');
+INSERT INTO gc.folders VALUES (10, 1), (20, 2);
+INSERT INTO gc.uploads VALUES (100, 1);
+INSERT INTO gc.documents VALUES
+    (1000, 'in 1''s folder', 10, NULL),     -- 1's
+    (1001, 'nobody''s, from 1''s upload', NULL, 100),   -- refers to 1
+    (1002, 'in 2''s folder, from 1''s upload', 20, 100); -- 2's, refers to 1
+INSERT INTO gc.comments VALUES (1, 2, '2 on 1''s document', 1000), (2, 2, '2 on a shared one', 1001),
+    (3, 2, '2 on their own', 1002);
+SELECT relation, action, rows FROM privacy.cancel_subject('1', dry_run => true, kind => 'gcuser') ORDER BY relation::text, action;
+SELECT relation, action, rows FROM privacy.cancel_subject('1', kind => 'gcuser') ORDER BY relation::text, action;
+SELECT d::text FROM gc.documents d ORDER BY id;
+SELECT c::text FROM gc.comments c ORDER BY id;
+
+-- 2. a cycle of one subject's rows: invitations that point at each other
+--    (NOT NULL, RESTRICT) are the subject's alone, and deleted together
+CREATE TABLE gc.invites (id int PRIMARY KEY, member uuid NOT NULL, code text NOT NULL UNIQUE,
+    next_id int NOT NULL REFERENCES gc.invites ON DELETE RESTRICT);
+SECURITY LABEL FOR privacy ON COLUMN gc.invites.member IS 'SUBJECT invitee';
+SECURITY LABEL FOR privacy ON COLUMN gc.invites.code IS 'CATEGORY account.profile';
+SECURITY LABEL FOR privacy ON TABLE gc.invites IS 'ON CANCEL DELETE';
+INSERT INTO gc.invites VALUES (1, 'ffffffff-0000-4000-8000-000000000001', 'a', 2),
+    (2, 'ffffffff-0000-4000-8000-000000000001', 'b', 1),
+    (3, 'ffffffff-0000-4000-8000-000000000001', 'c', 1),
+    (4, 'ffffffff-0000-4000-8000-000000000002', 'd', 4);
+SELECT relation, action, rows FROM privacy.cancel_subject('FFFFFFFF-0000-4000-8000-000000000001', kind => 'invitee');
+SELECT i::text FROM gc.invites i ORDER BY id;
+
+-- 3. the schema's own ON DELETE CASCADE inside a cycle: an order and its
+--    lines, the order naming its last line; deleting the order removes its
+--    lines (CASCADE) before cancellation's own DELETE of them
+-- (the lines' table first: the cycle's DELETEs go in reverse, orders first)
+CREATE TABLE gc.lines (id int PRIMARY KEY, note text, order_id int NOT NULL);
+CREATE TABLE gc.orders (id int PRIMARY KEY, buyer text, last_line int REFERENCES gc.lines ON DELETE SET NULL);
+ALTER TABLE gc.lines ADD FOREIGN KEY (order_id) REFERENCES gc.orders ON DELETE CASCADE;
+SECURITY LABEL FOR privacy ON COLUMN gc.orders.buyer IS 'SUBJECT buyer';
+SECURITY LABEL FOR privacy ON TABLE gc.orders IS 'ON CANCEL DELETE';
+SECURITY LABEL FOR privacy ON COLUMN gc.lines.note IS 'CATEGORY commerce.order';
+SECURITY LABEL FOR privacy ON TABLE gc.lines IS 'ON CANCEL DELETE';
+INSERT INTO gc.orders VALUES (1, 'x', NULL), (2, 'y', NULL);
+INSERT INTO gc.lines VALUES (11, 'first', 1), (12, 'second', 1), (21, 'other', 2);
+UPDATE gc.orders SET last_line = 12 WHERE id = 1;
+UPDATE gc.orders SET last_line = 21 WHERE id = 2;
+SELECT relation, action, rows FROM privacy.cancel_subject('x', dry_run => true, kind => 'buyer') ORDER BY relation::text, action;
+SELECT relation, action, rows FROM privacy.cancel_subject('x', kind => 'buyer') ORDER BY relation::text, action;
+SELECT o::text FROM gc.orders o ORDER BY id;
+SELECT l::text FROM gc.lines l ORDER BY id;
+
+-- 4. a shared row with nothing of the subject's that can be cleared (its
+--    key to the subject's row is NOT NULL, and its own SUBJECT key is
+--    referenced) stays as it is and is reported unchanged, not anonymized
+CREATE TABLE gc.pals (id int PRIMARY KEY, nick text, pal int NOT NULL REFERENCES gc.pals);
+SECURITY LABEL FOR privacy ON COLUMN gc.pals.id IS 'SUBJECT pal';
+SECURITY LABEL FOR privacy ON COLUMN gc.pals.nick IS 'CATEGORY account.profile';
+SECURITY LABEL FOR privacy ON TABLE gc.pals IS 'ON CANCEL DELETE';
+INSERT INTO gc.pals VALUES (2, 'two', 2), (91, 'ninety-one', 2);
+UPDATE gc.pals SET pal = 91 WHERE id = 2;
+SELECT relation, action, rows FROM privacy.cancel_subject('+91', kind => 'pal');
+SELECT p::text FROM gc.pals p ORDER BY id;
+
+-- 5. a SUBJECT key other tables reference is cleared once nothing refers to
+--    the subject through it: a device row shared by its owner (id) and a
+--    second user (co_owner); its short unique key gets a random value that
+--    fits varchar(8) and differs per row
+CREATE TABLE gc.devices (id varchar(8) PRIMARY KEY, co_owner text, label text);
+CREATE TABLE gc.pairings (id int PRIMARY KEY, device varchar(8) REFERENCES gc.devices ON DELETE SET NULL, who text);
+SECURITY LABEL FOR privacy ON COLUMN gc.devices.id IS 'SUBJECT holder';
+SECURITY LABEL FOR privacy ON COLUMN gc.devices.co_owner IS 'SUBJECT holder';
+SECURITY LABEL FOR privacy ON COLUMN gc.devices.label IS 'CATEGORY device.id';
+SECURITY LABEL FOR privacy ON TABLE gc.devices IS 'ON CANCEL DELETE';
+SECURITY LABEL FOR privacy ON COLUMN gc.pairings.who IS 'SUBJECT holder';
+SECURITY LABEL FOR privacy ON TABLE gc.pairings IS 'ON CANCEL DELETE';
+INSERT INTO gc.devices VALUES ('A', 'x1', 'front door'), ('B', 'x1', 'back door'), ('C', 'x1', 'garage');
+INSERT INTO gc.pairings VALUES (1, 'B', 'x1'), (2, 'C', 'x1');
+UPDATE gc.pairings SET device = 'A' WHERE id = 2;
+-- A: referenced by pairing 2 (x1's): stays; then the owner of B and C
+SELECT relation, action, rows FROM privacy.cancel_subject('A', kind => 'holder');
+SELECT id = 'A' AS kept_key, co_owner, label FROM gc.devices ORDER BY label;
+SELECT relation, action, rows FROM privacy.cancel_subject('B', kind => 'holder');
+SELECT relation, action, rows FROM privacy.cancel_subject('C', kind => 'holder');
+SELECT length(id) AS id_length, id ~ '^[0-9a-f]{8}$' AS random_hex, co_owner, label FROM gc.devices ORDER BY label;
+SELECT count(DISTINCT id) AS distinct_ids FROM gc.devices;
+
+-- 6. a SUBJECT column that is also a nullable foreign key: a message's
+--    recipient names the recipient's profile; the recipient's side of a
+--    message another subject also owns is cleared (set to NULL)
+CREATE TABLE gc.profiles (handle text PRIMARY KEY, owner text NOT NULL);
+CREATE TABLE gc.messages (id int PRIMARY KEY, sender text, recipient text REFERENCES gc.profiles, body text);
+SECURITY LABEL FOR privacy ON COLUMN gc.profiles.handle IS 'SUBJECT member';
+SECURITY LABEL FOR privacy ON COLUMN gc.profiles.owner IS 'SUBJECT member';
+SECURITY LABEL FOR privacy ON TABLE gc.profiles IS 'ON CANCEL ANONYMIZE';
+SECURITY LABEL FOR privacy ON COLUMN gc.messages.sender IS 'SUBJECT member';
+SECURITY LABEL FOR privacy ON COLUMN gc.messages.recipient IS 'SUBJECT member';
+SECURITY LABEL FOR privacy ON COLUMN gc.messages.body IS 'CATEGORY content.message';
+SECURITY LABEL FOR privacy ON TABLE gc.messages IS 'ON CANCEL DELETE';
+INSERT INTO gc.profiles VALUES ('ab', 'x1'), ('x1', 'x1');
+INSERT INTO gc.messages VALUES (1, 'x1', 'ab', 'hi ab'), (2, 'x1', 'x1', 'note to self'), (3, NULL, 'ab', 'anonymous to ab');
+SELECT relation, action, rows FROM privacy.cancel_subject('ab', kind => 'member') ORDER BY relation::text, action;
+SELECT m::text FROM gc.messages m ORDER BY id;
+SELECT handle ~ '^anonymized-[0-9a-f]{32}$' AS handle_random, owner FROM gc.profiles ORDER BY owner, handle;
+
+DROP SCHEMA gc CASCADE;
