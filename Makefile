@@ -32,7 +32,6 @@ OBJS = \
 # bodies are not checked inside CREATE EXTENSION).
 SQL_PARTS = \
 	src/sql/code/install.sql \
-	src/sql/code/citus.sql \
 	src/sql/state/audit.sql \
 	src/sql/code/audit.sql \
 	src/sql/state/taxonomy.sql \
@@ -64,6 +63,8 @@ SQL_PARTS = \
 	src/sql/code/k_anonymity.sql \
 	src/sql/state/anonymization.sql \
 	src/sql/code/anonymization.sql \
+	src/sql/state/citus.sql \
+	src/sql/code/citus.sql \
 	src/sql/code/check.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql

@@ -251,6 +251,21 @@ SELECT try($$SELECT * FROM privacy.key$$) AS key_table
 UNION ALL SELECT try($$SELECT * FROM privacy.key_version$$);
 RESET ROLE;
 
+-- 5. the extension's SECURITY DEFINER row and statement triggers that PUBLIC
+-- may execute (catalog lists them) refuse a table of an ordinary role's own,
+-- even one named like the table they serve
+SET ROLE regress_owner;
+CREATE TABLE atk.citus_mirror (relation name, old_rows jsonb, new_rows jsonb);
+CREATE TRIGGER planted_in BEFORE INSERT ON atk.citus_mirror FOR EACH ROW EXECUTE FUNCTION privacy.citus_mirror_in();
+SELECT try($$INSERT INTO atk.citus_mirror VALUES ('cancelled_subject', NULL, '[{"subject": "1"}]')$$);
+CREATE TABLE atk.consent (subject text, purpose text);
+CREATE TRIGGER planted_out AFTER INSERT ON atk.consent REFERENCING NEW TABLE AS mirror_new
+    FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+SELECT try($$INSERT INTO atk.consent VALUES ('1', 'marketing')$$);
+SELECT count(*) AS rows_kept FROM atk.citus_mirror;
+DROP TABLE atk.citus_mirror, atk.consent;
+RESET ROLE;
+
 DROP OPERATOR public.= (text, text);
 DROP FUNCTION public.hostile_eq(text, text), public.lower(text), public.now();
 DROP TABLE public.hostile_calls, public.category, public.audit_log;

@@ -8,9 +8,14 @@
  * copies of the extension's tables, so a keyed or consent-reading function
  * that Citus pushes down to a worker would answer from nothing: a pseudonym
  * under another node's key, false for a consented subject, a subject key that
- * a shred on the coordinator did not reach.  Such functions refuse to run
+ * a shred on the coordinator did not reach.  privacy.citus_setup() mirrors
+ * the keys, the consent ledger and the tombstones to every worker, in the
+ * coordinator's transactions (a reference table, privacy.citus_mirror): on a
+ * mirrored node the functions that only read them run everywhere; the others
+ * (writes, subject keys, which are files of the coordinator) refuse to run
  * anywhere but on the coordinator.  Nothing here links against Citus: it
- * reads Citus's catalog pg_dist_local_group when it exists.
+ * reads Citus's catalogs pg_dist_local_group and pg_dist_partition when they
+ * exist.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -37,6 +42,9 @@
 static bool citus_known = false;	/* citus_worker is up to date */
 static bool citus_worker = false;
 static Oid	citus_local_group_relid = InvalidOid;
+static bool mirror_known = false;	/* mirror_on is up to date */
+static bool mirror_on = false;
+static Oid	mirror_relid = InvalidOid;
 
 /*
  * Citus invalidates pg_dist_local_group's relcache entry whenever it changes
@@ -47,6 +55,53 @@ privacy_citus_relcache(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == citus_local_group_relid)
 		citus_known = false;
+	/* Citus invalidates a table's entry when its pg_dist_partition row changes */
+	if (relid == InvalidOid || relid == mirror_relid)
+		mirror_known = false;
+}
+
+/*
+ * true when privacy.citus_mirror is a Citus table on this node
+ * (privacy.citus_setup() made it a reference table): the coordinator's keys,
+ * consents and tombstones are mirrored here
+ */
+bool
+privacy_citus_mirrored(void)
+{
+	Oid			nsp;
+	Oid			dist;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+
+	if (mirror_known)
+		return mirror_on;
+	mirror_on = false;
+	nsp = get_namespace_oid(PRIVACY_SCHEMA, true);
+	mirror_relid = OidIsValid(nsp) ? get_relname_relid("citus_mirror", nsp) : InvalidOid;
+	dist = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+	if (OidIsValid(mirror_relid) && OidIsValid(dist))
+	{
+		/* a few rows: one per Citus table */
+		rel = table_open(dist, AccessShareLock);
+		scan = table_beginscan_catalog(rel, 0, NULL);
+		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		{
+			bool		isnull;
+			Datum		logical = heap_getattr(tup, 1, RelationGetDescr(rel), &isnull);
+
+			if (!isnull && DatumGetObjectId(logical) == mirror_relid)
+			{
+				mirror_on = true;
+				break;
+			}
+		}
+		table_endscan(scan);
+		table_close(rel, AccessShareLock);
+	}
+	/* without Citus or the extension's table there is nothing to watch */
+	mirror_known = OidIsValid(mirror_relid) && OidIsValid(dist);
+	return mirror_on;
 }
 
 /* true when this node is a Citus worker: its group (pg_dist_local_group) is not 0 */
@@ -121,6 +176,34 @@ privacy_require_coordinator_fn(FunctionCallInfo fcinfo)
 	}
 }
 
+/*
+ * privacy_require_mirror: refuse what reads the coordinator's keys, ledger
+ * or tombstones on a worker node, or in a task Citus pushed down, unless
+ * they are mirrored there (privacy.citus_setup()).
+ */
+void
+privacy_require_mirror(const char *what)
+{
+	if ((privacy_citus_task() || privacy_citus_worker()) && !privacy_citus_mirrored())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s runs on the Citus coordinator only until privacy.citus_setup() has run", what),
+				 errdetail("Keys, the consent ledger and tombstones are the coordinator's; this worker node holds no mirror of them."),
+				 errhint("Run SELECT privacy.citus_setup() on the coordinator (doc/citus.md).")));
+}
+
+/* the same, naming the SQL function being called */
+void
+privacy_require_mirror_fn(FunctionCallInfo fcinfo)
+{
+	if ((privacy_citus_task() || privacy_citus_worker()) && !privacy_citus_mirrored())
+	{
+		char	   *name = get_func_name(fcinfo->flinfo->fn_oid);
+
+		privacy_require_mirror(psprintf("privacy.%s", name ? name : "?"));
+	}
+}
+
 PG_FUNCTION_INFO_V1(privacy_require_coordinator_sql);
 
 /* privacy.require_coordinator(what text) -> void: the guard, for PL/pgSQL */
@@ -129,6 +212,25 @@ privacy_require_coordinator_sql(PG_FUNCTION_ARGS)
 {
 	privacy_require_coordinator(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(privacy_require_mirror_sql);
+
+/* privacy.require_mirror(what text) -> void: the mirror's guard, for PL/pgSQL */
+Datum
+privacy_require_mirror_sql(PG_FUNCTION_ARGS)
+{
+	privacy_require_mirror(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(privacy_citus_mirrored_sql);
+
+/* privacy.citus_mirrored() -> boolean: privacy.citus_mirror is a Citus table here */
+Datum
+privacy_citus_mirrored_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(privacy_citus_mirrored());
 }
 
 PG_FUNCTION_INFO_V1(privacy_citus_worker_sql);

@@ -18,6 +18,15 @@ extern void privacy_require_coordinator(const char *what);
 /* the same, naming the SQL function fcinfo calls */
 extern void privacy_require_coordinator_fn(FunctionCallInfo fcinfo);
 
+/* the coordinator's keys, consents and tombstones are mirrored on this node (privacy.citus_setup) */
+extern bool privacy_citus_mirrored(void);
+
+/* ERROR on a worker or in a task unless the mirror is there; what names the function */
+extern void privacy_require_mirror(const char *what);
+
+/* the same, naming the SQL function fcinfo calls */
+extern void privacy_require_mirror_fn(FunctionCallInfo fcinfo);
+
 /* the relcache handler: pg_dist_local_group changed */
 extern void privacy_citus_relcache(Datum arg, Oid relid);
 

@@ -497,8 +497,11 @@ privacy_key_get(const char *name, int32 version, PrivacyKeyUse use)
 	bool		found;
 	KeyLoad		kl;
 
-	/* one set of keys for a Citus cluster: the coordinator's */
-	privacy_require_coordinator("a function that uses a key");
+	/*
+	 * one set of keys for a Citus cluster: the coordinator's, mirrored to
+	 * every worker by privacy.citus_setup() (src/sql/code/citus.sql)
+	 */
+	privacy_require_mirror("a function that uses a key");
 	if (strlen(name) >= NAMEDATALEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -591,7 +594,7 @@ privacy_key_for_call(FunctionCallInfo fcinfo, int argno, PrivacyKeyUse use)
 	char		name[NAMEDATALEN];
 
 	if (ck == NULL)
-		privacy_require_coordinator_fn(fcinfo);
+		privacy_require_mirror_fn(fcinfo);
 	if (len >= NAMEDATALEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -843,6 +846,8 @@ keys_create(const char *name, const char *algorithm, const uint8 *given, int len
 	uint8		material[PRIVACY_MAX_KEY_BYTES];
 	KeyWrite	kw;
 
+	/* keys are made on the coordinator only; a worker has its mirror */
+	privacy_require_coordinator("a function that creates a key");
 	if (given || strcmp(name, PRIVACY_SUBJECTS_KEY) != 0)
 		keys_check_name(name);
 	kw = keys_sql("SELECT 1 FROM privacy.key WHERE name OPERATOR(pg_catalog.=) $1",
@@ -884,7 +889,7 @@ privacy_subjects_key(void)
 	KeyHashKey	hk;
 	PrivacyKey *k;
 
-	privacy_require_coordinator("a function that names subjects");
+	privacy_require_mirror("a function that names subjects");
 	/* after the first use, the unwrapped key is in the cache */
 	keys_ensure_cache();
 	memset(&hk, 0, sizeof(hk));
@@ -982,6 +987,7 @@ privacy_rotate_key(PG_FUNCTION_ARGS)
 	KeyWrite	kw;
 	int32		version;
 
+	privacy_require_coordinator("privacy.rotate_key");
 	keys_check_name(name);
 	current = privacy_key_get(name, 0, PRIVACY_USE_ANY);
 	len = current->material_len;
@@ -1015,6 +1021,7 @@ privacy_drop_key(PG_FUNCTION_ARGS)
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	KeyWrite	kw;
 
+	privacy_require_coordinator("privacy.drop_key");
 	keys_check_name(name);
 	kw = keys_sql("DELETE FROM privacy.key WHERE name OPERATOR(pg_catalog.=) $1 RETURNING current_version",
 				  1, TEXTOID, CStringGetTextDatum(name), InvalidOid, 0, InvalidOid, 0, InvalidOid, 0);

@@ -81,7 +81,17 @@ for my $w (@workers)
 	is($w->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'privacy'}), '0.1.0',
 		'it reaches ' . $w->name);
 }
+($out, $err) = q_($workers[0], q{SELECT privacy.pseudonym('x', 'anonymize')});
+like($err, qr/privacy\.pseudonym runs on the Citus coordinator only until privacy\.citus_setup\(\) has run/,
+	'before citus_setup, a keyed function refuses to run on a worker');
 $coord->safe_psql('postgres', q{SELECT privacy.create_key('anonymize')});
+($out, $err) = q_($coord, q{SELECT privacy.citus_setup()});
+is($err, '', 'citus_setup on the coordinator');
+is($out, $coord->safe_psql('postgres', q{SELECT (SELECT count(*) FROM privacy.key) + (SELECT count(*) FROM privacy.key_version)
+  + (SELECT count(*) FROM privacy.purpose_definition)}), 'it sends every row of the mirrored tables made so far (keys, purposes)');
+is($_->safe_psql('postgres', q{SELECT privacy.citus_mirrored() || ' ' || count(*) FROM privacy.citus_mirror}), 'true 0',
+	'the mirror is a reference table on ' . $_->name . ', and keeps nothing')
+  for @nodes;
 
 # labels set before distribution
 ($out, $err) = q_($coord, q{
@@ -174,26 +184,42 @@ is($coord->safe_psql('postgres', q{SELECT count(*) FROM privacy.audit_log WHERE 
 is($subject_err, '', 'SUBJECT labels on distributed tables are accepted');
 
 # ---------------------------------------------------------------- keys
-($out, $err) = q_($coord, q{SELECT privacy.create_key('cluster')});
+# one set of keys: the coordinator's, mirrored in the transaction that makes,
+# rotates or drops one
+my $keys_sql = q{SELECT string_agg(k.name || ' ' || k.current_version || ' ' || md5(v.wrapped), ', ' ORDER BY k.name, v.version)
+  FROM privacy.key k JOIN privacy.key_version v USING (name) WHERE k.name <> 'privacy.subjects'};
+($out, $err) = q_($coord, q{BEGIN; SELECT privacy.create_key('cluster'); SELECT privacy.create_key('gone'); COMMIT});
 is($err, '', 'create_key on the coordinator');
-{
-	local $TODO = '#23: keys never leave the coordinator; copying one set of keys to every node in the same transaction is not done';
-	is($_->safe_psql('postgres', q{SELECT count(*) FROM privacy.keys WHERE name = 'cluster'}), '1',
-		'the key exists on ' . $_->name) for @workers;
-}
+($out, $err) = q_($coord, q{BEGIN; SELECT privacy.create_key('rolled back'); ROLLBACK});
+$coord->safe_psql('postgres', q{SELECT privacy.rotate_key('cluster'); SELECT privacy.drop_key('gone')});
+my $keys = $coord->safe_psql('postgres', $keys_sql);
+like($keys, qr/^anonymize 1 \w+, cluster 2 \w+, cluster 2 \w+$/, 'the coordinator\'s keys: anonymize, cluster rotated once');
+is($_->safe_psql('postgres', $keys_sql), $keys,
+	'the same keys, versions and wrapped material on ' . $_->name . ' (the rolled-back key and the dropped one on none)')
+  for @workers;
+($out, $err) = q_($workers[0], q{SELECT privacy.create_key('made on a worker')});
+like($err, qr/privacy\.create_key runs on the Citus coordinator only|a function that creates a key runs on the Citus coordinator only/,
+	'create_key on a worker is refused');
+($out, $err) = q_($workers[1], q{SELECT privacy.rotate_key('cluster')});
+like($err, qr/privacy\.rotate_key runs on the Citus coordinator only/, 'and rotate_key');
 my $expected_pseudonym = $coord->safe_psql('postgres', q{SELECT privacy.pseudonym('same', 'cluster')});
-($out, $err) = q_($coord, q{SELECT DISTINCT privacy.pseudonym(tag, 'cluster') FROM app.users});
-ok($err ne '' || $out eq $expected_pseudonym,
-	'a keyed function in a distributed query fails or gives the coordinator\'s pseudonym, never one per node')
-  or diag($out);
-{
-	local $TODO = '#23: a keyed function pushed down to a worker refuses to run (no keys there) rather than using the coordinator\'s keys';
-	is($err, '', 'pseudonym in a multi-shard query works');
-	is($out, $expected_pseudonym, 'and gives the coordinator\'s pseudonym');
-}
+is($_->safe_psql('postgres', q{SELECT privacy.pseudonym('same', 'cluster')}), $expected_pseudonym,
+	'pseudonym on ' . $_->name . ' gives the coordinator\'s')
+  for @workers;
+($out, $err) = q_($coord, q{SELECT count(*) || ' ' || count(DISTINCT privacy.pseudonym(tag, 'cluster')) || ' ' || min(privacy.pseudonym(tag, 'cluster'))
+  FROM app.users});
+is($err, '', 'pseudonym pushed down in a multi-shard query works');
+is($out, "20 1 $expected_pseudonym", 'and gives the coordinator\'s pseudonym on every shard');
+my $expected_fpe = $coord->safe_psql('postgres', q{SELECT string_agg(privacy.fpe_encrypt(v, 'cluster'), ' ' ORDER BY v)
+  FROM unnest(ARRAY['13800000001', '13800000002']) v});
+is($coord->safe_psql('postgres', q{SELECT string_agg(privacy.fpe_encrypt(phone, 'cluster'), ' ' ORDER BY id) FROM app.users WHERE id IN (1, 2)}),
+	$expected_fpe, 'fpe_encrypt pushed down gives what the coordinator gives');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.users
+  WHERE privacy.decrypt(privacy.encrypt(email, 'cluster'), 'cluster') = email}),
+	'20', 'encrypt and decrypt round-trip on the workers with the mirrored key');
 is($coord->safe_psql('postgres', q{
 WITH u AS MATERIALIZED (SELECT tag FROM app.users) SELECT DISTINCT privacy.pseudonym(tag, 'cluster') FROM u}),
-	$expected_pseudonym, 'evaluated on the coordinator (over a materialized CTE), the pseudonym is the coordinator\'s');
+	$expected_pseudonym, 'evaluated on the coordinator (over a materialized CTE), the same pseudonym');
 
 # ---------------------------------------------------------------- subject keys
 ($out, $err) = q_($coord, q{INSERT INTO app.users (id, email, secret)
@@ -215,17 +241,22 @@ unlike($out, qr/^[12]$/, 'nor does a multi-shard one');
 # ---------------------------------------------------------------- consent
 $coord->safe_psql('postgres', q{SELECT privacy.grant_consent('1', 'marketing', '{"form": "signup"}')});
 is($coord->safe_psql('postgres', q{SELECT privacy.has_consent('1', 'marketing')}), 't', 'consent granted on the coordinator');
+$coord->safe_psql('postgres', q{SELECT privacy.grant_consent('2', 'marketing', '{"form": "signup"}');
+SELECT privacy.grant_consent('3', 'marketing', '{"form": "signup"}'); SELECT privacy.withdraw_consent('3', 'marketing')});
+my $one_server = $coord->safe_psql('postgres', q{SELECT string_agg(i::text, ' ' ORDER BY i) FROM generate_series(1, 20) i
+  WHERE privacy.has_consent(i::text, 'marketing')});
+is($one_server, '1 2', 'on the coordinator alone: subjects 1 and 2 consented (3 withdrew)');
 ($out, $err) = q_($coord, q{SELECT privacy.has_consent(id::text, 'marketing') FROM app.users WHERE id = 1});
-isnt($out, 'f', 'has_consent inside a distributed query never says false for a consented subject');
-($out, $err) = q_($coord, q{SELECT count(*) FILTER (WHERE privacy.has_consent(id::text, 'marketing')) FROM app.users});
-isnt($out, '0', 'nor does a multi-shard query');
-{
-	local $TODO = '#23: has_consent pushed down to a worker refuses to run (the ledger is not where the workers can read it)';
-	is($out, '1', 'has_consent inside a multi-shard query counts the consented subject');
-}
+is($err . $out, 't', 'has_consent inside a single-shard query: true for the consented subject');
+($out, $err) = q_($coord, q{SELECT string_agg(id::text, ' ' ORDER BY id) FROM app.users WHERE privacy.has_consent(id::text, 'marketing')});
+is($err . $out, $one_server, 'inside a multi-shard query (pushed down to every shard), the same subjects');
+is($coord->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE privacy.may_process(id::text, 'marketing')) FROM app.users}),
+	'2', 'may_process pushed down agrees');
 is($coord->safe_psql('postgres', q{
 WITH u AS MATERIALIZED (SELECT id FROM app.users) SELECT count(*) FILTER (WHERE privacy.has_consent(id::text, 'marketing')) FROM u}),
-	'1', 'evaluated on the coordinator, has_consent counts the consented subject');
+	'2', 'evaluated on the coordinator, the same count');
+($out, $err) = q_($workers[0], q{SELECT privacy.grant_consent('5', 'marketing', '{}')});
+like($err, qr/privacy\.grant_consent runs on the Citus coordinator only/, 'a consent is recorded on the coordinator only');
 
 # ---------------------------------------------------------------- purpose views
 ($out, $err) = q_($coord, q{SELECT privacy.create_purpose_view('app.users', 'marketing', 'users_marketing');
@@ -233,45 +264,104 @@ CREATE ROLE marketer LOGIN; SELECT privacy.grant_purpose('marketing', 'marketer'
 is($err, '', 'a purpose view over a distributed table');
 ($out, $err) = q_($coord, q{SET ROLE marketer; SELECT string_agg(id || ' ' || email || ' ' || coalesce(phone, '-'), ',') FROM app.users_marketing});
 is($err, '', 'the purpose role reads it');
-is($out, '1 u1@example.com 13800000001', 'with the rows one server shows (the consented subject only; its columns in the purpose in clear)');
+is($out, '1 u1@example.com 13800000001,2 u2@example.com 13800000002', 'with the rows one server shows (the consented subjects only; their columns in the purpose in clear)');
 ($out, $err) = q_($coord, q{SET ROLE marketer; SELECT count(*) FROM app.users});
 like($err, qr/permission denied for table users/, 'and cannot read the table itself');
 ($out, $err) = q_($coord, q{ALTER TABLE app.users ADD COLUMN nickname text});
 is($err, '', 'ALTER TABLE of a table with a purpose view');
 ($out, $err) = q_($coord, q{SET ROLE marketer; SELECT string_agg(id || ' ' || coalesce(nickname, '-'), ',') FROM app.users_marketing});
-is($out, '1 -', 'the rebuilt view has the new column and the same rows');
+is($out, '1 -,2 -', 'the rebuilt view has the new column and the same rows');
+
+# ---------------------------------------------------------------- reference tables
+# a reference table holding subjects' rows (devices), and one whose rows
+# refer to them (notes on devices, another person's: the reference is cut)
+($out, $err) = q_($coord, q{
+CREATE TABLE app.devices (id bigint PRIMARY KEY, owner_id bigint NOT NULL, serial text);
+CREATE TABLE app.device_notes (id bigint PRIMARY KEY, author_id bigint NOT NULL, device_id bigint, note text NOT NULL);
+SELECT create_reference_table('app.devices');
+SELECT create_reference_table('app.device_notes');
+ALTER TABLE app.device_notes ADD FOREIGN KEY (device_id) REFERENCES app.devices (id);
+INSERT INTO app.devices SELECT i, i % 20 + 1, 'SN' || i FROM generate_series(1, 40) i;
+INSERT INTO app.device_notes SELECT i, (i + 5) % 20 + 1, i, 'note ' || i FROM generate_series(1, 40) i;
+SECURITY LABEL FOR privacy ON COLUMN app.devices.owner_id IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN app.devices.serial IS 'CATEGORY device.id';
+SECURITY LABEL FOR privacy ON TABLE app.devices IS 'ON CANCEL DELETE';
+SECURITY LABEL FOR privacy ON COLUMN app.device_notes.author_id IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON TABLE app.device_notes IS 'ON CANCEL DELETE';
+});
+is($err, '', 'reference tables holding subjects\' rows and referring to them');
+# what each placement of a reference table holds (every node's, the coordinator's too)
+sub placements
+{
+	my ($table, $where) = @_;
+	return $coord->safe_psql('postgres', qq{
+SELECT string_agg(DISTINCT result, ' ') FROM run_command_on_placements('$table', \$\$SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '-') FROM %s WHERE $where\$\$)});
+}
 
 # ---------------------------------------------------------------- cancellation
-# the shards of a subject's shard group (one per co-located table)
+# the shards of a subject's shard group (one per co-located table), and the
+# shards of the reference tables (the mirror's too)
 my $group = $coord->safe_psql('postgres', q{
 SELECT string_agg(get_shard_id_for_distribution_column(t, 4)::text, ' ')
   FROM unnest(ARRAY['app.users', 'app.orders', 'app.events']::regclass[]) t});
 my @group = split / /, $group;
+my @reference = split / /, $coord->safe_psql('postgres', q{
+SELECT string_agg(shardid::text, ' ' ORDER BY shardid) FROM pg_dist_shard
+ WHERE logicalrelid IN ('app.devices'::regclass, 'app.device_notes'::regclass, 'privacy.citus_mirror'::regclass)});
+is(placements('app.devices', 'owner_id = 4') . ' ' . placements('app.device_notes', 'author_id = 4'), '3,23 18,38',
+	'subject 4 owns devices 3 and 23 and wrote notes 18 and 38, on every placement');
 my %log_at = map { $_->name => -s $_->logfile } @workers;
 ($out, $err) = q_($coord, q{SELECT relation || ' ' || action || ' ' || rows FROM privacy.cancel_subject('4', dry_run => true)});
 is($err, '', 'cancel_subject dry run');
-like($out, qr/app\.users deleted 1/, 'the dry run deletes the user');
-note($out);
+my $plan = join("\n", 'app.device_notes deleted 2', 'app.device_notes severed 2', 'app.orders deleted 3', 'app.devices deleted 2',
+	'app.events anonymized 3', 'app.users deleted 1');
+is($out, $plan, 'the dry run: the subject\'s rows of every distributed and reference table, the others\' notes cut');
 ($out, $err) = q_($coord, q{SELECT relation || ' ' || action || ' ' || rows FROM privacy.cancel_subject('4')});
 {
 	is($err, '', 'cancel_subject');
+	is($out, $plan, 'it does what the dry run said');
 	is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.users WHERE id = 4}), '0', 'the user is deleted');
 	is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.orders WHERE user_id = 4}), '0', 'and its orders');
 	is($coord->safe_psql('postgres', q{SELECT count(*) || ' ' || count(ip) FROM app.events WHERE user_id = 4}),
 		'3 0', 'its events are anonymized, the distribution column left as it is');
+	is(placements('app.devices', 'owner_id = 4'), '-', 'its devices are deleted on every placement of the reference table');
+	is(placements('app.devices', 'true'), join(',', grep { $_ != 3 && $_ != 23 } 1 .. 40), 'and no other device');
+	is(placements('app.device_notes', 'device_id IS NULL'), '3,23',
+		'the notes of others on its devices stay, their reference cut, on every placement');
+	is(placements('app.device_notes', 'true'), join(',', grep { $_ != 18 && $_ != 38 } 1 .. 40), 'the notes it wrote are deleted, no other');
 	is($coord->safe_psql('postgres', q{SELECT count(*) FROM privacy.cancelled_subject}), '1', 'the tombstone is on the coordinator');
-	my @touched;
+	my (%seen, %devices_on);
+	my $devices_shard = $coord->safe_psql('postgres', q{SELECT shardid FROM pg_dist_shard WHERE logicalrelid = 'app.devices'::regclass});
 	for my $w (@workers)
 	{
 		my $log = slurp_file($w->logfile, $log_at{ $w->name });
-		push @touched, $log =~ /app\.(?:users|orders|events)_(\d+)/g;
+		for my $id ($log =~ /\b(?:app|privacy)\.\w+?_(\d{6,})\b/g)
+		{
+			$seen{$id} = 1;
+			$devices_on{ $w->name } = 1 if $id == $devices_shard;
+		}
 	}
-	my %seen = map { $_ => 1 } @touched;
-	is(join(' ', sort keys %seen), join(' ', sort @group),
-		'the workers\' statement logs name the shards of the subject\'s shard group, and no other shard');
+	my %allowed = map { $_ => 1 } @group, @reference;
+	is(join(' ', grep { !$allowed{$_} } sort keys %seen), '',
+		'the workers\' statement logs name no shard outside the subject\'s shard group and the reference tables');
+	is(join(' ', grep { $seen{$_} } sort @group), join(' ', sort @group), 'and every shard of the subject\'s shard group');
+	is(join(' ', sort keys %devices_on), 'citus_worker1 citus_worker2', 'the devices\' placement is written on both workers');
+	is($_->safe_psql('postgres', q{SELECT count(*) FROM privacy.cancelled_subject}), '1', 'and mirrored on ' . $_->name)
+	  for @workers;
 	($out, $err) = q_($coord, q{INSERT INTO app.users (id, email) VALUES (4, 'back@example.com')});
-	local $TODO = '#23: the guard trigger is not on distributed tables (the tombstones are the coordinator\'s)';
-	like($err, qr/has cancelled their account/, 'the guard refuses the cancelled subject on a distributed table');
+	like($err, qr/ERROR:  the subject in column "id" of table "users_\d+" has cancelled their account/,
+		'the guard refuses the cancelled subject on a distributed table');
+	($out, $err) = q_($coord, q{INSERT INTO app.events (user_id, id, at) VALUES (4, 1000, now())});
+	like($err, qr/ERROR:  the subject in column "user_id" of table "events_\d+" has cancelled their account/,
+		'and on a co-located one');
+	is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.users WHERE id = 4}) . ' '
+	   . $coord->safe_psql('postgres', q{SELECT count(*) FROM app.events WHERE user_id = 4}), '0 3', 'nothing changed');
+	($out, $err) = q_($coord, q{INSERT INTO app.devices VALUES (100, 4, 'SN100')});
+	like($err, qr/ERROR:  the subject in column "owner_id" of table "devices_\d+" has cancelled their account/,
+		'and on a reference table');
+	is(placements('app.devices', 'id = 100'), '-', 'on no placement');
+	($out, $err) = q_($coord, q{INSERT INTO app.users (id, email) VALUES (40, 'new@example.com')});
+	is($err, '', 'another subject is accepted');
 }
 
 # ---------------------------------------------------------------- retention, anonymization
@@ -282,15 +372,30 @@ is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.events WHERE at < no
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.events}), '29', 'and only they');
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM privacy.retention_run WHERE ended_at IS NULL}), '0',
 	'no retention run is left running');
+my $ids = $coord->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM app.users});
+my $users = $coord->safe_psql('postgres', q{SELECT count(*) FROM app.users});
+my $email1 = $coord->safe_psql('postgres', q{SELECT pg_catalog.left(privacy.pseudonym('u1@example.com', 'anonymize'), 32) || '@anonymized.invalid'});
 ($out, $err) = q_($coord, q{CALL privacy.anonymize_table('app.users', 5)});
-{
-	local $TODO = '#23: anonymize_table on distributed tables';
-	is($err, '', 'anonymize_table');
-	is($coord->safe_psql('postgres', q{SELECT count(*) FROM app.users WHERE email LIKE 'u%@example.com'}), '0',
-		'every e-mail address is anonymized');
-	is($coord->safe_psql('postgres', q{SELECT count(*) FROM privacy.anonymize_run WHERE ended_at IS NULL}), '0',
-		'no anonymization run is left running');
-}
+is($err, '', 'anonymize_table on a distributed table');
+is($coord->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE email LIKE '%@example.com') || ' '
+  || count(*) FILTER (WHERE phone = '138' || lpad(id::text, 8, '0')) || ' ' || count(*) FROM app.users}),
+	"0 0 $users", 'every e-mail address and phone number is anonymized, no row lost');
+is($coord->safe_psql('postgres', q{SELECT email FROM app.users WHERE id = 1}), $email1,
+	'computed on the shards with the mirrored key: the coordinator\'s pseudonym');
+is($coord->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM app.users}), $ids,
+	'the distribution column is left as it is');
+is($coord->safe_psql('postgres', q{SELECT method || ' ' || chosen_by FROM privacy.anonymization_plan('app.users') WHERE column_name = 'id'}),
+	'keep citus distribution column', 'and the plan says so');
+is($coord->safe_psql('postgres', q{SELECT status || ' ' || rows_done || ' ' || batches FROM privacy.anonymize_log WHERE relation = 'app.users'}),
+	"finished $users " . int(($users + 4) / 5), 'in batches of 5 subjects, the run finished');
+($out, $err) = q_($coord, q{CALL privacy.anonymize_table('app.orders', 5)});
+is($err, '', 'anonymize_table on a co-located table with a primary key of two columns');
+is($coord->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE address LIKE 'Dock %') || ' ' || count(*) FROM app.orders}),
+	'0 57', 'every address is anonymized, no row lost');
+is($coord->safe_psql('postgres', q{SELECT status || ' ' || rows_done || ' ' || batches FROM privacy.anonymize_log WHERE relation = 'app.orders'}),
+	'finished 57 4', 'in batches of the rows of 5 subjects (19 subjects)');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM privacy.anonymize_run WHERE ended_at IS NULL}), '0',
+	'no anonymization run is left running');
 
 # ---------------------------------------------------------------- export
 ($out, $err) = q_($coord, q{SELECT string_agg(DISTINCT relation::text, ' ' ORDER BY relation::text) FROM privacy.export_subject_rows('5')});
