@@ -251,7 +251,8 @@ SELECT v AS alice_value, count(r.*) AS rows_holding_it, string_agg(r.tbl, ', ') 
   LEFT JOIN store_rows() r ON r.row_text LIKE '%' || v || '%' AND r.tbl <> 'login_log'
  GROUP BY v ORDER BY v;
 SELECT * FROM store.login_log WHERE user_id = 9001 ORDER BY id;
--- ... which are stored and secured, and shown by no purpose view (PIPL Art. 47)
+-- ... which are stored and secured: shown only by the views of a purpose
+-- that sees kept rows, here security (PIPL Art. 47; purpose_views.sql)
 SELECT user_id, count(*) FROM store.login_log_security GROUP BY 1 ORDER BY 1;
 SELECT subject, subject_key FROM privacy.restricted_subject;
 

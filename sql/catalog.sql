@@ -14,10 +14,11 @@ SELECT fn, proconfig FROM ext_functions
 SELECT count(*) AS security_definer_functions FROM ext_functions WHERE prosecdef;
 
 -- SECURITY DEFINER functions PUBLIC may execute: only event trigger functions,
--- which cannot be called directly nor attached by an ordinary role, and
--- table_holds, which answers only for a table the caller may read (attacks
--- suite); row trigger functions are not: any role could attach them to a
--- table of its own
+-- which cannot be called directly nor attached by an ordinary role,
+-- table_holds, which answers only for a table the caller may read, and
+-- Citus's mirror triggers, which refuse every table but the extension's own
+-- (attacks suite); other row trigger functions are not: any role could
+-- attach them to a table of its own
 SELECT fn, rettype FROM ext_functions
  WHERE prosecdef AND has_function_privilege('public', oid, 'EXECUTE')
  ORDER BY fn::text;

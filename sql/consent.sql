@@ -64,6 +64,41 @@ SELECT privacy.grant_consent('44', 'personalization') > 0 AS granted_again;
 SELECT privacy.has_consent('44', 'personalization') AS after_new_consent,
        (SELECT policy_version FROM privacy.consent WHERE subject = '44') AS under_policy;
 
+-- a material change can name the purposes it affects: consent to them given
+-- before it is void, consent to the others stays (44's personalization too)
+SELECT privacy.grant_consent('48', 'marketing') > 0 AS m, privacy.grant_consent('48', 'analytics') > 0 AS a,
+       privacy.grant_consent('48', 'personalization') > 0 AS p;
+SELECT clock_timestamp() AS before_named \gset
+SELECT privacy.publish_policy('2.1', true, ARRAY['marketing', 'analytics', 'marketing']) IS NOT NULL AS material_for_two;
+SELECT clock_timestamp() AS after_named \gset
+SELECT purpose, privacy.has_consent('48', purpose) AS now,
+       privacy.has_consent('48', purpose, :'before_named') AS before_it,
+       privacy.has_consent('48', purpose, :'after_named') AS just_after
+  FROM unnest(ARRAY['analytics', 'marketing', 'personalization']) purpose ORDER BY 1;
+SELECT privacy.has_consent('44', 'personalization') AS other_subject_unaffected;
+SELECT subject, purpose FROM privacy.consent WHERE subject IN ('44', '48') ORDER BY 1, 2;
+SELECT version, material, purposes FROM privacy.policy_version ORDER BY published_at;
+-- granted again after it, marketing counts again; a later change naming
+-- personalization only voids that, and at the moments between each change
+-- counts for its own purposes only
+SELECT privacy.grant_consent('48', 'marketing') > 0 AS regranted;
+SELECT clock_timestamp() AS after_regrant \gset
+SELECT privacy.publish_policy('2.2', true, ARRAY['personalization']) IS NOT NULL AS material_for_one;
+SELECT purpose, privacy.has_consent('48', purpose) AS now,
+       privacy.has_consent('48', purpose, :'after_named') AS after_2_1,
+       privacy.has_consent('48', purpose, :'after_regrant') AS before_2_2
+  FROM unnest(ARRAY['analytics', 'marketing', 'personalization']) purpose ORDER BY 1;
+SELECT detail FROM privacy.audit_log WHERE kind = 'policy' ORDER BY seq;
+SELECT try($$SELECT privacy.publish_policy('2.3', false, ARRAY['marketing'])$$);
+SELECT try($$SELECT privacy.publish_policy('2.3', true, ARRAY[]::text[])$$);
+SELECT try($$SELECT privacy.publish_policy('2.3', true, ARRAY['nosuch'])$$);
+SELECT try($$SELECT privacy.publish_policy('2.3', true, ARRAY[NULL]::text[])$$);
+SELECT count(*) AS not_published FROM privacy.policy_version WHERE version = '2.3';
+-- (44 consents to personalization again, 48 withdraws marketing: the rest of
+-- the suite as before)
+SELECT privacy.grant_consent('44', 'personalization') > 0 AS granted_again,
+       privacy.withdraw_consent('48', 'marketing') AS withdrawn;
+
 -- minors (privacy.minor_age, default 14): only a guardian's consent counts
 SHOW privacy.minor_age;
 SET ROLE regress_owner;
@@ -71,14 +106,30 @@ CREATE TABLE club_members (id bigint PRIMARY KEY, born date);
 SECURITY LABEL FOR privacy ON COLUMN club_members.id IS 'SUBJECT';
 SECURITY LABEL FOR privacy ON COLUMN club_members.born IS 'CATEGORY identity.birth_date';
 INSERT INTO club_members VALUES (100, current_date - 3650), (101, current_date - 365 * 30), (102, NULL),
-                           (103, current_date - 365 * 16 - 10);
+                           (103, current_date - 365 * 16 - 10), (104, current_date - 365 * 40);
 RESET ROLE;
 SELECT privacy.is_minor('100') AS ten_years_old, privacy.is_minor('101') AS thirty, privacy.is_minor('102') AS unknown_birth,
        privacy.is_minor('999') AS not_in_table;
 SELECT privacy.grant_consent('100', 'marketing') > 0 AS child_consents;
 SELECT privacy.has_consent('100', 'marketing') AS child_alone;
-SELECT privacy.grant_consent('100', 'marketing', '{"guardian": "verified by SMS"}', by_guardian => true) > 0 AS guardian_consents;
+-- a guardian's consent names the guardian, a subject (of a kind); by_guardian alone is refused
+SELECT try($$SELECT privacy.grant_consent('100', 'marketing', '{"guardian": "verified by SMS"}', by_guardian => true)$$);
+SELECT try($$SELECT privacy.grant_consent('100', 'marketing', by_guardian => false, guardian => '104')$$);
+SELECT try($$SELECT privacy.grant_consent('100', 'marketing', guardian => '100')$$);
+SELECT try($$SELECT privacy.grant_consent('100', 'marketing', guardian => '104', guardian_kind => NULL)$$);
+SELECT try($$SELECT privacy.grant_consent('100', 'marketing', guardian => '104', guardian_kind => 'nosuch')$$);
+-- a minor is no one's guardian
+SELECT try($$SELECT privacy.grant_consent('103', 'marketing', guardian => '100')$$);
+SELECT count(*) AS refused_left_nothing FROM privacy.consent_event WHERE subject = '100' AND by_guardian;
+SELECT privacy.grant_consent('100', 'marketing', '{"guardian": "verified by SMS"}', guardian => '104') > 0 AS guardian_consents;
 SELECT privacy.has_consent('100', 'marketing') AS with_guardian;
+SELECT subject, purpose, by_guardian, guardian, guardian_kind, evidence FROM privacy.consent_event
+ WHERE subject = '100' ORDER BY seq;
+-- the audit log names the guardian by pseudonym
+SELECT detail->>'by_guardian' AS by_guardian, detail->>'guardian' = privacy.subject_pseudonym('104') AS guardian_by_pseudonym,
+       position('104' IN detail::text) AS key_in_detail
+  FROM privacy.audit_log WHERE kind = 'consent' AND object = 'subject ' || privacy.subject_pseudonym('100')
+ ORDER BY seq DESC LIMIT 1;
 SELECT privacy.grant_consent('101', 'marketing') > 0 AS adult_consents;
 SELECT privacy.has_consent('101', 'marketing') AS adult;
 -- an explicit setting wins over the birth date; the age limit is a setting
@@ -94,6 +145,24 @@ SELECT try($$SET privacy.minor_age = 0$$);
 SET ROLE regress_app;
 SELECT try($$SET privacy.minor_age = 10$$);
 RESET ROLE;
+
+-- cancelling a guardian: the consents they gave stay in force, and name
+-- them by the pseudonym their own consent history is kept under (rolled
+-- back, and the request numbers it took given back: the later suites count
+-- cancellations and requests)
+SELECT last_value AS request_last, is_called AS request_called FROM privacy.request_id_seq \gset
+BEGIN;
+SELECT privacy.grant_consent('104', 'analytics') > 0 AS guardian_own_consent;
+SELECT relation, action, rows, detail FROM privacy.cancel_subject('104') ORDER BY relation::text, action, detail;
+SELECT subject, purpose, by_guardian, guardian = 'cancelled:' || privacy.subject_pseudonym('104') AS guardian_pseudonymized
+  FROM privacy.consent_event WHERE subject = '100' AND by_guardian ORDER BY seq;
+SELECT count(*) AS guardian_key_left FROM privacy.consent_event WHERE guardian = '104' OR subject = '104';
+SELECT privacy.has_consent('100', 'marketing') AS still_in_force;
+-- a cancelled guardian gives no more consent; the ledger stays append-only for them too
+SELECT try($$SELECT privacy.grant_consent('100', 'analytics', guardian => '104')$$);
+SELECT try($$UPDATE privacy.consent_event SET guardian = '105' WHERE subject = '100' AND by_guardian$$);
+ROLLBACK;
+SELECT setval('privacy.request_id_seq', :request_last, :'request_called') IS NOT NULL AS request_numbers_given_back;
 
 -- purposes on another legal basis need no consent
 SELECT privacy.may_process('45', 'service') AS contract, privacy.may_process('45', 'security') AS legal_obligation,
@@ -139,7 +208,7 @@ SELECT try($$SELECT privacy.has_consent('42', 'marketing')$$);
 SELECT try($$SELECT privacy.define_purpose('x', 'consent', ARRAY['contact'], 'x')$$);
 RESET ROLE;
 -- an application role granted the functions records consent, and still cannot edit the ledger
-GRANT EXECUTE ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean, text),
+GRANT EXECUTE ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean, text, text, text),
                           privacy.withdraw_consent(text, text, text),
                           privacy.has_consent(text, text, timestamptz, text) TO regress_app;
 SET ROLE regress_app;

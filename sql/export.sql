@@ -21,6 +21,31 @@ SELECT jsonb_pretty(:'e'::jsonb -> 'tables');
 SELECT jsonb_pretty((SELECT jsonb_agg(c - 'at') FROM jsonb_array_elements(:'e'::jsonb -> 'consent_history') c));
 SELECT r->>'kind' AS kind, r->>'status' AS status FROM jsonb_array_elements(:'e'::jsonb -> 'requests') r;
 SELECT (:'e'::jsonb ->> 'exported_at')::timestamptz <= now() AS dated;
+-- left out by default: the categories the taxonomy marks exported = false
+-- (credentials, biometric templates), each with its reason; her face
+-- template is not read, and the document says so
+SELECT name, export_reason FROM privacy.category WHERE NOT exported AND parent IS NULL ORDER BY name;
+SELECT count(*) FILTER (WHERE NOT exported) AS left_out, count(*) FILTER (WHERE exported) AS exported FROM privacy.category;
+SELECT jsonb_pretty(:'e'::jsonb -> 'left_out');
+-- withhold => '{}' hands out everything: her face template, decrypted
+SELECT jsonb_pretty(privacy.export_subject('9003', withhold => '{}') -> 'tables' -> 'store.id_verification');
+SELECT privacy.export_subject('9003', withhold => '{}') -> 'left_out' AS left_out;
+-- withhold names the categories to leave out instead, with their sub-categories
+SELECT jsonb_pretty(privacy.export_subject('9003', withhold => '{identity, contact.phone}') -> 'left_out');
+SELECT jsonb_pretty(privacy.export_subject('9003', withhold => '{identity}') -> 'tables' -> 'store.users');
+SELECT try($$SELECT privacy.export_subject('9003', withhold => '{identity.nosuch}')$$);
+SELECT try($$SELECT privacy.export_subject('9003', withhold => ARRAY[NULL]::text[])$$);
+-- a category added under one left out is left out too, with its reason; a
+-- reason exactly when left out
+SELECT privacy.add_category('biometric.vein', 'Finger vein pattern');
+SELECT exported, export_reason = (SELECT export_reason FROM privacy.category WHERE name = 'biometric') AS parents_reason
+  FROM privacy.category WHERE name = 'biometric.vein';
+SELECT try($$UPDATE privacy.category SET export_reason = NULL WHERE name = 'biometric.vein'$$);
+SELECT try($$UPDATE privacy.category SET exported = true WHERE name = 'biometric.vein'$$);
+UPDATE privacy.category SET exported = true, export_reason = NULL WHERE name = 'biometric.vein';
+SELECT exported, export_reason FROM privacy.category WHERE name = 'biometric.vein';
+SELECT privacy.drop_category('biometric.vein');
+
 -- the streaming form gives the same rows
 SELECT relation, count(*) FROM privacy.export_subject_rows('9003') GROUP BY 1 ORDER BY relation::text;
 -- a subject nobody holds: an empty document

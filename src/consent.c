@@ -6,8 +6,13 @@
  * plans prepared once per backend.  Each call checks the purpose, writes the
  * append-only ledger (privacy.consent_event), keeps the consents in force
  * (privacy.consent) and appends an audit entry that names the subject only by
- * its keyed pseudonym.  The work runs as the extension's owner: the calling
- * role needs EXECUTE on the function and nothing on the tables.
+ * its keyed pseudonym.  A grant may come from the subject's guardian, who
+ * is a subject too (of a kind) and is named in the ledger; the audit entry
+ * names the guardian by pseudonym as well.  A guardian may also consent to a
+ * purpose on another legal basis (PIPL Art. 31: a minor's data needs a
+ * guardian's consent whatever the purpose, privacy.guardian_consent).  The
+ * work runs as the extension's owner: the calling role needs EXECUTE on the
+ * function and nothing on the tables.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -32,6 +37,8 @@ static SPIPlanPtr purpose_plan = NULL;
 static SPIPlanPtr grant_plan = NULL;
 static SPIPlanPtr withdraw_plan = NULL;
 static SPIPlanPtr cancelled_plan = NULL;
+static SPIPlanPtr in_force_plan = NULL;
+static SPIPlanPtr guardian_minor_plan = NULL;
 
 typedef struct ConsentCall
 {
@@ -43,16 +50,26 @@ typedef struct ConsentCall
 	Datum		purpose;
 	Datum		evidence;		/* jsonb or 0 */
 	bool		by_guardian;
+	Datum		guardian;		/* canonical, as text, when by_guardian */
+	Datum		guardian_kind;
+	char	   *guardian_pseudonym;	/* its hex */
 	/* out */
 	int64		seq;
 	char	   *policy;			/* NULL: none published */
 	bool		was_in_force;
 } ConsentCall;
 
-/* the purpose must exist (an administrator's definition over a seeded one) and rest on consent */
+static bool cons_in_force(ConsentCall *c);
+
+/*
+ * The purpose must exist (an administrator's definition over a seeded one)
+ * and rest on consent, except for a guardian's grant (PIPL Art. 31) and the
+ * withdrawal of a consent in force (one such a grant recorded).
+ */
 static void
-cons_check_purpose(Datum purpose)
+cons_check_purpose(ConsentCall *c)
 {
+	Datum		purpose = c->purpose;
 	Oid			type = TEXTOID;
 	bool		isnull;
 	char	   *name = TextDatumGetCString(purpose);
@@ -71,11 +88,32 @@ cons_check_purpose(Datum purpose)
 				 errmsg("unknown purpose \"%s\"", name),
 				 errhint("The purposes are listed in privacy.purpose.")));
 	basis = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (strcmp(basis, "consent") != 0)
+	if (strcmp(basis, "consent") != 0 &&
+		!(c->grant && c->by_guardian) &&
+		!(!c->grant && cons_in_force(c)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("purpose \"%s\" rests on %s, not on consent", name, basis),
-				 errhint("Only consent-based purposes take grants and withdrawals; privacy.may_process() answers for every purpose.")));
+				 errhint("Only consent-based purposes take the subject's own grants; a minor's guardian consents to any purpose (guardian =>); privacy.may_process() answers for every purpose.")));
+}
+
+/* whether the subject's consent to the purpose is in force */
+static bool
+cons_in_force(ConsentCall *c)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+
+	values[0] = c->subject;
+	values[1] = c->purpose;
+	values[2] = c->kind;
+	if (SPI_execute_plan(privacy_keep_plan(&in_force_plan,
+								   "SELECT 1 FROM privacy.consent c WHERE c.subject OPERATOR(pg_catalog.=) $1"
+								   " AND c.purpose OPERATOR(pg_catalog.=) $2 AND c.subject_kind OPERATOR(pg_catalog.=) $3",
+								   3, types),
+						 values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read privacy.consent");
+	return SPI_processed > 0;
 }
 
 /* the audit entry, in the same owner context as the writes */
@@ -89,8 +127,20 @@ cons_audit(ConsentCall *c)
 	{
 		appendStringInfo(&detail, "{\"operation\": \"grant\", \"purpose\": ");
 		escape_json(&detail, TextDatumGetCString(c->purpose));
-		appendStringInfo(&detail, ", \"event\": " INT64_FORMAT ", \"by_guardian\": %s, \"policy_version\": ",
+		appendStringInfo(&detail, ", \"event\": " INT64_FORMAT ", \"by_guardian\": %s, ",
 						 c->seq, c->by_guardian ? "true" : "false");
+		if (c->by_guardian)
+		{
+			/* the guardian by pseudonym, never by key */
+			appendStringInfo(&detail, "\"guardian\": \"%s\", ", c->guardian_pseudonym);
+			if (strcmp(TextDatumGetCString(c->guardian_kind), "person") != 0)
+			{
+				appendStringInfoString(&detail, "\"guardian_kind\": ");
+				escape_json(&detail, TextDatumGetCString(c->guardian_kind));
+				appendStringInfoString(&detail, ", ");
+			}
+		}
+		appendStringInfoString(&detail, "\"policy_version\": ");
 		if (c->policy)
 			escape_json(&detail, c->policy);
 		else
@@ -112,23 +162,59 @@ cons_audit(ConsentCall *c)
  * after its cancellation may only be stored and secured (PIPL Art. 47): no
  * grant or withdrawal is recorded for it any more.
  */
-static void
-cons_refuse_cancelled(ConsentCall *c)
+static bool
+cons_cancelled(const char *pseudonym)
 {
 	Oid			type = TEXTOID;
-	Datum		value = CStringGetTextDatum(c->pseudonym);
+	Datum		value = CStringGetTextDatum(pseudonym);
 
 	if (SPI_execute_plan(privacy_keep_plan(&cancelled_plan,
 								   "SELECT 1 FROM privacy.cancelled_subject c WHERE c.subject_id OPERATOR(pg_catalog.=) $1",
 								   1, &type),
 						 &value, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read privacy.cancelled_subject");
-	if (SPI_processed > 0)
+	return SPI_processed > 0;
+}
+
+static void
+cons_refuse_cancelled(ConsentCall *c)
+{
+	if (cons_cancelled(c->pseudonym))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the subject has cancelled their account: no consent is recorded for it"),
 				 errdetail("Its consent history is kept under its pseudonym, and rows kept after a cancellation may only be stored and secured."),
 				 errhint("A new account is a new subject.")));
+}
+
+/*
+ * A guardian who cancelled their account is no one the ledger may name, and
+ * a minor is no one's guardian.
+ */
+static void
+cons_check_guardian(ConsentCall *c)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+
+	if (cons_cancelled(c->guardian_pseudonym))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the guardian has cancelled their account: no consent is recorded from them"),
+				 errhint("Another guardian of the subject can give the consent.")));
+	values[0] = c->guardian;
+	values[1] = c->guardian_kind;
+	if (SPI_execute_plan(privacy_keep_plan(&guardian_minor_plan,
+								   "SELECT privacy.is_minor($1, pg_catalog.now(), $2)", 2, types),
+						 values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read whether the guardian is a minor");
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) && !isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the guardian is a minor: a minor cannot consent as a guardian"),
+				 errdetail("privacy.is_minor() answers true for the guardian (privacy.minor_age, its birth date or privacy.set_minor())."),
+				 errhint("The consent must come from a parent or other guardian of full age.")));
 }
 
 static void
@@ -137,13 +223,15 @@ cons_record_spi(void *arg)
 	ConsentCall *c = (ConsentCall *) arg;
 	bool		isnull;
 
-	cons_check_purpose(c->purpose);
+	cons_check_purpose(c);
 	cons_refuse_cancelled(c);
+	if (c->grant && c->by_guardian)
+		cons_check_guardian(c);
 	if (c->grant)
 	{
-		Oid			types[5] = {TEXTOID, TEXTOID, JSONBOID, BOOLOID, TEXTOID};
-		Datum		values[5];
-		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+		Oid			types[7] = {TEXTOID, TEXTOID, JSONBOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID};
+		Datum		values[7];
+		char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 		char	   *v;
 
 		values[0] = c->subject;
@@ -152,13 +240,17 @@ cons_record_spi(void *arg)
 		nulls[2] = c->evidence ? ' ' : 'n';
 		values[3] = BoolGetDatum(c->by_guardian);
 		values[4] = c->kind;
+		values[5] = c->guardian;
+		values[6] = c->guardian_kind;
+		nulls[5] = nulls[6] = c->by_guardian ? ' ' : 'n';
 		/* one statement: the ledger entry (under the policy in force) and the consent in force */
 		if (SPI_execute_plan(privacy_keep_plan(&grant_plan,
 									   "WITH e AS ("
-									   "  INSERT INTO privacy.consent_event (subject_kind, subject, purpose, granted, policy_version, evidence, by_guardian)"
+									   "  INSERT INTO privacy.consent_event (subject_kind, subject, purpose, granted, policy_version, evidence, by_guardian,"
+									   "                                     guardian, guardian_kind)"
 									   "  VALUES ($5, $1, $2, true,"
 									   "          (SELECT v.version FROM privacy.policy_version v ORDER BY v.published_at DESC LIMIT 1),"
-									   "          $3, $4)"
+									   "          $3, $4, $6, $7)"
 									   "  RETURNING seq, at, policy_version)"
 									   " INSERT INTO privacy.consent AS c (subject_kind, subject, purpose, granted_at, policy_version, by_guardian, minor_setting)"
 									   " SELECT $5, $1, $2, e.at, e.policy_version, $4,"
@@ -169,7 +261,7 @@ cons_record_spi(void *arg)
 									   "    SET granted_at = EXCLUDED.granted_at, policy_version = EXCLUDED.policy_version,"
 									   "        by_guardian = EXCLUDED.by_guardian, minor_setting = EXCLUDED.minor_setting"
 									   " RETURNING (SELECT e.seq FROM e), c.policy_version",
-									   5, types),
+									   7, types),
 							 values, nulls, false, 0) != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 			elog(ERROR, "could not record a consent");
 		c->seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -214,8 +306,9 @@ cons_record_spi(void *arg)
  * the key of its tombstone, as privacy.subject_pseudonym(subject, kind) gives
  * it; never the subject itself.
  */
-static void
-cons_subject(ConsentCall *c, FunctionCallInfo fcinfo, int kind_arg)
+static char *
+cons_canonical(FunctionCallInfo fcinfo, int value_arg, int kind_arg, const char *what,
+			   char **pseudonym, Datum *kind_out)
 {
 	char	   *kind = PG_ARGISNULL(kind_arg) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(kind_arg));
 	char	   *canonical;
@@ -226,16 +319,58 @@ cons_subject(ConsentCall *c, FunctionCallInfo fcinfo, int kind_arg)
 	if (kind == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("kind must not be NULL")));
-	canonical = privacy_subject_canonical(kind, text_to_cstring(PG_GETARG_TEXT_PP(0)));
+				 errmsg("%s must not be NULL", what)));
+	canonical = privacy_subject_canonical(kind, text_to_cstring(PG_GETARG_TEXT_PP(value_arg)));
 	privacy_subject_id(kind, canonical, id);
 	initStringInfo(&s);
 	for (i = 0; i < 32; i++)
 		appendStringInfo(&s, "%02x", id[i]);
-	c->pseudonym = s.data;
-	c->object = psprintf("subject %s", s.data);
+	*pseudonym = s.data;
+	*kind_out = CStringGetTextDatum(kind);
+	return canonical;
+}
+
+static void
+cons_subject(ConsentCall *c, FunctionCallInfo fcinfo, int kind_arg)
+{
+	char	   *canonical = cons_canonical(fcinfo, 0, kind_arg, "kind", &c->pseudonym, &c->kind);
+
+	c->object = psprintf("subject %s", c->pseudonym);
 	c->subject = CStringGetTextDatum(canonical);
-	c->kind = CStringGetTextDatum(kind);
+}
+
+/*
+ * The guardian (arguments by_guardian 3, guardian 5, guardian_kind 6): named
+ * when the consent is a guardian's; by_guardian alone names nobody.
+ */
+static void
+cons_guardian(ConsentCall *c, FunctionCallInfo fcinfo)
+{
+	char	   *canonical;
+
+	if (PG_ARGISNULL(5))
+	{
+		if (!PG_ARGISNULL(3) && PG_GETARG_BOOL(3))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a guardian's consent must name the guardian"),
+					 errdetail("by_guardian => true alone records nothing about who gave the consent."),
+					 errhint("Pass guardian => the guardian's subject key, and guardian_kind => its kind when the guardian is not a person.")));
+		c->by_guardian = false;
+		return;
+	}
+	if (!PG_ARGISNULL(3) && !PG_GETARG_BOOL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("by_guardian => false contradicts guardian"),
+				 errhint("A consent that names a guardian is the guardian's: leave by_guardian out.")));
+	canonical = cons_canonical(fcinfo, 5, 6, "guardian_kind", &c->guardian_pseudonym, &c->guardian_kind);
+	if (strcmp(c->guardian_pseudonym, c->pseudonym) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a subject cannot be its own guardian")));
+	c->guardian = CStringGetTextDatum(canonical);
+	c->by_guardian = true;
 }
 
 static void
@@ -255,8 +390,8 @@ PG_FUNCTION_INFO_V1(privacy_grant_consent);
 
 /*
  * privacy.grant_consent(subject text, purpose text, evidence jsonb, by_guardian
- * boolean, kind text) -> bigint: record a grant; returns the ledger entry's
- * seq.
+ * boolean, kind text, guardian text, guardian_kind text) -> bigint: record a
+ * grant, the subject's own or its guardian's; returns the ledger entry's seq.
  */
 Datum
 privacy_grant_consent(PG_FUNCTION_ARGS)
@@ -270,8 +405,8 @@ privacy_grant_consent(PG_FUNCTION_ARGS)
 	c.grant = true;
 	c.purpose = PG_GETARG_DATUM(1);
 	c.evidence = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
-	c.by_guardian = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	cons_subject(&c, fcinfo, 4);
+	cons_guardian(&c, fcinfo);
 	privacy_as_owner(cons_record_spi, &c);
 	PG_RETURN_INT64(c.seq);
 }

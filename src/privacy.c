@@ -34,6 +34,15 @@ PG_MODULE_MAGIC;
 bool		privacy_preloaded = false;
 int			privacy_minor_age = 14;
 int			privacy_response_days = 15;
+int			privacy_guardian_consent = PRIVACY_GUARDIAN_CONTRACT;
+
+/* privacy.guardian_consent: the purposes a minor's data needs a guardian's consent for */
+static const struct config_enum_entry pv_guardian_consent_options[] = {
+	{"consent", PRIVACY_GUARDIAN_CONSENT, false},
+	{"contract", PRIVACY_GUARDIAN_CONTRACT, false},
+	{"all", PRIVACY_GUARDIAN_ALL, false},
+	{NULL, 0, false}
+};
 
 void		_PG_init(void);
 
@@ -70,6 +79,14 @@ _PG_init(void)
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
+	DefineCustomEnumVariable("privacy.guardian_consent",
+							 "Purposes for which a minor's data needs a guardian's consent: consent, contract or all.",
+							 "PIPL Art. 31. consent: purposes resting on consent; contract (the default): those and purposes resting on a contract; all: every purpose. Narrowing it weakens protection, so it is superuser-only.",
+							 &privacy_guardian_consent,
+							 PRIVACY_GUARDIAN_CONTRACT, pv_guardian_consent_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 	privacy_labels_init();
 	privacy_keys_init();
 	privacy_subjects_init();

@@ -12,6 +12,12 @@
 /* true once _PG_init ran from shared_preload_libraries */
 extern bool privacy_preloaded;
 extern int	privacy_minor_age;
+extern int	privacy_guardian_consent;
+
+/* privacy.guardian_consent */
+#define PRIVACY_GUARDIAN_CONSENT	0
+#define PRIVACY_GUARDIAN_CONTRACT	1
+#define PRIVACY_GUARDIAN_ALL		2
 extern int	privacy_response_days;
 
 /* Entry-point guards: each raises a clear error with a hint. */

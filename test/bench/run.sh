@@ -149,6 +149,84 @@ $refs_large" | awk '{
 psql_refs_drop() { as_pg psql -X -h "$work" -p "$port" -U postgres -d postgres -q -c "DROP SCHEMA IF EXISTS cr CASCADE" >/dev/null 2>&1; }
 psql_refs_drop
 
+# export: 10 labelled tables, a subject with about 110 rows (two tables reached
+# two ways, one through a chain of two keys), against the same reads written
+# by hand (test/bench/export.sql); both with synchronous_commit off, since an
+# export writes its audit entry and the reads by hand write nothing
+async_latency() {	# as latency, with synchronous_commit off
+	as_pg env PGOPTIONS="-c synchronous_commit=off" pgbench -n -M prepared -h "$work" -p "$port" -U postgres -c 1 -t "$2" -f "$1" postgres 2>/dev/null |
+		sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'
+}
+export_case() {	# $1: rows per table; prints rows, export ms, by hand ms, rows an export reads
+	local active=$(($1 / 10)) e h rows
+	rows=$(as_pg psql -X -h "$work" -p "$port" -U postgres -d postgres -q -At -v ON_ERROR_STOP=1 -v rows="$1" \
+		-c "SET bench.rows = $1" -f "$work/test/bench/export.sql" | tail -1)
+	# each run the next subject, as the cancellation case does (a subject's
+	# rows are beside the last one's: the reads find their pages in memory,
+	# by hand and in the export alike, and the ratio is the export's work)
+	cat >"$work/export.pgbench" <<PGB
+SELECT length(privacy.export_subject((1 + nextval('eb.next_export') % $active)::text)::text);
+PGB
+	# by hand: the reads as a DBA runs them, one statement a table in one
+	# transaction (as the cancellation case's by_hand.pgbench); and the same
+	# reads in one SQL function (eb.by_hand), one round trip
+	cat >"$work/export_hand.pgbench" <<PGB
+SELECT 1 + nextval('eb.next_hand') % $active AS s \\gset
+BEGIN;
+SELECT jsonb_agg(to_jsonb(t)) FROM eb.users t WHERE id = :s;
+SELECT jsonb_agg(to_jsonb(t)) FROM eb.events t WHERE user_id = :s;
+SELECT jsonb_agg(to_jsonb(t)) FROM eb.logins t WHERE user_id = :s;
+SELECT jsonb_agg(to_jsonb(t)) FROM eb.payments t WHERE user_id = :s;
+SELECT jsonb_agg(to_jsonb(t)) FROM eb.devices t WHERE user_id = :s;
+SELECT jsonb_agg(to_jsonb(t)) FROM eb.addresses t WHERE user_id = :s;
+SELECT jsonb_agg(to_jsonb(t)) FROM eb.orders t WHERE user_id = :s;
+SELECT jsonb_agg(to_jsonb(t)) FROM (SELECT * FROM eb.messages WHERE sender = :s UNION SELECT * FROM eb.messages WHERE recipient = :s) t;
+SELECT jsonb_agg(to_jsonb(t)) FROM eb.order_items t WHERE order_id IN (SELECT id FROM eb.orders WHERE user_id = :s);
+SELECT jsonb_agg(to_jsonb(t)) FROM (SELECT * FROM eb.reviews WHERE user_id = :s UNION SELECT * FROM eb.reviews WHERE order_id IN (SELECT id FROM eb.orders WHERE user_id = :s)) t;
+SELECT jsonb_agg(to_jsonb(e)) FROM privacy.consent_event e WHERE e.subject = :s::text AND e.subject_kind = 'person';
+SELECT jsonb_agg(to_jsonb(q)) FROM privacy.request q WHERE q.subject_id = privacy.subject_pseudonym(:s::text);
+COMMIT;
+PGB
+	cat >"$work/export_hand_function.pgbench" <<PGB
+SELECT length(eb.by_hand((1 + nextval('eb.next_hand') % $active)::int)::text);
+PGB
+	chmod 644 "$work"/export*.pgbench
+	local elat=() hlat=() flat=()
+	async_latency "$work/export.pgbench" 50 >/dev/null	# warm-up
+	async_latency "$work/export_hand.pgbench" 50 >/dev/null
+	async_latency "$work/export_hand_function.pgbench" 50 >/dev/null
+	for _ in 1 2 3; do
+		elat+=("$(async_latency "$work/export.pgbench" 200)")
+		hlat+=("$(async_latency "$work/export_hand.pgbench" 200)")
+		flat+=("$(async_latency "$work/export_hand_function.pgbench" 200)")
+	done
+	e=$(printf '%s\n' "${elat[@]}" | median)
+	h=$(printf '%s\n' "${hlat[@]}" | median)
+	f=$(printf '%s\n' "${flat[@]}" | median)
+	echo "$1 $e $h ${rows%% *} $f"
+}
+erows=${BENCH_EXPORT_ROWS:-1000000}
+echo
+echo "== export: 10 labelled tables, a subject with about 110 rows, against the same reads by hand (pgbench, prepared, one client, the next subject each time; 3 rounds of 200 each way, alternately; medians)"
+median() { sort -n | sed -n 2p; }
+{
+	export_case $((erows / 10))
+	export_case "$erows"
+	[ -z "${BENCH_EXPORT_LARGE_ROWS:-}" ] || export_case "$BENCH_EXPORT_LARGE_ROWS"
+} | awk '{
+	printf "  %9d rows per table: export_subject %.2f ms; by hand, statements in one transaction %.2f ms (ratio %.2f); by hand, one SQL function %.2f ms (ratio %.2f); %d rows exported\n", $1, $2, $3, ($3 > 0 ? $2 / $3 : 0), $5, ($5 > 0 ? $2 / $5 : 0), $4
+	n[NR] = $1; e[NR] = $2; r[NR] = ($3 > 0 ? $2 / $3 : 99)
+} END {
+	ok = (e[1] > 0 && e[2] > 0)
+	printf "goal at most 2x the statements by hand at %d rows per table: %s\n", n[2], (ok && r[2] <= 2 ? "yes" : "NO")
+	printf "tables 10x larger (%d against %d rows): export_subject takes %.2fx the time; goal at most 1.5x: %s\n", n[2], n[1], (ok ? e[2] / e[1] : 0), (ok && e[2] / e[1] <= 1.5 ? "yes" : "NO")
+	if (NR == 3)
+		printf "tables 10x larger again (%d rows): %.2fx the time; goal at most 1.5x: %s\n", n[3], (e[3] > 0 ? e[3] / e[2] : 0), (e[3] > 0 && e[3] / e[2] <= 1.5 ? "yes" : "NO")
+	else
+		printf "(BENCH_EXPORT_LARGE_ROWS=%d adds a run at 10x the rows, about 10 GB more to load)\n", n[2] * 10
+}'
+as_pg psql -X -h "$work" -p "$port" -U postgres -d postgres -q -c "DROP SCHEMA IF EXISTS eb CASCADE" >/dev/null 2>&1
+
 # retention: expiring 1,000,000 of 2,000,000 rows (test/bench/retention.sql)
 echo
 echo "== retention: 1,000,000 of 2,000,000 rows expired (3 runs each, alternately, tables reloaded before each; medians)"

@@ -53,6 +53,9 @@ SECURITY LABEL FOR privacy ON COLUMN "odd ""name""; $$"."col; $$" IS 'CATEGORY c
 SELECT privacy.define_purpose('newsletter', 'consent', ARRAY['contact.email'], 'Weekly newsletter');
 SELECT privacy.define_purpose('marketing', 'consent', ARRAY['contact.phone'], 'SMS offers only');
 SELECT privacy.publish_policy('1.0', true);
+SELECT privacy.publish_policy('1.1', true, ARRAY['newsletter']);
+SELECT privacy.hide_category('marketing', 'contact.wechat');
+SELECT privacy.show_kept_rows('security', false);
 SELECT privacy.grant_consent('1', 'newsletter', '{"form": "signup"}');
 SELECT privacy.grant_consent('2', 'marketing');
 SELECT privacy.withdraw_consent('2', 'marketing');
@@ -73,7 +76,7 @@ my %q = (
 	labels => q{SELECT relation::text, column_name, label, category, mask, retain, retain_after, on_cancel
 	              FROM privacy.labels ORDER BY 1, 2 NULLS FIRST},
 	partition => q{SELECT privacy.column_label('events_2026', 'ip')},
-	categories => q{SELECT name, parent, description, sensitive, retention, on_cancel, mask
+	categories => q{SELECT name, parent, description, sensitive, retention, on_cancel, mask, exported, export_reason
 	                  FROM privacy.category WHERE NOT seeded ORDER BY name},
 	seeded => q{SELECT count(*) FROM privacy.category WHERE seeded},
 	trusted => q{SELECT schema_name, trusted_at, trusted_by FROM privacy.trusted_schema ORDER BY 1},
@@ -85,7 +88,9 @@ my %q = (
 	                 FROM privacy.inventory ORDER BY 1, 2},
 	data => q{SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM events), (SELECT sku FROM order_items)},
 	purposes => q{SELECT name, legal_basis, categories, separate_consent, seeded FROM privacy.purpose ORDER BY name},
-	policies => q{SELECT version, published_at, material FROM privacy.policy_version ORDER BY version},
+	policies => q{SELECT version, published_at, material, purposes FROM privacy.policy_version ORDER BY version},
+	hidden => q{SELECT purpose, category, hidden_at, hidden_by FROM privacy.purpose_hidden ORDER BY 1, 2},
+	kept_rows => q{SELECT purpose, shown, set_at, set_by, privacy.purpose_sees_kept_rows(purpose) FROM privacy.purpose_kept_rows ORDER BY 1},
 	ledger => q{SELECT seq, subject, purpose, granted, at, policy_version, evidence, by_guardian, actor
 	              FROM privacy.consent_event ORDER BY seq},
 	consents => q{SELECT subject, purpose, granted_at, policy_version, by_guardian FROM privacy.consent ORDER BY 1, 2},
@@ -101,7 +106,7 @@ $before{$_} = $src->safe_psql('shop', $q{$_}) for keys %q;
 
 like($before{verify}, qr/^t\|(\d+)\|\|$/, 'source audit log verifies');
 my ($entries) = $before{verify} =~ /^t\|(\d+)/;
-is($entries, 26, 'source audit log: 1 trust, 3 category, 12 label, 2 purpose, 1 policy, 3 consent, 1 minor, 1 key (privacy.subjects), 1 cancellation and 1 request entries')
+is($entries, 29, 'source audit log: 1 trust, 3 category, 12 label, 2 purpose, 2 policy, 1 purpose hide, 1 purpose kept rows, 3 consent, 1 minor, 1 key (privacy.subjects), 1 cancellation and 1 request entries')
   or diag($src->safe_psql('shop', q{SELECT kind, count(*) FROM privacy.audit_log GROUP BY 1 ORDER BY 1}));
 is($before{seeded}, $src->safe_psql('shop', q{SELECT count(*) FROM privacy.category}) - 3,
 	'three custom categories beside the seeded ones');

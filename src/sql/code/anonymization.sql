@@ -151,7 +151,11 @@ BEGIN
     IF NOT FOUND OR c.attgenerated <> '' OR c.attidentity <> '' THEN
         RETURN;
     END IF;
-    IF c.by_label IS NOT NULL THEN
+    IF privacy.citus_distribution(root::pg_catalog.regclass) = anonymize_choice.attname THEN
+        -- Citus does not move a row to another shard by an UPDATE (doc/citus.md)
+        method := 'keep';
+        chosen_by := 'citus distribution column';
+    ELSIF c.by_label IS NOT NULL THEN
         method := c.by_label;
         chosen_by := 'label';
     ELSIF c.by_category IS NOT NULL AND privacy.anonymize_method_problem(c.by_category, c.typ) IS NULL THEN
@@ -294,7 +298,9 @@ BEGIN
         END IF;
 
         IF method = 'keep' THEN
-            note := 'kept: ANONYMIZE WITH KEEP';
+            note := CASE WHEN ch.chosen_by = 'citus distribution column'
+                         THEN 'kept: the distribution column of a Citus table (Citus does not move a row to another shard)'
+                         ELSE 'kept: ANONYMIZE WITH KEEP' END;
             RETURN NEXT;
             CONTINUE;
         END IF;
@@ -474,6 +480,45 @@ BEGIN
     IF key_column IS NOT NULL THEN
         SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO ktype
           FROM pg_catalog.pg_attribute a WHERE a.attrelid = part AND a.attname = key_column;
+    END IF;
+    -- a Citus table: Citus refuses a STABLE function of a column in an
+    -- UPDATE, so the new values are computed by a SELECT (pushed down to the
+    -- shards, where the keys are mirrored) and the UPDATE joins them by the
+    -- primary key; each batch the rows of the next batch_size distinct values
+    -- of the walking column (the distribution column of a distributed table)
+    IF privacy.citus_distribution(part::pg_catalog.regclass) IS NOT NULL THEN
+        IF pg_catalog.cardinality(links) > 0 THEN
+            RAISE EXCEPTION 'anonymize_table does not rewrite the keys other tables join on Citus table %', rel
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = 'Label the key ANONYMIZE WITH KEEP, or anonymize the joining tables one by one (doc/citus.md).';
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = part AND i.indisprimary) THEN
+            RAISE EXCEPTION 'Citus table % has no primary key: anonymize_table cannot name its rows on every node', rel
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = 'Give it a primary key (doc/citus.md).';
+        END IF;
+        body := pg_catalog.format(
+            'WITH k AS MATERIALIZED (SELECT DISTINCT s.%2$I FROM ONLY %1$s s %%s ORDER BY s.%2$I LIMIT %3$s), '
+            'b AS MATERIALIZED (SELECT %4$s, %5$s FROM ONLY %1$s t WHERE t.%2$I IN (SELECT k.%2$I FROM k)), '
+            'u AS (UPDATE ONLY %1$s t SET %6$s FROM b WHERE %7$s) '
+            'SELECT (SELECT pg_catalog.count(*) FROM b)::pg_catalog.text || '':'' '
+            '|| COALESCE((SELECT pg_catalog.max(k.%2$I) FROM k)::pg_catalog.text, '''')',
+            part::pg_catalog.regclass, key_column, batch_size,
+            (SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', a.attname), ', ' ORDER BY a.attnum)
+               FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::smallint[])
+              WHERE i.indrelid = part AND i.indisprimary),
+            (SELECT pg_catalog.string_agg(pg_catalog.format('%s AS _privacy_%s', p.expression, p.o), ', ' ORDER BY p.o)
+               FROM ROWS FROM (pg_catalog.jsonb_to_recordset(plan) AS (relation pg_catalog.regclass, column_name name, expression text)) WITH ORDINALITY AS p(relation, column_name, expression, o)
+              WHERE p.relation = rel AND p.expression IS NOT NULL),
+            (SELECT pg_catalog.string_agg(pg_catalog.format('%I = b._privacy_%s', p.column_name, p.o), ', ' ORDER BY p.o)
+               FROM ROWS FROM (pg_catalog.jsonb_to_recordset(plan) AS (relation pg_catalog.regclass, column_name name, expression text)) WITH ORDINALITY AS p(relation, column_name, expression, o)
+              WHERE p.relation = rel AND p.expression IS NOT NULL),
+            (SELECT pg_catalog.string_agg(pg_catalog.format('t.%1$I = b.%1$I', a.attname), ' AND ' ORDER BY a.attnum)
+               FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::smallint[])
+              WHERE i.indrelid = part AND i.indisprimary));
+        first_sql := pg_catalog.format(body, '');
+        next_sql := pg_catalog.format(body, pg_catalog.format('WHERE s.%I > $2::%s', key_column, ktype));
+        RETURN;
     END IF;
     -- keyset with nothing else to rewrite: the next keys, then one UPDATE of
     -- them; a row another session changes meanwhile is found again by its key
@@ -681,6 +726,17 @@ BEGIN
                               SELECT 1 FROM pg_catalog.jsonb_to_recordset(plan) AS p(relation pg_catalog.regclass, column_name name)
                                WHERE p.relation = rel AND p.column_name = kc)
                          THEN 'keyset' ELSE 'queue' END;
+            -- a Citus distributed table: by its distribution column, kept
+            -- (each batch the rows of its next distinct values); a ctid is a
+            -- row of one shard only, so a Citus table has no queue
+            IF privacy.citus_distribution(leaf.part::pg_catalog.regclass) <> '' THEN
+                kc := privacy.citus_distribution(leaf.part::pg_catalog.regclass);
+                mode := 'keyset';
+            ELSIF privacy.citus_distribution(leaf.part::pg_catalog.regclass) = '' AND mode = 'queue' THEN
+                RAISE EXCEPTION 'Citus reference table % has no single-column unique key that anonymize_table keeps: it cannot walk it', rel
+                    USING ERRCODE = 'feature_not_supported',
+                          HINT = 'Give it a single-column primary key that is not rewritten (doc/citus.md).';
+            END IF;
             IF mode = 'queue' THEN
                 -- the keys (or ctids) in their order, read as the table's owner
                 -- 50,000 at a time, each chunk after the last key of the one before

@@ -4,37 +4,49 @@
 CREATE TRIGGER tombstone_cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON privacy.cancelled_subject
     FOR EACH STATEMENT EXECUTE FUNCTION privacy.key_cache_invalidate();
 
--- The ledger's only permitted change: cancellation replaces the subject by
--- its pseudonym, so that the history stays provable and names nobody.
+-- The ledger's only permitted change: cancellation replaces the subject, or
+-- the guardian who gave a consent, by its pseudonym, so that the history
+-- stays provable and names nobody.
 CREATE FUNCTION privacy.consent_event_guard() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     replaced text;
+    replaced_guardian text;
 BEGIN
     -- (a subject already replaced, or one that is no value of its kind, has no
     -- pseudonym to become: that update is refused below)
-    IF TG_OP = 'UPDATE' AND OLD.subject NOT LIKE 'cancelled:%' THEN
-        BEGIN
-            replaced := 'cancelled:' || privacy.subject_pseudonym(OLD.subject, OLD.subject_kind);
-        EXCEPTION WHEN invalid_text_representation OR undefined_object THEN
-            replaced := NULL;
-        END;
-        IF NEW.subject = replaced
-           AND (NEW.seq, NEW.subject_kind, NEW.purpose, NEW.granted, NEW.at, NEW.policy_version, NEW.by_guardian, NEW.actor)
-               IS NOT DISTINCT FROM (OLD.seq, OLD.subject_kind, OLD.purpose, OLD.granted, OLD.at, OLD.policy_version, OLD.by_guardian, OLD.actor)
+    IF TG_OP = 'UPDATE' THEN
+        IF OLD.subject NOT LIKE 'cancelled:%' THEN
+            BEGIN
+                replaced := 'cancelled:' || privacy.subject_pseudonym(OLD.subject, OLD.subject_kind);
+            EXCEPTION WHEN invalid_text_representation OR undefined_object THEN
+                replaced := NULL;
+            END;
+        END IF;
+        IF OLD.guardian NOT LIKE 'cancelled:%' THEN
+            BEGIN
+                replaced_guardian := 'cancelled:' || privacy.subject_pseudonym(OLD.guardian, OLD.guardian_kind);
+            EXCEPTION WHEN invalid_text_representation OR undefined_object THEN
+                replaced_guardian := NULL;
+            END;
+        END IF;
+        IF (NEW.subject = replaced OR (NEW.subject = OLD.subject AND NEW.guardian = replaced_guardian))
+           AND (NEW.guardian = replaced_guardian OR NEW.guardian IS NOT DISTINCT FROM OLD.guardian)
+           AND (NEW.seq, NEW.subject_kind, NEW.purpose, NEW.granted, NEW.at, NEW.policy_version, NEW.by_guardian, NEW.actor, NEW.guardian_kind)
+               IS NOT DISTINCT FROM (OLD.seq, OLD.subject_kind, OLD.purpose, OLD.granted, OLD.at, OLD.policy_version, OLD.by_guardian, OLD.actor, OLD.guardian_kind)
            AND NEW.evidence IS NOT DISTINCT FROM OLD.evidence THEN
             RETURN NEW;
         END IF;
     END IF;
     RAISE EXCEPTION '% is append-only', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege',
-              DETAIL = pg_catalog.format('%s is not allowed on this table, for any role; cancellation only replaces a subject by its pseudonym.', TG_OP);
+              DETAIL = pg_catalog.format('%s is not allowed on this table, for any role; cancellation only replaces a subject, or a guardian, by its pseudonym.', TG_OP);
 END
 $$;
 COMMENT ON FUNCTION privacy.consent_event_guard() IS
-    'trigger: keeps the consent ledger append-only, except that cancellation replaces a subject by its pseudonym';
+    'trigger: keeps the consent ledger append-only, except that cancellation replaces a subject, or the guardian who gave a consent, by its pseudonym';
 CREATE TRIGGER consent_event_append_only BEFORE UPDATE OR DELETE ON privacy.consent_event
     FOR EACH ROW EXECUTE FUNCTION privacy.consent_event_guard();
 
@@ -100,6 +112,7 @@ DECLARE
     dist name;
     dist_find text;
     dist_stmt text;
+    dist_key text;
     citus_problem text;
     free jsonb;
     nfree integer;
@@ -237,10 +250,21 @@ BEGIN
             dist := privacy.citus_distribution(t::pg_catalog.regclass);
             dist_find := NULL;
             dist_stmt := NULL;
+            dist_key := NULL;
             citus_problem := NULL;
             IF dist = '' THEN
-                citus_problem := pg_catalog.format('table %s is a Citus reference table: cancellation does not erase rows of reference tables yet',
-                                                   t::pg_catalog.regclass);
+                -- a Citus reference table: every node holds it whole, a ctid
+                -- names a row of one placement only; its rows are named by
+                -- their primary key instead (privacy.citus_row_tid, below)
+                dist_key := (SELECT pg_catalog.string_agg(pg_catalog.format('t.%I::pg_catalog.text', a.attname), ', '
+                                                          ORDER BY pg_catalog.array_position(i.indkey::smallint[], a.attnum))
+                               FROM pg_catalog.pg_index i
+                               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::smallint[])
+                              WHERE i.indrelid = t AND i.indisprimary);
+                IF dist_key IS NULL THEN
+                    citus_problem := pg_catalog.format('table %s is a Citus reference table without a primary key: its rows cannot be named alike on every node',
+                                                       t::pg_catalog.regclass);
+                END IF;
             ELSIF dist IS NOT NULL AND NOT dist::text = ANY (subj_terms) THEN
                 citus_problem := pg_catalog.format('table %s is distributed by column %I, which is not a SUBJECT column of kind %s: the subject''s rows may be in any shard',
                                                    t::pg_catalog.regclass, dist, k);
@@ -441,6 +465,16 @@ BEGIN
                 tb := tb || (SELECT pg_catalog.jsonb_object_agg(x, pg_catalog.regexp_replace(tb->>x,
                                  '\(\(\$1\[([0-9]+)\]\)::pg_catalog\.tid\[\]\)', '(privacy.tid_array($1[\1]))', 'g'))
                                FROM pg_catalog.unnest(ARRAY['update', 'cut', 'delete']) x
+                              WHERE tb->>x IS NOT NULL);
+            END IF;
+            IF dist_key IS NOT NULL THEN
+                -- a reference table's rows by their key on every placement (the
+                -- statements change every placement; the table stands for them)
+                tb := tb || (SELECT pg_catalog.jsonb_object_agg(x, pg_catalog.replace(pg_catalog.replace(
+                                 pg_catalog.regexp_replace(tb->>x, '\(\(\$1\[([0-9]+)\]\)::pg_catalog\.tid\[\]\)', '(privacy.tid_array($1[\1]))', 'g'),
+                                 't.ctid', 'privacy.citus_row_tid(' || CASE x WHEN 'find' THEN dist_key ELSE pg_catalog.replace(dist_key, '%', '%%') END || ')'),
+                                 't.tableoid', pg_catalog.format('%s::pg_catalog.oid', t)))
+                               FROM pg_catalog.unnest(ARRAY['find', 'update', 'cut', 'delete']) x
                               WHERE tb->>x IS NOT NULL);
             END IF;
             tables := tables || pg_catalog.jsonb_build_object(t::text, tb);
@@ -1067,7 +1101,8 @@ BEGIN
          WHERE ce.subject = canonical AND ce.subject_kind = cancel_work.kind;
         IF pg_catalog.cardinality(out_rel) = 0 AND n_events = 0
            AND NOT EXISTS (SELECT 1 FROM privacy.subject_minor m WHERE m.subject = canonical AND m.subject_kind = cancel_work.kind)
-           AND NOT EXISTS (SELECT 1 FROM privacy.consent c WHERE c.subject = canonical AND c.subject_kind = cancel_work.kind) THEN
+           AND NOT EXISTS (SELECT 1 FROM privacy.consent c WHERE c.subject = canonical AND c.subject_kind = cancel_work.kind)
+           AND NOT privacy.gave_guardian_consent(canonical, kind) THEN
             -- nothing found, so nothing is changed (and no tombstone kept)
             RAISE EXCEPTION USING ERRCODE = 'PVNON';
         END IF;
@@ -1083,6 +1118,14 @@ BEGIN
             out_act := out_act || 'pseudonymized'::text;
             out_rows := out_rows || n_events;
             out_detail := out_detail || 'consent history kept under the subject''s pseudonym'::text;
+        END IF;
+        -- the consents the subject gave as a guardian (consent.sql): in force, the guardian named by its pseudonym
+        n_events := privacy.pseudonymize_guardian(canonical, kind, pseud);
+        IF n_events > 0 THEN
+            out_rel := out_rel || 'privacy.consent_event'::regclass;
+            out_act := out_act || 'pseudonymized'::text;
+            out_rows := out_rows || n_events;
+            out_detail := out_detail || 'consents given as a guardian: still in force, the guardian kept as the pseudonym'::text;
         END IF;
 
         -- the subject's data key, the tombstone, the request and the receipt

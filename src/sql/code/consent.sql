@@ -112,35 +112,62 @@ REVOKE ALL ON FUNCTION privacy.drop_purpose(text) FROM PUBLIC;
 
 -- Privacy policy versions
 
-CREATE FUNCTION privacy.publish_policy(version text, material boolean) RETURNS timestamptz
+CREATE FUNCTION privacy.publish_policy(version text, material boolean, purposes text[] DEFAULT NULL) RETURNS timestamptz
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     t timestamptz := pg_catalog.clock_timestamp();
+    p text;
 BEGIN
     IF version IS NULL OR material IS NULL THEN
         RAISE EXCEPTION 'a policy version needs a version and whether the change is material'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF EXISTS (SELECT 1 FROM privacy.policy_version p WHERE p.version = publish_policy.version) THEN
+    IF EXISTS (SELECT 1 FROM privacy.policy_version v WHERE v.version = publish_policy.version) THEN
         RAISE EXCEPTION 'policy version "%" was already published', version USING ERRCODE = 'duplicate_object';
     END IF;
-    INSERT INTO privacy.policy_version (version, published_at, material) VALUES (version, t, material);
-    -- consent given before a material change is no longer in force (the
-    -- ledger keeps it: has_consent still answers for earlier moments)
+    -- the purposes a material change affects: each a purpose in force, at
+    -- least one (NULL: every purpose)
+    IF purposes IS NOT NULL THEN
+        IF NOT material THEN
+            RAISE EXCEPTION 'a change that is not material voids no consent: it names no purposes'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Name the purposes of a material change, or leave purposes NULL.';
+        END IF;
+        IF pg_catalog.cardinality(purposes) = 0 THEN
+            RAISE EXCEPTION 'a material change affects at least one purpose'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Leave purposes NULL for a change that affects every purpose.';
+        END IF;
+        FOREACH p IN ARRAY purposes LOOP
+            IF p IS NULL THEN
+                RAISE EXCEPTION 'purposes must not hold NULL' USING ERRCODE = 'null_value_not_allowed';
+            END IF;
+            IF NOT EXISTS (SELECT 1 FROM privacy.purpose d WHERE d.name = p) THEN
+                RAISE EXCEPTION 'unknown purpose "%"', p USING ERRCODE = 'undefined_object';
+            END IF;
+        END LOOP;
+        purposes := ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(purposes) x ORDER BY 1);
+    END IF;
+    INSERT INTO privacy.policy_version (version, published_at, material, purposes) VALUES (version, t, material, purposes);
+    -- consent given before a material change, to a purpose it affects, is no
+    -- longer in force (the ledger keeps it: has_consent still answers for
+    -- earlier moments)
     IF material THEN
-        DELETE FROM privacy.consent c WHERE c.granted_at < t;
+        DELETE FROM privacy.consent c WHERE c.granted_at < t AND (purposes IS NULL OR c.purpose = ANY (purposes));
     END IF;
     PERFORM privacy.audit_append('policy', pg_catalog.format('policy %s', version),
-                                 pg_catalog.jsonb_build_object('material', material));
+                                 pg_catalog.jsonb_build_object('material', material)
+                                 || CASE WHEN purposes IS NOT NULL
+                                         THEN pg_catalog.jsonb_build_object('purposes', purposes) ELSE '{}'::jsonb END);
     RETURN t;
 END
 $$;
-COMMENT ON FUNCTION privacy.publish_policy(text, boolean) IS
-    'publish a privacy policy version; a material change voids consent given under older versions';
+COMMENT ON FUNCTION privacy.publish_policy(text, boolean, text[]) IS
+    'publish a privacy policy version; a material change voids consent given under older versions to the purposes it names (NULL: every purpose)';
 -- Administrators only.
-REVOKE ALL ON FUNCTION privacy.publish_policy(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.publish_policy(text, boolean, text[]) FROM PUBLIC;
 
 -- Consent: an append-only ledger, and the consents in force
 
@@ -199,15 +226,18 @@ BEGIN
     IF FOUND THEN
         RETURN explicit;
     END IF;
+    -- (the labels decoded once: each reading of privacy.labels decodes every label)
     FOR t IN
+        WITH l AS MATERIALIZED (
+            SELECT x.relation, x.column_name, x.subject, x.subject_kind, x.category FROM privacy.labels x
+             WHERE x.subject OR x.category = 'identity.birth_date')
         SELECT b.relation, s.column_name AS subject_column, b.column_name AS birth_column,
                privacy.subject_compare_type(a.atttypid) AS cmp
-          FROM privacy.labels b
-          JOIN privacy.labels s ON s.relation = b.relation AND s.subject AND s.subject_kind = is_minor.kind
+          FROM l b
+          JOIN l s ON s.relation = b.relation AND s.subject AND s.subject_kind = is_minor.kind
           JOIN pg_catalog.pg_attribute a ON a.attrelid = s.relation AND a.attname = s.column_name
          WHERE b.category = 'identity.birth_date'
-           AND (SELECT pg_catalog.count(*) FROM privacy.labels x
-                 WHERE x.relation = b.relation AND x.subject) = 1
+           AND (SELECT pg_catalog.count(*) FROM l x WHERE x.relation = b.relation AND x.subject) = 1
          ORDER BY b.relation::text
     LOOP
         born := privacy.owner_exec_value(t.relation,
@@ -257,14 +287,52 @@ COMMENT ON FUNCTION privacy.consent_purpose(text) IS
     'the purpose''s name, checked to exist and to rest on consent (internal)';
 
 CREATE FUNCTION privacy.grant_consent(subject text, purpose text, evidence jsonb DEFAULT NULL,
-                                      by_guardian boolean DEFAULT false, kind text DEFAULT 'person')
+                                      by_guardian boolean DEFAULT NULL, kind text DEFAULT 'person',
+                                      guardian text DEFAULT NULL, guardian_kind text DEFAULT 'person')
     RETURNS bigint
     AS 'MODULE_PATHNAME', 'privacy_grant_consent'
     LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean, text) IS
-    'record that the subject (of a kind, in its canonical form) consents to the purpose (one purpose per grant, so a sensitive purpose is always consented to on its own); refused for a cancelled subject; returns the ledger entry';
+COMMENT ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean, text, text, text) IS
+    'record that the subject (of a kind, in its canonical form) consents to the purpose (one purpose per grant, so a sensitive purpose is always consented to on its own), or that its guardian (a subject of guardian_kind) does for it; refused for a cancelled subject or guardian; returns the ledger entry';
 -- The application records consent through an explicit grant.
-REVOKE ALL ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION privacy.grant_consent(text, text, jsonb, boolean, text, text, text) FROM PUBLIC;
+
+-- Guardians: a consent given by a guardian names them (consent_event.guardian).
+-- When the guardian cancels, the consents they gave stay in force (the
+-- minor's data is the minor's, and a cancellation is no withdrawal) and name
+-- the guardian by the same pseudonym as their own consent history.
+
+CREATE FUNCTION privacy.gave_guardian_consent(guardian text, guardian_kind text) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT EXISTS (SELECT 1 FROM privacy.consent_event e
+                        WHERE e.guardian = gave_guardian_consent.guardian
+                          AND e.guardian_kind = gave_guardian_consent.guardian_kind)
+    $$;
+COMMENT ON FUNCTION privacy.gave_guardian_consent(text, text) IS
+    'internal: whether the subject (canonical, of a kind) gave a consent as a guardian';
+-- Reads the ledger: internal.
+REVOKE ALL ON FUNCTION privacy.gave_guardian_consent(text, text) FROM PUBLIC;
+
+CREATE FUNCTION privacy.pseudonymize_guardian(guardian text, guardian_kind text, pseudonym text) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n bigint;
+BEGIN
+    UPDATE privacy.consent_event e SET guardian = 'cancelled:' || pseudonymize_guardian.pseudonym
+     WHERE e.guardian = pseudonymize_guardian.guardian
+       AND e.guardian_kind = pseudonymize_guardian.guardian_kind;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION privacy.pseudonymize_guardian(text, text, text) IS
+    'internal, for cancellation: the consents a cancelled guardian (canonical, of a kind) gave stay in force and name the guardian by its pseudonym; returns how many ledger entries';
+-- Rewrites the ledger: cancellation only.
+REVOKE ALL ON FUNCTION privacy.pseudonymize_guardian(text, text, text) FROM PUBLIC;
 
 CREATE FUNCTION privacy.withdraw_consent(subject text, purpose text, kind text DEFAULT 'person') RETURNS boolean
     AS 'MODULE_PATHNAME', 'privacy_withdraw_consent'
@@ -289,7 +357,8 @@ BEGIN
         RAISE EXCEPTION 'subject and kind must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     -- the ledger is the coordinator's: never answer from a worker's empty copy
-    PERFORM privacy.require_coordinator('privacy.has_consent');
+    -- (privacy.citus_setup() mirrors it to every worker)
+    PERFORM privacy.require_mirror('privacy.has_consent');
     PERFORM privacy.consent_purpose(purpose);
     canonical := privacy.subject_canonical(subject, kind);
     SELECT c.granted, c.at, c.by_guardian INTO e
@@ -303,9 +372,11 @@ BEGIN
     IF NOT FOUND OR NOT e.granted THEN
         RETURN false;
     END IF;
-    -- a material policy change between the grant and the moment voids it
+    -- a material policy change affecting the purpose between the grant and
+    -- the moment voids it
     IF EXISTS (SELECT 1 FROM privacy.policy_version v
                 WHERE v.material
+                  AND (v.purposes IS NULL OR has_consent.purpose = ANY (v.purposes))
                   AND v.published_at > e.at
                   AND v.published_at <= v_at) THEN
         RETURN false;
@@ -318,9 +389,154 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION privacy.has_consent(text, text, timestamptz, text) IS
-    'whether the subject''s (of a kind) consent to the purpose was in force at the moment (omitted or NULL: now, counting everything recorded so far): granted and not withdrawn since, not voided by a material policy change, given by a guardian for a minor';
+    'whether the subject''s (of a kind) consent to the purpose was in force at the moment (omitted or NULL: now, counting everything recorded so far): granted and not withdrawn since, not voided by a material policy change affecting the purpose, given by a guardian for a minor';
 -- Consent status is personal data: granted explicitly.
 REVOKE ALL ON FUNCTION privacy.has_consent(text, text, timestamptz, text) FROM PUBLIC;
+
+-- PIPL Art. 31: a minor's data needs a guardian's consent, for the purposes
+-- privacy.guardian_consent says (consent: those resting on consent; contract,
+-- the default: those and the ones resting on a contract; all: every purpose).
+-- For a purpose on another legal basis the guardian consents with
+-- grant_consent(..., guardian => ...); for one on consent, has_consent
+-- already counts only a guardian's grant for a minor.
+
+CREATE FUNCTION privacy.guardian_consent_needed(legal_basis text) RETURNS boolean
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT legal_basis = 'consent'
+            OR CASE pg_catalog.current_setting('privacy.guardian_consent')
+                    WHEN 'all' THEN true
+                    WHEN 'contract' THEN legal_basis = 'contract'
+                    ELSE false END
+    $$;
+COMMENT ON FUNCTION privacy.guardian_consent_needed(text) IS
+    'whether a minor''s data needs a guardian''s consent for purposes on the legal basis (privacy.guardian_consent, PIPL Art. 31)';
+GRANT EXECUTE ON FUNCTION privacy.guardian_consent_needed(text) TO PUBLIC;
+
+-- for may_process: a purpose on another legal basis than consent
+CREATE FUNCTION privacy.guardian_allows(subject text, purpose text, legal_basis text, at timestamptz, kind text)
+    RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    e record;
+    v_at timestamptz := COALESCE(at, 'infinity');
+    canonical text;
+BEGIN
+    IF NOT privacy.guardian_consent_needed(legal_basis) THEN
+        RETURN true;
+    END IF;
+    canonical := privacy.subject_canonical(subject, kind);
+    IF NOT privacy.is_minor(canonical, COALESCE(at, pg_catalog.clock_timestamp()), kind) THEN
+        RETURN true;
+    END IF;
+    -- the latest grant or withdrawal at the moment: a guardian's grant, not
+    -- voided by a material policy change since
+    SELECT c.granted, c.at, c.by_guardian INTO e
+      FROM privacy.consent_event c
+     WHERE c.subject = canonical
+       AND c.subject_kind = guardian_allows.kind
+       AND c.purpose = guardian_allows.purpose
+       AND c.at <= v_at
+     ORDER BY c.at DESC, c.seq DESC
+     LIMIT 1;
+    IF NOT FOUND OR NOT e.granted OR NOT e.by_guardian THEN
+        RETURN false;
+    END IF;
+    RETURN NOT EXISTS (SELECT 1 FROM privacy.policy_version v
+                        WHERE v.material AND v.published_at > e.at AND v.published_at <= v_at);
+END
+$$;
+COMMENT ON FUNCTION privacy.guardian_allows(text, text, text, timestamptz, text) IS
+    'internal, for may_process: whether PIPL Art. 31 lets the subject''s data be processed for a purpose on a legal basis other than consent at the moment: not a minor, not needed (privacy.guardian_consent), or a guardian''s consent in force';
+-- Reads the ledger: internal.
+REVOKE ALL ON FUNCTION privacy.guardian_allows(text, text, text, timestamptz, text) FROM PUBLIC;
+
+-- Every minor of a table (its single SUBJECT column; minors by the explicit
+-- setting, else its identity.birth_date column) whose data lacks a guardian's
+-- consent, in one query: per purpose privacy.guardian_consent covers (or the
+-- one named), 'no guardian consent' for a purpose on another legal basis, and
+-- 'own consent only' for a consent purpose the minor consented to alone.  The
+-- table is read once, as its owner, for the minors only.
+CREATE FUNCTION privacy.minors_without_guardian_consent(source regclass, only_purpose text DEFAULT NULL)
+    RETURNS TABLE (subject text, subject_kind text, purpose text, reason text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    subj record;
+    n bigint;
+    birth name;
+    cutoff date;
+    explicit text[];
+    cond text[] := ARRAY[]::text[];
+BEGIN
+    IF source IS NULL THEN
+        RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- the role that called us: SET ROLE's role, else the session user
+    IF NOT pg_catalog.has_table_privilege(
+               CASE pg_catalog.current_setting('role') WHEN 'none' THEN SESSION_USER
+                    ELSE pg_catalog.current_setting('role')::name END,
+               source, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table %', source USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF only_purpose IS NOT NULL AND NOT EXISTS (SELECT 1 FROM privacy.purpose p WHERE p.name = only_purpose) THEN
+        RAISE EXCEPTION 'unknown purpose "%"', only_purpose USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT pg_catalog.count(*) INTO n FROM privacy.labels l WHERE l.relation = source AND l.subject;
+    IF n <> 1 THEN
+        RAISE EXCEPTION 'table % has % SUBJECT columns', source, n
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Minors are found in a table whose single SUBJECT column holds the subject, as privacy.is_minor() reads them.';
+    END IF;
+    SELECT l.column_name, l.subject_kind AS kind, a.atttypid::pg_catalog.regtype AS typ INTO subj
+      FROM privacy.labels l
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = l.relation AND a.attname = l.column_name
+     WHERE l.relation = source AND l.subject;
+    SELECT l.column_name INTO birth FROM privacy.labels l
+     WHERE l.relation = source AND l.category = 'identity.birth_date' ORDER BY l.column_name LIMIT 1;
+    cutoff := (pg_catalog.now() - pg_catalog.make_interval(years => pg_catalog.current_setting('privacy.minor_age')::integer))::date;
+    explicit := ARRAY(SELECT m.subject FROM privacy.subject_minor m WHERE m.subject_kind = subj.kind AND m.minor);
+    IF birth IS NOT NULL THEN
+        cond := cond || pg_catalog.format('t.%I > ($1[1])::pg_catalog.date', birth);
+    END IF;
+    IF pg_catalog.cardinality(explicit) > 0 THEN
+        cond := cond || pg_catalog.format('privacy.family_canonical(t.%I::pg_catalog.text, %L::pg_catalog.regtype) = ANY (($1[2])::pg_catalog.text[])',
+                                          subj.column_name, subj.typ);
+    END IF;
+    IF pg_catalog.cardinality(cond) = 0 THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH minor AS (
+        SELECT DISTINCT o.vals[1] AS id
+          FROM privacy.owner_rows(source,
+                   pg_catalog.format('SELECT 0::pg_catalog.oid, ''(0,0)''::pg_catalog.tid, privacy.family_canonical(t.%I::pg_catalog.text, %L::pg_catalog.regtype) FROM %s t WHERE t.%I IS NOT NULL AND (%s)',
+                                     subj.column_name, subj.typ, source, subj.column_name, pg_catalog.array_to_string(cond, ' OR ')),
+                   ARRAY[cutoff::text, explicit::text]) o
+    ), scope AS (
+        SELECT d.name, d.legal_basis FROM privacy.purpose d
+         WHERE (only_purpose IS NULL OR d.name = only_purpose)
+           AND privacy.guardian_consent_needed(d.legal_basis)
+    )
+    SELECT m.id, subj.kind, p.name,
+           CASE WHEN c.subject IS NULL THEN 'no guardian consent' ELSE 'own consent only' END
+      FROM minor m
+     CROSS JOIN scope p
+      LEFT JOIN privacy.consent c ON c.subject = m.id AND c.purpose = p.name AND c.subject_kind = subj.kind
+     WHERE NOT EXISTS (SELECT 1 FROM privacy.subject_minor x
+                        WHERE x.subject = m.id AND x.subject_kind = subj.kind AND NOT x.minor)
+       AND (c.subject IS NULL OR NOT c.by_guardian)
+       AND (p.legal_basis <> 'consent' OR c.subject IS NOT NULL);
+END
+$$;
+COMMENT ON FUNCTION privacy.minors_without_guardian_consent(regclass, text) IS
+    'the minors of a table (its SUBJECT column; the explicit setting, else its identity.birth_date column) whose data lacks a guardian''s consent, per purpose privacy.guardian_consent covers (or only_purpose): no guardian consent, or only their own; one query over the table';
+-- Names minors: administrators, granted explicitly.
+REVOKE ALL ON FUNCTION privacy.minors_without_guardian_consent(regclass, text) FROM PUBLIC;
 
 CREATE FUNCTION privacy.may_process(subject text, purpose text, at timestamptz DEFAULT NULL, kind text DEFAULT 'person')
     RETURNS boolean
@@ -333,21 +549,25 @@ BEGIN
     IF subject IS NULL OR purpose IS NULL OR kind IS NULL THEN
         RAISE EXCEPTION 'subject, purpose and kind must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    PERFORM privacy.require_coordinator('privacy.may_process');
+    PERFORM privacy.require_mirror('privacy.may_process');
     SELECT p.legal_basis INTO basis FROM privacy.purpose p WHERE p.name = may_process.purpose;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown purpose "%"', purpose USING ERRCODE = 'undefined_object';
     END IF;
     IF basis <> 'consent' THEN
         -- except for a subject whose rows are only kept (PIPL Art. 47)
-        RETURN NOT EXISTS (SELECT 1 FROM privacy.restricted_subject r
-                            WHERE r.subject = privacy.subject_canonical(may_process.subject, may_process.kind)
-                              AND r.subject_kind = may_process.kind);
+        IF EXISTS (SELECT 1 FROM privacy.restricted_subject r
+                    WHERE r.subject = privacy.subject_canonical(may_process.subject, may_process.kind)
+                      AND r.subject_kind = may_process.kind) THEN
+            RETURN false;
+        END IF;
+        -- and a minor's data needs a guardian's consent (PIPL Art. 31, privacy.guardian_consent)
+        RETURN privacy.guardian_allows(subject, purpose, basis, at, kind);
     END IF;
     RETURN privacy.has_consent(subject, purpose, at, kind);
 END
 $$;
 COMMENT ON FUNCTION privacy.may_process(text, text, timestamptz, text) IS
-    'whether the subject''s (of a kind) data may be processed for the purpose at the moment: for purposes on another legal basis, unless the subject''s rows are only kept after a cancellation; else has_consent';
+    'whether the subject''s (of a kind) data may be processed for the purpose at the moment: for purposes on another legal basis, unless the subject''s rows are only kept after a cancellation, or it is a minor without a guardian''s consent to a purpose privacy.guardian_consent covers; else has_consent';
 -- As has_consent.
 REVOKE ALL ON FUNCTION privacy.may_process(text, text, timestamptz, text) FROM PUBLIC;

@@ -85,6 +85,97 @@ $$;
 COMMENT ON FUNCTION privacy.consent_condition(text, oid, name[], name, text, text) IS
     'internal: the SQL condition that every non-NULL subject column (of a kind) of a row has consent in force for the purpose';
 
+-- Whether a purpose's views show the rows of subjects whose data is only
+-- kept (privacy.restricted_subject). PIPL Art. 47 allows nothing but storing
+-- such data and "taking necessary security protection measures": only a
+-- purpose resting on a legal obligation may see them; by default one that
+-- covers a category the law makes kept after cancellation (on_cancel "keep
+-- until retention": the seeded security purpose, over log.login and
+-- log.security); privacy.show_kept_rows sets it per purpose
+CREATE FUNCTION privacy.purpose_sees_kept_rows(purpose text) RETURNS boolean
+    LANGUAGE sql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT p.legal_basis = 'legal_obligation'
+               AND COALESCE((SELECT k.shown FROM privacy.purpose_kept_rows k WHERE k.purpose = p.name),
+                            EXISTS (SELECT 1 FROM privacy.category c
+                                     WHERE c.on_cancel = 'keep until retention'
+                                       AND privacy.purpose_covers(p.name, c.name)))
+          FROM privacy.purpose p
+         WHERE p.name = purpose_sees_kept_rows.purpose
+    $$;
+COMMENT ON FUNCTION privacy.purpose_sees_kept_rows(text) IS
+    'whether the purpose''s views show the rows kept after cancellation (PIPL Art. 47): only a legal obligation''s purpose; as privacy.show_kept_rows set it, by default when it covers a category kept until retention';
+GRANT EXECUTE ON FUNCTION privacy.purpose_sees_kept_rows(text) TO PUBLIC;
+
+-- whether the purpose hides the category altogether (itself or a parent)
+CREATE FUNCTION privacy.purpose_hides(purpose text, category text) RETURNS boolean
+    LANGUAGE sql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT EXISTS (SELECT 1 FROM privacy.purpose_hidden h
+                        WHERE h.purpose = purpose_hides.purpose
+                          AND (h.category = purpose_hides.category
+                               OR pg_catalog.starts_with(purpose_hides.category, h.category || '.')))
+    $$;
+COMMENT ON FUNCTION privacy.purpose_hides(text, text) IS
+    'whether the purpose hides the category altogether, itself or through a parent category (privacy.hide_category)';
+GRANT EXECUTE ON FUNCTION privacy.purpose_hides(text, text) TO PUBLIC;
+
+-- PIPL Art. 31 in a view of a purpose on a legal basis other than consent:
+-- a minor's row shows only with a guardian's consent to the purpose, when
+-- privacy.guardian_consent covers the basis (read when the view is read, so a
+-- change of the setting needs no rebuild).  A minor: the explicit setting,
+-- else the birth date of the subject table (one SUBJECT column).  Each EXISTS
+-- is hashed over the small tables it reads, not probed per row.
+CREATE FUNCTION privacy.guardian_condition(alias text, rel oid, subject_columns name[], purpose text, kind text, legal_basis text)
+    RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    col name;
+    birth name;
+    match text;
+    minor text;
+    check_sql text;
+    parts text[] := ARRAY[]::text[];
+    single boolean := pg_catalog.cardinality(subject_columns) = 1;
+BEGIN
+    IF single THEN
+        SELECT l.column_name INTO birth FROM privacy.labels l
+         WHERE l.relation = rel AND l.category = 'identity.birth_date' ORDER BY l.column_name LIMIT 1;
+    END IF;
+    FOREACH col IN ARRAY subject_columns LOOP
+        match := privacy.subject_match(alias, col,
+                     (SELECT a.atttypid::pg_catalog.regtype FROM pg_catalog.pg_attribute a WHERE a.attrelid = rel AND a.attname = col));
+        minor := pg_catalog.format('EXISTS (SELECT 1 FROM privacy.subject_minor r WHERE %s AND r.subject_kind OPERATOR(pg_catalog.=) %L AND r.minor)',
+                                   match, kind);
+        IF birth IS NOT NULL THEN
+            minor := pg_catalog.format(
+                '(%s OR ((%I.%I OPERATOR(pg_catalog.>) (SELECT (pg_catalog.now() OPERATOR(pg_catalog.-)'
+                ' pg_catalog.make_interval(years => pg_catalog.current_setting(''privacy.minor_age'')::integer))::date)) IS TRUE'
+                ' AND NOT EXISTS (SELECT 1 FROM privacy.subject_minor r WHERE %s AND r.subject_kind OPERATOR(pg_catalog.=) %L AND NOT r.minor)))',
+                minor, alias, birth, match, kind);
+        END IF;
+        check_sql := pg_catalog.format(
+            '(NOT %s OR EXISTS (SELECT 1 FROM privacy.consent r WHERE %s'
+            ' AND r.purpose OPERATOR(pg_catalog.=) %L AND r.subject_kind OPERATOR(pg_catalog.=) %L AND r.by_guardian))',
+            minor, match, purpose, kind);
+        IF NOT single THEN
+            check_sql := pg_catalog.format('(%I.%I IS NULL OR %s)', alias, col, check_sql);
+        END IF;
+        parts := parts || check_sql;
+    END LOOP;
+    -- the setting, once per query
+    RETURN pg_catalog.format('(NOT (SELECT pg_catalog.current_setting(''privacy.guardian_consent'') OPERATOR(pg_catalog.=) ANY (%L::pg_catalog.text[])) OR (%s))',
+                             CASE WHEN legal_basis = 'contract' THEN '{contract,all}' ELSE '{all}' END,
+                             pg_catalog.array_to_string(parts, ' AND '));
+END
+$$;
+COMMENT ON FUNCTION privacy.guardian_condition(text, oid, name[], text, text, text) IS
+    'internal: the SQL condition (never NULL) that a row''s subjects (of a kind) are no minors, or have a guardian''s consent to the purpose, where privacy.guardian_consent asks for it (PIPL Art. 31)';
+
 CREATE FUNCTION privacy.purpose_view_query(source regclass, purpose text) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -113,7 +204,8 @@ BEGIN
                   HINT = 'Label the subject key with SECURITY LABEL FOR privacy ... IS ''SUBJECT''.';
     END IF;
 
-    -- columns: covered or unlabelled in clear, the others masked or NULL
+    -- columns: hidden ones NULL; covered or unlabelled in clear; the others
+    -- masked or NULL
     FOR col IN
         SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, t.typcategory,
                l.category, l.mask AS label_mask, c.mask AS category_mask
@@ -124,7 +216,10 @@ BEGIN
          WHERE a.attrelid = source AND a.attnum > 0 AND NOT a.attisdropped
          ORDER BY a.attnum
     LOOP
-        IF col.category IS NULL OR privacy.purpose_covers(purpose, col.category) THEN
+        IF col.category IS NOT NULL AND privacy.purpose_hides(purpose, col.category) THEN
+            -- hidden altogether: NULL of the column's type, mask or not
+            expr := pg_catalog.format('NULL::%s', col.typ);
+        ELSIF col.category IS NULL OR privacy.purpose_covers(purpose, col.category) THEN
             expr := pg_catalog.format('t.%I', col.attname);
         ELSE
             m := col.label_mask;
@@ -148,16 +243,22 @@ BEGIN
 
     -- per subject kind whose subjects own the rows: through the foreign
     -- keys, child first (t -> a1 -> a2 ... -> the subject table), the row's
-    -- subject must not be one whose rows are only kept (PIPL Art. 47), and,
-    -- for a purpose that rests on consent, must have consented
+    -- subject must not be one whose rows are only kept (PIPL Art. 47) unless
+    -- the purpose sees kept rows, and, for a purpose that rests on consent,
+    -- must have consented
     filters := ARRAY[]::text[];
     FOR sp IN SELECT * FROM privacy.subject_path s WHERE s.relation = source ORDER BY s.kind LOOP
         hops := pg_catalog.cardinality(sp.constraints);
         root := CASE WHEN hops = 0 THEN 't' ELSE 'a' || hops END;
         IF p.legal_basis <> 'consent' THEN
-            filters := filters || ('NOT ' ||
-                privacy.path_condition(sp.constraints, privacy.listed_condition('privacy.restricted_subject', root,
-                                           sp.subject_relation, sp.subject_columns, sp.kind)));
+            IF NOT privacy.purpose_sees_kept_rows(purpose) THEN
+                filters := filters || ('NOT ' ||
+                    privacy.path_condition(sp.constraints, privacy.listed_condition('privacy.restricted_subject', root,
+                                               sp.subject_relation, sp.subject_columns, sp.kind)));
+            END IF;
+            -- PIPL Art. 31: nor a minor's without a guardian's consent
+            filters := filters || ('NOT ' || privacy.path_condition(sp.constraints,
+                          'NOT ' || privacy.guardian_condition(root, sp.subject_relation, sp.subject_columns, purpose, sp.kind, p.legal_basis)));
         ELSE
             birth := NULL;
             SELECT l.column_name INTO birth FROM privacy.labels l
@@ -167,13 +268,13 @@ BEGIN
                           privacy.consent_condition(root, sp.subject_relation, sp.subject_columns, birth, purpose, sp.kind));
         END IF;
     END LOOP;
-    filter := pg_catalog.array_to_string(filters, ' AND ');
+    filter := COALESCE(NULLIF(pg_catalog.array_to_string(filters, ' AND '), ''), 'true');
     RETURN pg_catalog.format('SELECT %s FROM %s t WHERE %s',
                              pg_catalog.array_to_string(cols, ', '), source, filter);
 END
 $$;
 COMMENT ON FUNCTION privacy.purpose_view_query(regclass, text) IS
-    'the query of the purpose view of a table: subjects whose consent covers the purpose (through foreign keys too), labelled columns outside the purpose masked';
+    'the query of the purpose view of a table: subjects whose consent covers the purpose (through foreign keys too), no rows only kept after cancellation unless the purpose sees them, labelled columns outside the purpose masked, of categories it hides NULL';
 GRANT EXECUTE ON FUNCTION privacy.purpose_view_query(regclass, text) TO PUBLIC;
 
 -- (re)create one registered view and its grants
@@ -426,6 +527,77 @@ COMMENT ON FUNCTION privacy.grant_purpose(text, name) IS
     'let a role read the purpose''s views (now and future ones), and nothing else of them; returns how many views';
 -- Administrators: granted explicitly.
 REVOKE ALL ON FUNCTION privacy.grant_purpose(text, name) FROM PUBLIC;
+
+CREATE FUNCTION privacy.hide_category(purpose text, category text, hidden boolean DEFAULT true) RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n integer;
+BEGIN
+    IF purpose IS NULL OR category IS NULL OR hidden IS NULL THEN
+        RAISE EXCEPTION 'purpose, category and hidden must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM privacy.purpose p WHERE p.name = hide_category.purpose) THEN
+        RAISE EXCEPTION 'unknown purpose "%"', purpose USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM privacy.category c WHERE c.name = hide_category.category) THEN
+        RAISE EXCEPTION 'category "%" does not exist', category USING ERRCODE = 'undefined_object';
+    END IF;
+    IF hidden THEN
+        INSERT INTO privacy.purpose_hidden AS h (purpose, category) VALUES (purpose, category)
+        ON CONFLICT ON CONSTRAINT purpose_hidden_pkey DO NOTHING;
+    ELSE
+        DELETE FROM privacy.purpose_hidden h WHERE h.purpose = hide_category.purpose AND h.category = hide_category.category;
+    END IF;
+    n := privacy.refresh_purpose_views(NULL, purpose);
+    PERFORM privacy.audit_append('purpose hide', pg_catalog.format('purpose %s', purpose),
+        pg_catalog.jsonb_build_object('category', category, 'hidden', hidden, 'views', n));
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION privacy.hide_category(text, text, boolean) IS
+    'make the purpose''s views show the columns of a category (and of its sub-categories) as NULL, whether the purpose covers it or a mask would apply (hidden false: as before); refreshes them, audited; returns how many views';
+-- Administrators: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.hide_category(text, text, boolean) FROM PUBLIC;
+
+CREATE FUNCTION privacy.show_kept_rows(purpose text, shown boolean) RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    basis text;
+    n integer;
+BEGIN
+    IF purpose IS NULL THEN
+        RAISE EXCEPTION 'purpose must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT p.legal_basis INTO basis FROM privacy.purpose p WHERE p.name = show_kept_rows.purpose;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown purpose "%"', purpose USING ERRCODE = 'undefined_object';
+    END IF;
+    IF shown AND basis <> 'legal_obligation' THEN
+        RAISE EXCEPTION 'purpose "%" rests on %, not on a legal obligation: it may not see the rows kept after cancellation', purpose, basis
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'PIPL Art. 47: where the retention period the law prescribes has not expired, processing other than storing and taking necessary security protection measures stops.';
+    END IF;
+    IF shown IS NULL THEN
+        DELETE FROM privacy.purpose_kept_rows k WHERE k.purpose = show_kept_rows.purpose;
+    ELSE
+        INSERT INTO privacy.purpose_kept_rows AS k (purpose, shown) VALUES (purpose, shown)
+        ON CONFLICT ON CONSTRAINT purpose_kept_rows_pkey
+        DO UPDATE SET shown = EXCLUDED.shown, set_at = EXCLUDED.set_at, set_by = EXCLUDED.set_by;
+    END IF;
+    n := privacy.refresh_purpose_views(NULL, purpose);
+    PERFORM privacy.audit_append('purpose kept rows', pg_catalog.format('purpose %s', purpose),
+        pg_catalog.jsonb_build_object('shown', shown, 'sees', privacy.purpose_sees_kept_rows(purpose), 'views', n));
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION privacy.show_kept_rows(text, boolean) IS
+    'whether the purpose''s views show the rows kept after cancellation (only for a purpose resting on a legal obligation, PIPL Art. 47; NULL: the default of privacy.purpose_sees_kept_rows); refreshes them, audited; returns how many views';
+-- Administrators: granted explicitly.
+REVOKE ALL ON FUNCTION privacy.show_kept_rows(text, boolean) FROM PUBLIC;
 
 -- Keep the views in step: a label, a column or a table changed.
 CREATE FUNCTION privacy.purpose_views_ddl() RETURNS event_trigger

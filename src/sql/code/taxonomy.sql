@@ -171,18 +171,21 @@ BEGIN
         RAISE EXCEPTION 'on_cancel "keep until retention" needs a retention period'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    INSERT INTO privacy.category (name, parent, description, sensitive, retention, on_cancel, mask, seeded)
+    INSERT INTO privacy.category (name, parent, description, sensitive, retention, on_cancel, mask, seeded,
+                                  exported, export_reason)
     VALUES (name, v_parent, description,
             COALESCE(sensitive, p.sensitive, false),
             COALESCE(retention, p.retention),
             COALESCE(on_cancel, p.on_cancel, 'delete'),
             COALESCE(mask, p.mask),
-            false);
+            false,
+            COALESCE(p.exported, true),
+            p.export_reason);
     RETURN name;
 END
 $$;
 COMMENT ON FUNCTION privacy.add_category(text, text, boolean, interval, text, text) IS
-    'add a category under an existing parent; unset properties are inherited from the parent';
+    'add a category under an existing parent; unset properties are inherited from the parent, and whether exports leave it out (exported, export_reason) always is';
 -- Changing the taxonomy is an administrator's job.
 REVOKE ALL ON FUNCTION privacy.add_category(text, text, boolean, interval, text, text) FROM PUBLIC;
 

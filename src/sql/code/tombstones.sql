@@ -49,9 +49,10 @@ BEGIN
         RETURN;
     END IF;
     -- Citus refuses triggers on its tables, and a shell table's trigger
-    -- would never fire; a worker's shards take none either, since the
-    -- tombstones are the coordinator's (doc/citus.md: no guard there yet)
-    IF privacy.citus_table(rel) OR privacy.citus_worker() THEN
+    -- would never fire: each shard placement on a worker takes the trigger
+    -- instead, when its labels are set there (privacy.citus_sync_labels),
+    -- and reads the tombstones privacy.citus_setup() mirrors to the worker
+    IF privacy.citus_table(rel) THEN
         RETURN;
     END IF;
     -- the SUBJECT columns: the nearest labelled of the table and its inheritance ancestors
@@ -201,6 +202,7 @@ BEGIN
     END LOOP;
     FOR s IN SELECT DISTINCT x.k, x.v
                FROM (SELECT e.subject_kind AS k, e.subject AS v FROM privacy.consent_event e WHERE e.subject NOT LIKE 'cancelled:%'
+                     UNION SELECT e.guardian_kind, e.guardian FROM privacy.consent_event e WHERE e.guardian NOT LIKE 'cancelled:%'
                      UNION SELECT c.subject_kind, c.subject FROM privacy.consent c
                      UNION SELECT m.subject_kind, m.subject FROM privacy.subject_minor m
                      UNION SELECT q.subject_kind, q.subject FROM privacy.request q

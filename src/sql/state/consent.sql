@@ -50,10 +50,12 @@ INSERT INTO privacy.purpose_definition (name, seeded, legal_basis, categories, d
 CREATE TABLE privacy.policy_version (
     version      text        PRIMARY KEY,
     published_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    material     boolean     NOT NULL
+    material     boolean     NOT NULL,
+    purposes     text[]      CHECK (material OR purposes IS NULL)
 );
 COMMENT ON TABLE privacy.policy_version IS
-    'versions of the privacy policy; after a material one, consent given before it no longer counts until granted again';
+    'versions of the privacy policy; after a material one, consent given before it to the purposes it affects (purposes; NULL: every purpose) no longer counts until granted again';
+COMMENT ON COLUMN privacy.policy_version.purposes IS 'the purposes a material change affects: consent to them given before it is void; NULL: every purpose';
 GRANT SELECT ON privacy.policy_version TO PUBLIC;
 
 -- Consent: an append-only ledger, and the consents in force
@@ -69,11 +71,19 @@ CREATE TABLE privacy.consent_event (
     policy_version text,
     evidence       jsonb,
     by_guardian    boolean     NOT NULL DEFAULT false,
-    actor          name        NOT NULL DEFAULT SESSION_USER
+    actor          name        NOT NULL DEFAULT SESSION_USER,
+    -- who gave it for the subject: the guardian, a subject of guardian_kind
+    -- (canonical; 'cancelled:' and its pseudonym once the guardian cancelled)
+    guardian       text,
+    guardian_kind  text,
+    CONSTRAINT consent_event_guardian CHECK (by_guardian OPERATOR(pg_catalog.=) (guardian IS NOT NULL)
+                                             AND (guardian IS NULL) OPERATOR(pg_catalog.=) (guardian_kind IS NULL))
 );
 ALTER SEQUENCE privacy.consent_event_seq OWNED BY privacy.consent_event.seq;
 COMMENT ON SEQUENCE privacy.consent_event_seq IS 'numbers the consent ledger''s entries';
 CREATE INDEX consent_event_lookup ON privacy.consent_event (subject, purpose, subject_kind, at);
+-- the consents a guardian gave (their cancellation pseudonymizes them)
+CREATE INDEX consent_event_guardian_lookup ON privacy.consent_event (guardian, guardian_kind) WHERE guardian IS NOT NULL;
 COMMENT ON TABLE privacy.consent_event IS
     'consent ledger: every grant (granted) and withdrawal, append-only; has_consent reads it at any moment';
 -- The ledger is personal data: its owner and granted auditors only.
@@ -107,8 +117,13 @@ CREATE TABLE privacy.subject_minor (
     subject     text        NOT NULL,
     minor       boolean     NOT NULL,
     set_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- as privacy.consent.subject_key: purpose views over integer subject
+    -- columns find the setting by an integer
+    subject_key bigint      GENERATED ALWAYS AS
+                (CASE WHEN subject OPERATOR(pg_catalog.~) '^-?[0-9]{1,18}$' THEN subject::bigint END) STORED,
     PRIMARY KEY (subject, subject_kind)
 );
+CREATE INDEX subject_minor_subject_key ON privacy.subject_minor (subject_key, subject_kind) INCLUDE (minor);
 COMMENT ON TABLE privacy.subject_minor IS
     'explicit settings of whether a subject is a minor, over what a birth date column says';
 -- As the ledger.

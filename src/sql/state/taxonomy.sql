@@ -12,8 +12,12 @@ CREATE TABLE privacy.category (
     mask        text,
     anonymize   text        CHECK (anonymize OPERATOR(pg_catalog.~) '^(null|placeholder|pseudonym|ff1|generalize [1-9]|keep)$'),
     seeded      boolean     NOT NULL DEFAULT false,
+    exported    boolean     NOT NULL DEFAULT true,
+    export_reason text,
     CONSTRAINT category_parent_is_prefix
-        CHECK (parent IS NOT DISTINCT FROM pg_catalog.substring(name, '^(.*)\.[^.]+$'))
+        CHECK (parent IS NOT DISTINCT FROM pg_catalog.substring(name, '^(.*)\.[^.]+$')),
+    CONSTRAINT category_left_out_says_why
+        CHECK (exported OPERATOR(pg_catalog.=) (export_reason IS NULL))
 );
 COMMENT ON TABLE privacy.category IS
     'taxonomy of personal information: parent, description, sensitive (PIPL Art. 28), default retention, default action on cancellation, default mask';
@@ -22,6 +26,8 @@ COMMENT ON COLUMN privacy.category.retention IS 'default retention period; NULL:
 COMMENT ON COLUMN privacy.category.on_cancel IS 'default action on account cancellation: delete, anonymize, or keep until retention';
 COMMENT ON COLUMN privacy.category.mask IS 'default display mask function, schema-qualified';
 COMMENT ON COLUMN privacy.category.anonymize IS 'default ANONYMIZE WITH method of anonymize_table (null, placeholder, pseudonym, ff1, generalize <level>); NULL: chosen by the column''s constraints';
+COMMENT ON COLUMN privacy.category.exported IS 'whether export_subject hands out values of the category (false: left out, the export saying so and why)';
+COMMENT ON COLUMN privacy.category.export_reason IS 'why export_subject leaves the category out, shown in the export; NULL exactly when exported';
 COMMENT ON COLUMN privacy.category.seeded IS 'shipped with the extension (read-only); false for categories an administrator added';
 GRANT SELECT ON privacy.category TO PUBLIC;
 
@@ -139,6 +145,15 @@ UPDATE privacy.category c SET mask = m.mask
                ('financial.bank_account', 'privacy.mask_bank_card'),
                ('financial.payment_account', 'privacy.mask_id_number')) AS m(name, mask)
  WHERE c.name OPERATOR(pg_catalog.=) m.name;
+
+-- left out of exports: secrets that authenticate the person, and biometric
+-- templates (doc/cancellation.md, "Export")
+UPDATE privacy.category c
+   SET exported = false,
+       export_reason = CASE WHEN c.name OPERATOR(pg_catalog.~) '^credential(\.|$)'
+           THEN 'a secret that authenticates the person: a copy of it would let whoever obtains the export sign in as them'
+           ELSE 'a biometric template: the person cannot change it, and a copy of it could be presented to pass recognition as them' END
+ WHERE c.name OPERATOR(pg_catalog.~) '^(credential|biometric)(\.|$)';
 
 -- default anonymization methods: numbers keep their format, e-mail addresses
 -- become distinct pseudonyms, birth dates keep the year, IP addresses the /24
