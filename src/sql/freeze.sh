@@ -1,9 +1,10 @@
 #!/bin/sh
-# src/sql/freeze.sh VERSION: freeze the install script of a release
+# src/sql/freeze.sh VERSION: freeze the scripts of a release
 # (doc/upgrading.md, "Cutting a release"): builds privacy--VERSION.sql from
 # the concern files (make, with VERSION as the control file's
-# default_version), copies it to src/sql/release/privacy--VERSION.sql and
-# records its SHA-256 in src/sql/release/SHA256SUMS.  Refuses a version that
+# default_version) and the update script privacy--LAST--VERSION.sql where the
+# Makefile builds one, copies them to src/sql/release/ and records their
+# SHA-256 in src/sql/release/SHA256SUMS.  Refuses a version that
 # is frozen already (its file exists) or released (git tag vVERSION exists).
 # Run it from the top of the source tree, with PG_CONFIG set as for make.
 set -eu
@@ -29,11 +30,20 @@ if [ "$current" != "$version" ]; then
 	echo "privacy.control says default_version = '$current', not '$version': freeze a version while it is the one the concern files build" >&2
 	exit 1
 fi
-make -s "privacy--$version.sql"
+make -s
 mkdir -p "$release"
-cp "privacy--$version.sql" "$frozen"
-chmod 444 "$frozen"
-(cd "$release" && sha256sum "privacy--$version.sql") >>"$release/SHA256SUMS"
+# the install script, and the update script from the last release if the
+# Makefile builds one
+for f in "privacy--$version.sql" privacy--*--"$version.sql"; do
+	[ -e "$f" ] || continue
+	if [ -e "$release/$f" ]; then
+		echo "$release/$f exists: a frozen file is never written again" >&2
+		exit 1
+	fi
+	cp "$f" "$release/$f"
+	chmod 444 "$release/$f"
+	(cd "$release" && sha256sum "$f") >>"$release/SHA256SUMS"
+	echo "frozen: $release/$f"
+done
 sort -k2 -o "$release/SHA256SUMS" "$release/SHA256SUMS"
-echo "frozen: $frozen"
 echo "next: set default_version in privacy.control to the next version, and start src/sql/upgrade/$version--NEXT.sql (doc/upgrading.md)"
