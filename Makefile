@@ -67,8 +67,18 @@ SQL_PARTS = \
 	src/sql/code/citus.sql \
 	src/sql/code/check.sql
 
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql.tmp
+# Releases (doc/upgrading.md): the install script of each released version is
+# frozen in src/sql/release (src/sql/freeze.sh, checked against SHA256SUMS by
+# the stage frozen of make test) and installed as it is; the update script
+# from the last release to this version is built by src/sql/update.py from
+# that frozen script, the upgrade steps src/sql/upgrade/A--B.sql and the
+# concern files.
+RELEASE_DIR = src/sql/release
+LAST_RELEASE = 0.1.0
+DATA = $(wildcard $(RELEASE_DIR)/$(EXTENSION)--*.sql)
+UPDATE_SCRIPT = $(EXTENSION)--$(LAST_RELEASE)--$(EXTVERSION).sql
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(UPDATE_SCRIPT)
+EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql.tmp $(UPDATE_SCRIPT).tmp
 SCRIPTS = bin/privacy_anonymized_dump
 
 # pg_regress suites (sql/ + expected/), one per concern
@@ -106,6 +116,14 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control Makefile
 	@{ printf '%s\n\n' '/* $@: install script of the privacy extension, version $(EXTVERSION), built from src/sql by make (edit those files, not this one) */'; \
 	  printf '%s\n' '\echo Use "CREATE EXTENSION privacy" to load this file. \quit'; \
 	  for part in $(filter %.sql,$^); do printf '\n'; cat "$$part"; done; } > $@.tmp
+	@mv $@.tmp $@
+
+# the update script from the last release: its steps, then the code of every
+# concern carried again (src/sql/update.py refuses what an update script
+# must not hold)
+$(UPDATE_SCRIPT): $(RELEASE_DIR)/$(EXTENSION)--$(LAST_RELEASE).sql src/sql/upgrade/$(LAST_RELEASE)--$(EXTVERSION).sql $(SQL_PARTS) src/sql/update.py $(EXTENSION).control Makefile
+	@python3 src/sql/update.py $(LAST_RELEASE) $(EXTVERSION) $(RELEASE_DIR)/$(EXTENSION)--$(LAST_RELEASE).sql \
+	  src/sql/upgrade/$(LAST_RELEASE)--$(EXTVERSION).sql $(SQL_PARTS) > $@.tmp
 	@mv $@.tmp $@
 
 .PHONY: deps test demo

@@ -16,11 +16,15 @@ set -uo pipefail
 : "${REGRESS:?REGRESS is set by make test}"
 : "${REGRESS_LOGGED?REGRESS_LOGGED is set by make test}"
 : "${ISOLATION:?ISOLATION is set by make test}"
-# STAGES: which stages run (make coverage runs regress only)
+# STAGES: which stages run (make coverage runs regress only): frozen (the
+# frozen scripts of released versions unchanged, src/sql/check-frozen.sh),
+# regress, upgrade (test/upgrade: each release updated to this version equals
+# a fresh install and keeps its data; the suites on an updated database),
+# clock, isolation, fuzz, tap
 # (generated, the generated-schema test of cancellation, is not in the default
 # list yet: cancellation still fails it on some schemas with a cycle of foreign
 # keys or a composite key, test/generated/expected_failures.txt; doc/testing.md)
-STAGES=${STAGES:-regress,clock,isolation,fuzz,tap}
+STAGES=${STAGES:-frozen,regress,upgrade,clock,isolation,fuzz,tap}
 stage() { case ",$STAGES," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 build_install || { echo "build or install failed" >&2; exit 1; }
@@ -88,12 +92,56 @@ shared_preload_libraries = 'plpgsql, plpgsql_check, privacy'
 plpgsql_check.profiler = on
 CONF
 
+status_frozen=0
+if stage frozen; then
+	echo "== frozen: src/sql/release"
+	"$ROOT/src/sql/check-frozen.sh" 2>&1 | tee "$work/frozen.log"
+	status_frozen=${PIPESTATUS[0]}
+	passed=$((passed + $(grep -c '^ok: frozen' "$work/frozen.log" || true)))
+	failed=$((failed + $(grep -c '^FAILED: frozen' "$work/frozen.log" || true)))
+	[ "$status_frozen" -ne 0 ] && [ "$(grep -c '^FAILED: frozen' "$work/frozen.log" || true)" -eq 0 ] && failed=$((failed + 1))
+fi
+
 status_regress=0
 if stage regress; then
 	# shellcheck disable=SC2086 # the suite lists are word lists
 	run_suite regress "$PGXS_DIR/test/regress/pg_regress" "$work" contrib_regression $REGRESS $REGRESS_LOGGED
 	status_regress=$?
 	[ -f "$work/regress/coverage.txt" ] && cp "$work/regress/coverage.txt" "$ROOT/coverage.txt"
+fi
+
+# the upgrade test (test/upgrade): every release before this version,
+# updated with ALTER EXTENSION privacy UPDATE, equals a fresh install
+# (fingerprint) and keeps and answers its data; then the suites of this
+# version (UPGRADE_REGRESS, default all of REGRESS) pass on a database whose
+# extension was installed as the last release and updated (setup's CREATE
+# EXTENSION made that, in the suite and in its expected output alike)
+status_upgrade=0
+if stage upgrade; then
+	releases=$(cd "$ROOT/src/sql/release" && ls privacy--*.sql 2>/dev/null | grep -v -- '--.*--' | sed 's/^privacy--\(.*\)\.sql$/\1/')
+	for from in $releases; do
+		echo "== upgrade: test/upgrade from $from"
+		"$ROOT/test/upgrade/run.sh" "$work" "$from" 2>&1 | tee "$work/upgrade_$from.log"
+		st=${PIPESTATUS[0]}
+		passed=$((passed + $(grep -c '^ok: upgrade' "$work/upgrade_$from.log" || true)))
+		failed=$((failed + $(grep -c '^FAILED: upgrade' "$work/upgrade_$from.log" || true)))
+		if [ "$st" -ne 0 ]; then
+			status_upgrade=1
+			[ "$(grep -c '^FAILED: upgrade' "$work/upgrade_$from.log" || true)" -eq 0 ] && failed=$((failed + 1))
+		fi
+	done
+	last=$(printf '%s\n' $releases | sort -V | tail -1)
+	if [ -n "$last" ]; then
+		suites="$work/upgrade_suites"
+		as_pg mkdir -p "$suites"
+		as_pg cp -r "$work/sql" "$work/expected" "$suites/"
+		as_pg ln -s "$work/test" "$work/doc" "$work/Makefile" "$suites/"
+		as_pg sed -i "0,/^CREATE EXTENSION privacy;\$/s//CREATE EXTENSION privacy VERSION '$last';\nALTER EXTENSION privacy UPDATE;/" \
+			"$suites/sql/setup.sql" "$suites/expected/setup.out"
+		# shellcheck disable=SC2086
+		CONF="$work/test/privacy_clock.conf" run_suite "regress_updated_from_$last" "$PGXS_DIR/test/regress/pg_regress" \
+			"$suites" contrib_regression ${UPGRADE_REGRESS:-$REGRESS} || status_upgrade=1
+	fi
 fi
 
 # generated schemas: cancellation on random schemas against the contract's
@@ -179,7 +227,7 @@ fi
 
 echo
 echo "summary: $passed passed, $failed failed"
-if [ "$status_regress" -ne 0 ] || [ "$status_gen" -ne 0 ] || [ "$status_clock" -ne 0 ] || [ "$status_iso" -ne 0 ] || [ "$status_fuzz" -ne 0 ] || [ "$status_tap" -ne 0 ]; then
+if [ "$status_frozen" -ne 0 ] || [ "$status_upgrade" -ne 0 ] || [ "$status_regress" -ne 0 ] || [ "$status_gen" -ne 0 ] || [ "$status_clock" -ne 0 ] || [ "$status_iso" -ne 0 ] || [ "$status_fuzz" -ne 0 ] || [ "$status_tap" -ne 0 ]; then
 	keep=1
 	echo "scratch directory kept for inspection: $work"
 	exit 1

@@ -9,6 +9,12 @@
 \pset format unaligned
 \pset pager off
 SET client_min_messages = warning;
+-- fp_rows (psql variable, default on): off leaves out the rows the tables
+-- hold (an upgraded database with a user's data against a fresh install)
+\if :{?fp_rows}
+\else
+\set fp_rows on
+\endif
 -- deparse names the same way in every database
 SET search_path = pg_catalog, pg_temp;
 
@@ -134,7 +140,12 @@ SELECT 'relation ' || c.oid::regclass::text || ' :: ' || x.k || ' = ' || pg_temp
  WHERE m.classid = 'pg_class'::regclass
 UNION ALL
 -- columns (of tables, views, sequences and composite types)
-SELECT 'relation ' || c.oid::regclass::text || ' :: column ' || lpad(a.attnum::text, 3, '0') || ' ' || quote_ident(a.attname)
+-- (numbered by position among the columns not dropped: an upgraded table
+-- keeps the numbers of the columns a step dropped)
+SELECT 'relation ' || c.oid::regclass::text || ' :: column '
+       || lpad((SELECT count(*) FROM pg_attribute b
+                 WHERE b.attrelid = a.attrelid AND b.attnum > 0 AND NOT b.attisdropped AND b.attnum <= a.attnum)::text, 3, '0')
+       || ' ' || quote_ident(a.attname)
        || ' = ' || pg_temp.fp_text(concat_ws(' | ',
               format_type(a.atttypid, a.atttypmod),
               CASE WHEN a.attnotnull THEN 'not null' END,
@@ -243,10 +254,25 @@ SELECT 'event trigger ' || quote_ident(t.evtname) || ' :: ' || x.k || ' = ' || p
                             ('comment', obj_description(t.oid, 'pg_event_trigger'))) x(k, v)
  WHERE m.classid = 'pg_event_trigger'::regclass
 UNION ALL
--- the rows the install script writes (seeds), per table
+-- the privileges pg_dump takes as the extension's own (pg_init_privs): of
+-- members, their columns, and the schema
+SELECT 'init privs ' || o.type || ' ' || o.identity || ' :: ' || i.privtype::text || ' = ' || pg_temp.fp_text(i.initprivs::text)
+  FROM pg_init_privs i
+ CROSS JOIN LATERAL pg_identify_object(i.classoid, i.objoid, i.objsubid) o
+ WHERE EXISTS (SELECT 1 FROM fp_member m WHERE m.classid = i.classoid AND m.objid = i.objoid)
+    OR (i.classoid = 'pg_namespace'::regclass AND i.objoid = (SELECT e.extnamespace FROM pg_extension e WHERE e.extname = 'privacy'))
+UNION ALL
+-- security labels on members, their columns, and the schema (any provider)
+SELECT 'security label ' || o.type || ' ' || o.identity || ' :: ' || l.provider || ' = ' || pg_temp.fp_text(l.label)
+  FROM pg_seclabel l
+ CROSS JOIN LATERAL pg_identify_object(l.classoid, l.objoid, l.objsubid) o
+ WHERE EXISTS (SELECT 1 FROM fp_member m WHERE m.classid = l.classoid AND m.objid = l.objoid)
+    OR (l.classoid = 'pg_namespace'::regclass AND l.objoid = (SELECT e.extnamespace FROM pg_extension e WHERE e.extname = 'privacy'))
+UNION ALL
+-- the rows the install script writes (seeds), per table (unless fp_rows is off)
 SELECT 'relation ' || c.oid::regclass::text || ' :: rows = ' || pg_temp.fp_rows(c.oid)
   FROM fp_member m
   JOIN pg_class c ON c.oid = m.objid AND c.relkind IN ('r', 'p')
- WHERE m.classid = 'pg_class'::regclass;
+ WHERE m.classid = 'pg_class'::regclass AND :'fp_rows'::boolean;
 
 SELECT line FROM fp_line ORDER BY line COLLATE "C";

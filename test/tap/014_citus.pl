@@ -78,7 +78,7 @@ my ($out, $err) = q_($coord, q{CREATE EXTENSION privacy});
 is($err, '', 'CREATE EXTENSION privacy on the coordinator');
 for my $w (@workers)
 {
-	is($w->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'privacy'}), '0.1.0',
+	is($w->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'privacy'}), '0.2.0',
 		'it reaches ' . $w->name);
 }
 ($out, $err) = q_($workers[0], q{SELECT privacy.pseudonym('x', 'anonymize')});

@@ -335,20 +335,62 @@ CREATE TRIGGER citus_mirror_in BEFORE INSERT ON privacy.citus_mirror
 
 -- every mirrored table sends each statement's changes (one trigger per kind
 -- of statement: a trigger with transition tables has one event)
-DO $$
-DECLARE
-    t name;
-BEGIN
-    FOREACH t IN ARRAY privacy.citus_mirror_tables() LOOP
-        EXECUTE pg_catalog.format('CREATE TRIGGER citus_mirror_insert AFTER INSERT ON privacy.%I'
-                                  ' REFERENCING NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out()', t);
-        EXECUTE pg_catalog.format('CREATE TRIGGER citus_mirror_update AFTER UPDATE ON privacy.%I'
-                                  ' REFERENCING OLD TABLE AS mirror_old NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out()', t);
-        EXECUTE pg_catalog.format('CREATE TRIGGER citus_mirror_delete AFTER DELETE ON privacy.%I'
-                                  ' REFERENCING OLD TABLE AS mirror_old FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out()', t);
-    END LOOP;
-END
-$$;
+-- (written out, not made by a loop: an update script carries each again with
+-- CREATE OR REPLACE TRIGGER; the list is privacy.citus_mirror_tables())
+CREATE TRIGGER citus_mirror_insert AFTER INSERT ON privacy.key
+    REFERENCING NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_update AFTER UPDATE ON privacy.key
+    REFERENCING OLD TABLE AS mirror_old NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_delete AFTER DELETE ON privacy.key
+    REFERENCING OLD TABLE AS mirror_old FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_insert AFTER INSERT ON privacy.key_version
+    REFERENCING NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_update AFTER UPDATE ON privacy.key_version
+    REFERENCING OLD TABLE AS mirror_old NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_delete AFTER DELETE ON privacy.key_version
+    REFERENCING OLD TABLE AS mirror_old FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_insert AFTER INSERT ON privacy.purpose_definition
+    REFERENCING NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_update AFTER UPDATE ON privacy.purpose_definition
+    REFERENCING OLD TABLE AS mirror_old NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_delete AFTER DELETE ON privacy.purpose_definition
+    REFERENCING OLD TABLE AS mirror_old FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_insert AFTER INSERT ON privacy.policy_version
+    REFERENCING NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_update AFTER UPDATE ON privacy.policy_version
+    REFERENCING OLD TABLE AS mirror_old NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_delete AFTER DELETE ON privacy.policy_version
+    REFERENCING OLD TABLE AS mirror_old FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_insert AFTER INSERT ON privacy.consent_event
+    REFERENCING NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_update AFTER UPDATE ON privacy.consent_event
+    REFERENCING OLD TABLE AS mirror_old NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_delete AFTER DELETE ON privacy.consent_event
+    REFERENCING OLD TABLE AS mirror_old FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_insert AFTER INSERT ON privacy.consent
+    REFERENCING NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_update AFTER UPDATE ON privacy.consent
+    REFERENCING OLD TABLE AS mirror_old NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_delete AFTER DELETE ON privacy.consent
+    REFERENCING OLD TABLE AS mirror_old FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_insert AFTER INSERT ON privacy.subject_minor
+    REFERENCING NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_update AFTER UPDATE ON privacy.subject_minor
+    REFERENCING OLD TABLE AS mirror_old NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_delete AFTER DELETE ON privacy.subject_minor
+    REFERENCING OLD TABLE AS mirror_old FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_insert AFTER INSERT ON privacy.restricted_subject
+    REFERENCING NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_update AFTER UPDATE ON privacy.restricted_subject
+    REFERENCING OLD TABLE AS mirror_old NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_delete AFTER DELETE ON privacy.restricted_subject
+    REFERENCING OLD TABLE AS mirror_old FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_insert AFTER INSERT ON privacy.cancelled_subject
+    REFERENCING NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_update AFTER UPDATE ON privacy.cancelled_subject
+    REFERENCING OLD TABLE AS mirror_old NEW TABLE AS mirror_new FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
+CREATE TRIGGER citus_mirror_delete AFTER DELETE ON privacy.cancelled_subject
+    REFERENCING OLD TABLE AS mirror_old FOR EACH STATEMENT EXECUTE FUNCTION privacy.citus_mirror_out();
 
 -- set up a Citus cluster: the mirror becomes a reference table (on every
 -- node, in this transaction) and every mirrored table is sent whole

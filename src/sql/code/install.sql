@@ -47,6 +47,9 @@ CREATE FUNCTION privacy.check_preload() RETURNS void
 SELECT privacy.check_preload();
 DROP FUNCTION privacy.check_preload();
 
+-- end of the install-time guards: src/sql/update.py carries what follows into
+-- update scripts, and nothing above
+
 GRANT USAGE ON SCHEMA privacy TO PUBLIC;
 
 -- Restore mode: a superuser running a pg_dump script (check_function_bodies

@@ -1,0 +1,12 @@
+-- src/sql/upgrade/0.1.0--0.2.0.sql: the upgrade steps from 0.1.0 to 0.2.0,
+-- run first by ALTER EXTENSION privacy UPDATE (doc/upgrading.md, "Writing an
+-- upgrade step").  Plain SQL, no DO blocks, in the order written:
+--   - a change of state: ALTER TABLE (add columns at the end, as the state
+--     file's CREATE TABLE lists them), CREATE TABLE / SEQUENCE / INDEX of a
+--     new object exactly as its state file has it, seed rows, data moves;
+--   - DROP FUNCTION / PROCEDURE of a routine that 0.2.0 removes, or whose
+--     arguments, result or argument names change (the code that follows
+--     creates the new one); DROP VIEW of a view whose columns change.
+-- Code (functions, views, triggers, comments, grants) needs no step: the
+-- update script carries every concern file again with CREATE OR REPLACE.
+-- Add each step under the issue that needs it, with one line on why.
