@@ -46,6 +46,17 @@ UPDATE privacy.category SET exported = true, export_reason = NULL WHERE name = '
 SELECT exported, export_reason FROM privacy.category WHERE name = 'biometric.vein';
 SELECT privacy.drop_category('biometric.vein');
 
+-- consents given as a guardian: listed in the guardian's export apart from
+-- their own; the minor's export shows them as its own, by_guardian, without
+-- naming the guardian
+SELECT privacy.set_minor('9100', true);
+SELECT privacy.grant_consent('9200', 'analytics', '{"form": "app"}') > 0 AS own;
+SELECT privacy.grant_consent('9100', 'marketing', '{"guardian": "verified by SMS"}', guardian => '9200') > 0 AS as_guardian;
+SELECT privacy.export_subject('9200') AS g \gset
+SELECT jsonb_pretty((SELECT jsonb_agg(c - 'at') FROM jsonb_array_elements(:'g'::jsonb -> 'consent_history') c)) AS own;
+SELECT jsonb_pretty((SELECT jsonb_agg(c - 'at') FROM jsonb_array_elements(:'g'::jsonb -> 'consents_as_guardian') c)) AS as_guardian;
+SELECT jsonb_pretty(privacy.export_subject('9100') - 'exported_at' #- '{consent_history,0,at}') AS minor;
+SELECT relation, data ? 'for_subject' AS as_guardian, count(*) FROM privacy.export_subject_rows('9200') GROUP BY 1, 2 ORDER BY 1, 2;
 -- the streaming form gives the same rows
 SELECT relation, count(*) FROM privacy.export_subject_rows('9003') GROUP BY 1 ORDER BY relation::text;
 -- a subject nobody holds: an empty document

@@ -267,8 +267,16 @@ SET ROLE regress_view_admin;
 SELECT try($$SELECT privacy.create_purpose_view('pv.users', 'analytics')$$);
 RESET ROLE;
 
--- dropping a purpose drops its views; dropping a table drops them with it
+-- dropping a purpose drops its views, the categories it hides and its setting
+-- for kept rows; another purpose's stay
+SELECT privacy.hide_category('service', 'contact.phone') AS views, privacy.show_kept_rows('service', false) AS views;
+SELECT privacy.hide_category('security', 'contact.email') AS views, privacy.show_kept_rows('security', true) AS views;
+SELECT purpose, category FROM privacy.purpose_hidden ORDER BY 1, 2;
+SELECT purpose, shown FROM privacy.purpose_kept_rows ORDER BY 1;
 SELECT privacy.drop_purpose('service');
+SELECT purpose, category FROM privacy.purpose_hidden ORDER BY 1, 2;
+SELECT purpose, shown FROM privacy.purpose_kept_rows ORDER BY 1;
+SELECT privacy.hide_category('security', 'contact.email', false) AS views, privacy.show_kept_rows('security', NULL) AS views;
 SELECT count(*) AS service_views FROM privacy.purpose_view WHERE purpose = 'service';
 SELECT to_regclass('pv.users_service') AS gone;
 DROP TABLE pv.users CASCADE;

@@ -80,6 +80,8 @@ CREATE FUNCTION eb.by_hand(s int) RETURNS jsonb LANGUAGE sql STABLE AS $$
                                                           WHERE order_id IN (SELECT id FROM eb.orders WHERE user_id = s)) t),
         'consent_history', (SELECT jsonb_agg(to_jsonb(e)) FROM privacy.consent_event e
                              WHERE e.subject = s::text AND e.subject_kind = 'person'),
+        'consents_as_guardian', (SELECT jsonb_agg(to_jsonb(e)) FROM privacy.consent_event e
+                                  WHERE e.guardian = s::text AND e.guardian_kind = 'person'),
         'requests', (SELECT jsonb_agg(to_jsonb(q)) FROM privacy.request q
                       WHERE q.subject_id = privacy.subject_pseudonym(s::text)))
 $$;

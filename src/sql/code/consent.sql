@@ -101,12 +101,15 @@ BEGIN
     SELECT d.name, false, d.legal_basis, d.categories, d.description, true
       FROM privacy.purpose d WHERE d.name = drop_purpose.name
     ON CONFLICT ON CONSTRAINT purpose_definition_pkey DO UPDATE SET dropped = true, defined_at = pg_catalog.now();
+    -- its settings go with it: a purpose defined again under the name starts without them
+    DELETE FROM privacy.purpose_hidden h WHERE h.purpose = drop_purpose.name;
+    DELETE FROM privacy.purpose_kept_rows k WHERE k.purpose = drop_purpose.name;
     PERFORM privacy.audit_append('purpose', pg_catalog.format('purpose %s', name), '{"operation": "drop"}');
     PERFORM privacy.refresh_purpose_views(NULL, name);
 END
 $$;
 COMMENT ON FUNCTION privacy.drop_purpose(text) IS
-    'remove a purpose (seeded or not); refused while consents for it are in force';
+    'remove a purpose (seeded or not), its views, the categories it hides and its setting for kept rows; refused while consents for it are in force';
 -- Administrators only.
 REVOKE ALL ON FUNCTION privacy.drop_purpose(text) FROM PUBLIC;
 

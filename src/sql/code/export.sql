@@ -230,6 +230,16 @@ BEGIN
           FROM privacy.consent_event ev
          WHERE ev.subject = canonical AND ev.subject_kind = export_subject_rows.kind
          ORDER BY ev.seq;
+    -- the consents the subject gave as a guardian, for another subject
+    -- (for_subject, for_kind tell them from its own)
+    RETURN QUERY
+        SELECT 'privacy.consent_event'::pg_catalog.regclass,
+               pg_catalog.jsonb_build_object('purpose', ev.purpose, 'granted', ev.granted, 'at', ev.at,
+                                             'policy_version', ev.policy_version, 'evidence', ev.evidence,
+                                             'for_subject', ev.subject, 'for_kind', ev.subject_kind)
+          FROM privacy.consent_event ev
+         WHERE ev.guardian = canonical AND ev.guardian_kind = export_subject_rows.kind
+         ORDER BY ev.seq;
     RETURN QUERY
         SELECT 'privacy.request'::pg_catalog.regclass,
                pg_catalog.jsonb_build_object('id', rq.id, 'kind', rq.kind, 'received_at', rq.received_at,
@@ -255,7 +265,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION privacy.export_subject_rows(text, text, text[]) IS
-    'everything held about the subject of a kind: every row it owns, alone or with others, one row per table row (each column with its value and category; bytea as base64; the subject''s ciphertexts decrypted; a column of a category left out marked so, not read), read as each table''s owner, then its consent history, its requests, and one privacy.category row per category left out (reason, columns, values); withhold: the categories to leave out instead of those whose exported is false; for subjects with very many rows';
+    'everything held about the subject of a kind: every row it owns, alone or with others, one row per table row (each column with its value and category; bytea as base64; the subject''s ciphertexts decrypted; a column of a category left out marked so, not read), read as each table''s owner, then its consent history, the consents it gave as a guardian (privacy.consent_event rows with for_subject and for_kind), its requests, and one privacy.category row per category left out (reason, columns, values); withhold: the categories to leave out instead of those whose exported is false; for subjects with very many rows';
 -- Reads personal data: granted explicitly.
 REVOKE ALL ON FUNCTION privacy.export_subject_rows(text, text, text[]) FROM PUBLIC;
 
@@ -277,7 +287,11 @@ BEGIN
                                                 WHERE x.relation::text <> ALL (ARRAY['privacy.consent_event', 'privacy.request', 'privacy.category'])
                                                 GROUP BY 1) g), '{}'),
                    'consent_history', COALESCE((SELECT pg_catalog.jsonb_agg(x.data) FROM x
-                                                 WHERE x.relation = 'privacy.consent_event'::pg_catalog.regclass), '[]'),
+                                                 WHERE x.relation = 'privacy.consent_event'::pg_catalog.regclass
+                                                   AND NOT x.data ? 'for_subject'), '[]'),
+                   'consents_as_guardian', COALESCE((SELECT pg_catalog.jsonb_agg(x.data) FROM x
+                                                      WHERE x.relation = 'privacy.consent_event'::pg_catalog.regclass
+                                                        AND x.data ? 'for_subject'), '[]'),
                    'requests', COALESCE((SELECT pg_catalog.jsonb_agg(x.data) FROM x
                                           WHERE x.relation = 'privacy.request'::pg_catalog.regclass), '[]'),
                    'left_out', COALESCE((SELECT pg_catalog.jsonb_agg(x.data) FROM x
@@ -285,6 +299,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION privacy.export_subject(text, text, text[]) IS
-    'everything held about the subject (of a kind) as one jsonb document: rows of every labelled table by table (values with their categories), consent history, requests, and the categories left out with the reason, their columns and how many values (left_out: by default the categories whose exported is false, else those withhold names); audited';
+    'everything held about the subject (of a kind) as one jsonb document: rows of every labelled table by table (values with their categories), consent history, the consents it gave as a guardian (consents_as_guardian), requests, and the categories left out with the reason, their columns and how many values (left_out: by default the categories whose exported is false, else those withhold names); audited';
 -- As export_subject_rows.
 REVOKE ALL ON FUNCTION privacy.export_subject(text, text, text[]) FROM PUBLIC;
