@@ -258,6 +258,20 @@ WITH u AS MATERIALIZED (SELECT id FROM app.users) SELECT count(*) FILTER (WHERE 
 ($out, $err) = q_($workers[0], q{SELECT privacy.grant_consent('5', 'marketing', '{}')});
 like($err, qr/privacy\.grant_consent runs on the Citus coordinator only/, 'a consent is recorded on the coordinator only');
 
+# a coordinator session that names itself like a Citus task: its changes of
+# the mirrored tables reach the workers all the same (whether to send is the
+# node's, not the application_name's)
+($out, $err) = q_($coord, q{SET application_name = 'citus_internal gpid=10000000099';
+SELECT privacy.set_minor('7777', true); SELECT privacy.define_purpose('spoofed', 'consent', ARRAY['contact.email'], 'named like a task')});
+is($err, '', 'a coordinator session named "citus_internal gpid=..." sets a minor and defines a purpose');
+is($_->safe_psql('postgres', q{SELECT (SELECT count(*) FROM privacy.subject_minor WHERE subject = '7777' AND minor)
+  || ' ' || (SELECT count(*) FROM privacy.purpose_definition WHERE name = 'spoofed' AND NOT dropped)}), '1 1',
+	'both reach ' . $_->name)
+  for @workers;
+$coord->safe_psql('postgres', q{SELECT privacy.set_minor('7777', false); SELECT privacy.drop_purpose('spoofed')});
+is($workers[0]->safe_psql('postgres', q{SELECT count(*) FROM privacy.subject_minor WHERE subject = '7777' AND minor}), '0',
+	'and their undoing too');
+
 # ---------------------------------------------------------------- purpose views
 ($out, $err) = q_($coord, q{SELECT privacy.create_purpose_view('app.users', 'marketing', 'users_marketing');
 CREATE ROLE marketer LOGIN; SELECT privacy.grant_purpose('marketing', 'marketer')});
