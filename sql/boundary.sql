@@ -382,10 +382,25 @@ SELECT privacy.view_column_type('bnd.dclients'::regclass, 2) AS phone_type,
 DROP VIEW bnd.dclients_bnd_reading;
 CREATE VIEW bnd.dclients_bnd_reading WITH (security_barrier) AS
     SELECT id, phone, privacy.mask_name(name)::bnd.text_d AS name, NULL::bnd.text_d AS nationality, tags FROM bnd.dclients;
-SELECT severity, object, message, hint FROM privacy.check() WHERE object LIKE 'bnd.%';
+GRANT SELECT ON bnd.dclients_bnd_reading TO regress_bnd_reader;
+DELETE FROM bnd.marker;
+SET ROLE regress_bnd_reader;
+SELECT id, name FROM bnd.dclients_bnd_reading ORDER BY id;
+RESET ROLE;
+-- (what the fix prevents: the owner's check ran as the reader)
+SELECT who, what, count(*) FROM bnd.marker GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT severity, object, message, hint FROM privacy.check() WHERE object = 'bnd.dclients_bnd_reading' ORDER BY message;
 SELECT privacy.refresh_purpose_views('bnd.dclients') AS refreshed;
-SELECT count(*) AS findings FROM privacy.check() WHERE object LIKE 'bnd.%';
+SELECT count(*) AS findings FROM privacy.check() WHERE object = 'bnd.dclients_bnd_reading';
 SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
  WHERE attrelid = 'bnd.dclients_bnd_reading'::regclass AND attnum > 0 ORDER BY attnum;
+DELETE FROM bnd.marker;
+SET ROLE regress_bnd_reader;
+SELECT id, name FROM bnd.dclients_bnd_reading ORDER BY id;
+RESET ROLE;
+SELECT count(*) AS checks_run FROM bnd.marker;
+SELECT privacy.withdraw_consent('880001', 'bnd_reading') AS withdrawn;
 SELECT privacy.drop_purpose('bnd_reading');
+SELECT to_regclass('bnd.dclients_bnd_reading') AS view_after_drop;
+DROP OWNED BY regress_bnd_reader;
 DROP ROLE regress_bnd_reader;

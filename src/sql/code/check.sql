@@ -194,7 +194,7 @@ CREATE FUNCTION privacy.check()
     -- a purpose view made before 0.2.0 that casts to a domain: reading it
     -- runs the domain's constraints, the table owner's code, as the reader
     SELECT 'error', pg_catalog.format('%I.%I', v.view_schema, v.view_name),
-           pg_catalog.format('purpose view %I.%I casts column %I to domain %s: reading it runs the domain''s constraints as the reader',
+           pg_catalog.format('purpose view %I.%I gives column %I the domain %s, as views made before 0.2.0 did: its casts to the domain run the domain''s constraints as the reader',
                              v.view_schema, v.view_name, a.attname, a.atttypid::pg_catalog.regtype),
            'SELECT privacy.refresh_purpose_views();'
       FROM privacy.purpose_view v
