@@ -343,3 +343,64 @@ SECURITY LABEL FOR privacy ON COLUMN bnd.clients.phone IS 'CATEGORY identity.nam
 RESET ROLE;
 SELECT to_regclass('bnd.on_top') IS NOT NULL AS still_there,
        (SELECT array_agg(attname ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'bnd.clients_marketing'::regclass AND attnum > 0) AS view_columns;
+
+-- a purpose view casts no column to a domain: a domain's CHECK is the table
+-- owner's code, and a cast in the view would run it as whoever reads the view
+-- (over Citus, as the extension's owner on a worker: TAP 014).  Masked,
+-- hidden and clear columns of a domain type (an array of one too) come out as
+-- the base type; reading the view runs none of the owner's code.
+CREATE ROLE regress_bnd_reader;
+SELECT privacy.define_purpose('bnd_reading', 'consent', ARRAY['contact.phone'], 'reads the boundary test''s clients') IS NOT NULL AS defined;
+SELECT privacy.hide_category('bnd_reading', 'identity.nationality') AS hidden;
+SET ROLE regress_owner;
+CREATE DOMAIN bnd.text_d AS text CHECK (bnd.trap('view domain check'));
+CREATE TABLE bnd.dclients (id integer PRIMARY KEY, phone bnd.text_d, name bnd.text_d,
+                           nationality bnd.text_d, tags bnd.text_d[]);
+SECURITY LABEL FOR privacy ON COLUMN bnd.dclients.id IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN bnd.dclients.phone IS 'CATEGORY contact.phone';
+SECURITY LABEL FOR privacy ON COLUMN bnd.dclients.name IS 'CATEGORY identity.name';
+SECURITY LABEL FOR privacy ON COLUMN bnd.dclients.nationality IS 'CATEGORY identity.nationality';
+INSERT INTO bnd.dclients VALUES (880001, '13800000001', 'Wang Fang', 'CN', ARRAY['vip']),
+                                (880002, '13800000002', 'Li Lei', 'CN', NULL);
+RESET ROLE;
+SELECT privacy.grant_consent('880001', 'bnd_reading') > 0 AS consented;
+SELECT privacy.create_purpose_view('bnd.dclients', 'bnd_reading') AS view;
+SELECT privacy.grant_purpose('bnd_reading', 'regress_bnd_reader') AS views_granted;
+SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+ WHERE attrelid = 'bnd.dclients_bnd_reading'::regclass AND attnum > 0 ORDER BY attnum;
+DELETE FROM bnd.marker;
+SET ROLE regress_bnd_reader;
+SELECT * FROM bnd.dclients_bnd_reading;
+RESET ROLE;
+SELECT who, what FROM bnd.marker ORDER BY 1, 2;
+SELECT privacy.view_column_type('bnd.dclients'::regclass, 2) AS phone_type,
+       privacy.view_column_type('bnd.dclients'::regclass, 5) AS tags_type,
+       privacy.view_column_type('bnd.marker'::regclass, 1) AS plain_type,
+       privacy.view_column_type('bnd.dclients'::regclass, 9) AS no_column;
+-- a purpose view made by 0.1.0 cast to the domain: privacy.check() names it
+-- and its hint rebuilds it
+DROP VIEW bnd.dclients_bnd_reading;
+CREATE VIEW bnd.dclients_bnd_reading WITH (security_barrier) AS
+    SELECT id, phone, privacy.mask_name(name)::bnd.text_d AS name, NULL::bnd.text_d AS nationality, tags FROM bnd.dclients;
+GRANT SELECT ON bnd.dclients_bnd_reading TO regress_bnd_reader;
+DELETE FROM bnd.marker;
+SET ROLE regress_bnd_reader;
+SELECT id, name FROM bnd.dclients_bnd_reading ORDER BY id;
+RESET ROLE;
+-- (what the fix prevents: the owner's check ran as the reader)
+SELECT who, what, count(*) FROM bnd.marker GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT severity, object, message, hint FROM privacy.check() WHERE object = 'bnd.dclients_bnd_reading' ORDER BY message;
+SELECT privacy.refresh_purpose_views('bnd.dclients') AS refreshed;
+SELECT count(*) AS findings FROM privacy.check() WHERE object = 'bnd.dclients_bnd_reading';
+SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+ WHERE attrelid = 'bnd.dclients_bnd_reading'::regclass AND attnum > 0 ORDER BY attnum;
+DELETE FROM bnd.marker;
+SET ROLE regress_bnd_reader;
+SELECT id, name FROM bnd.dclients_bnd_reading ORDER BY id;
+RESET ROLE;
+SELECT count(*) AS checks_run FROM bnd.marker;
+SELECT privacy.withdraw_consent('880001', 'bnd_reading') AS withdrawn;
+SELECT privacy.drop_purpose('bnd_reading');
+SELECT to_regclass('bnd.dclients_bnd_reading') AS view_after_drop;
+DROP OWNED BY regress_bnd_reader;
+DROP ROLE regress_bnd_reader;

@@ -235,9 +235,16 @@ privacy_citus_mirrored_sql(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(privacy_citus_worker_sql);
 
-/* privacy.citus_worker() -> boolean: this node is a Citus worker */
+/*
+ * privacy.citus_worker() -> boolean: this node is a Citus worker.  The node,
+ * not the backend: what decides whether the coordinator's changes are sent to
+ * the workers (citus_mirror_out) or a worker's copy is written
+ * (citus_mirror_in) must not follow application_name, which any session sets
+ * (a coordinator session calling itself "citus_internal gpid=..." kept its
+ * consent changes from the workers).
+ */
 Datum
 privacy_citus_worker_sql(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(privacy_citus_worker() || privacy_citus_task());
+	PG_RETURN_BOOL(privacy_citus_worker());
 }

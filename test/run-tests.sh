@@ -211,7 +211,7 @@ mkdir -p "$work/tap"
 	PG_CONFIG="$PG_CONFIG" \
 	PG_REGRESS="$PGXS_DIR/test/regress/pg_regress" \
 	PRIVACY_ROOT="$work" \
-	prove -I "$PGXS_DIR/test/perl" -I . ./*.pl) 2>&1 | tee "$work/tap.log"
+	prove -I "$PGXS_DIR/test/perl" -I . ${TAP_TESTS:-./*.pl}) 2>&1 | tee "$work/tap.log"
 status_tap=${PIPESTATUS[0]}
 tap_tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$work/tap.log" | tail -1)
 tap_failed=$(grep -o -E 'Failed [0-9]+/' "$work/tap.log" | awk -F'[ /]' '{s += $2} END {print s + 0}')

@@ -10,6 +10,8 @@
 #    restored into a fresh cluster without extension privacy, it is a working
 #    database (rows, keys, joins) in which no value of any labelled column of
 #    the source appears, in that column or anywhere in a plain dump of it.
+# 3. a table owner's domain check runs as the owner, never as the superuser
+#    who makes the copy.
 use strict;
 use warnings;
 
@@ -187,6 +189,45 @@ foreach my $col (split /\n/, $columns)
 cmp_ok($values, '>', 3000, "$values labelled values of the source checked");
 is($in_column, 0, 'none of them is in its column in the copy');
 is($in_dump, 0, 'none of them appears anywhere in a plain dump of the copy');
+
+# 3. a table owner's code does not run as the superuser who makes the copy:
+#    a domain check of club_owner's tries to make club_owner superuser; it runs
+#    when the source is read and when the copy is loaded, as club_owner both times
+$node->safe_psql('postgres', q{CREATE DATABASE club; CREATE ROLE club_owner});
+$node->safe_psql('club', q{
+CREATE EXTENSION privacy;
+CREATE SCHEMA club AUTHORIZATION club_owner;
+GRANT EXECUTE ON FUNCTION privacy.pseudonym(text, text), privacy.fpe_encrypt(text, text, text, integer),
+                           privacy.fpe_encrypt(bigint, text, bigint, bigint) TO club_owner;
+SET ROLE club_owner;
+CREATE FUNCTION club.ok(v text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        EXECUTE 'ALTER ROLE club_owner SUPERUSER';
+    EXCEPTION WHEN OTHERS THEN
+        NULL;
+    END;
+    RETURN true;
+END
+$$;
+CREATE DOMAIN club.phone_d AS text CHECK (club.ok(VALUE));
+CREATE TABLE club.members (id int PRIMARY KEY, phone club.phone_d, note club.phone_d);
+SECURITY LABEL FOR privacy ON COLUMN club.members.id IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN club.members.phone IS 'CATEGORY contact.phone';
+INSERT INTO club.members VALUES (1, '13900000001', 'front row'), (2, '13900000002', NULL), (3, NULL, 'guest');
+});
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'club_owner'}), 'f',
+	'club_owner is an ordinary role after loading its own rows');
+my $club = "$dir/club-anonymized.dump";
+command_ok([ "$bindir/privacy_anonymized_dump", '-d', 'club', '-f', $club, '-h', $node->host, '-p', $node->port ],
+	'privacy_anonymized_dump copies a table with the owner\'s domain');
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'club_owner'}), 'f',
+	'the domain check ran as club_owner when the rows were read and loaded: club_owner is still an ordinary role');
+$fresh->safe_psql('postgres', q{CREATE DATABASE club});
+command_ok([ 'pg_restore', '--exit-on-error', '--no-owner', '--no-privileges', '-d', $fresh->connstr('club'), $club ],
+	'the club archive restores');
+is($fresh->safe_psql('club', q{SELECT count(*) || ' ' || count(*) FILTER (WHERE phone LIKE '139000000%') || ' ' || string_agg(note, ',' ORDER BY id) FROM club.members}),
+	'3 0 front row,guest', 'its rows are there, the phones anonymized, the unlabelled column as it was');
 
 $fresh->stop;
 $node->stop;

@@ -191,6 +191,20 @@ CREATE FUNCTION privacy.check()
        AND (EXISTS (SELECT 1 FROM privacy.subject_walk() w WHERE w.relid = k.oid)
             OR EXISTS (SELECT 1 FROM privacy.labels l WHERE l.relation = k.oid::pg_catalog.regclass))
     UNION ALL
+    -- a purpose view made before 0.2.0 that casts to a domain: reading it
+    -- runs the domain's constraints, the table owner's code, as the reader
+    SELECT 'error', pg_catalog.format('%I.%I', v.view_schema, v.view_name),
+           pg_catalog.format('purpose view %I.%I gives column %I the domain %s, as views made before 0.2.0 did: its casts to the domain run the domain''s constraints as the reader',
+                             v.view_schema, v.view_name, a.attname, a.atttypid::pg_catalog.regtype),
+           'SELECT privacy.refresh_purpose_views();'
+      FROM privacy.purpose_view v
+      JOIN pg_catalog.pg_namespace n ON n.nspname = v.view_schema
+      JOIN pg_catalog.pg_class k ON k.relnamespace = n.oid AND k.relname = v.view_name
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = k.oid AND a.attnum > 0 AND NOT a.attisdropped
+      JOIN pg_catalog.pg_type y ON y.oid = a.atttypid
+     WHERE y.typtype = 'd'
+        OR (y.typcategory = 'A' AND EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.oid = y.typelem AND e.typtype = 'd'))
+    UNION ALL
     -- where the keys live (on a standby too: a missing key directory, or one
     -- that recovery had to create, which lacks the keys from before the backup)
     SELECT CASE WHEN k.problem ~ 'is not set$' THEN 'warning' ELSE 'error' END,
@@ -200,5 +214,5 @@ CREATE FUNCTION privacy.check()
      ORDER BY CASE f.severity WHEN 'error' THEN 1 WHEN 'warning' THEN 2 ELSE 3 END, f.object, f.message
     $$;
 COMMENT ON FUNCTION privacy.check() IS
-    'findings about the setup (severity, object, message, hint): subject columns and foreign keys on subject paths without an index, sensitive categories in clear text, labelled tables with no subject path, purposes that see no labelled column, RETAIN without an index on its AFTER column, columns discovery would label that nobody did, nullable foreign keys and what cancellation takes them for, rows with several owners, tables of subjects without ON CANCEL, labels on relations that are not tables, a subject kind of several type families, forced row-level security, and problems of the master key file and subject key directory (a standby''s missing one too)';
+    'findings about the setup (severity, object, message, hint): subject columns and foreign keys on subject paths without an index, sensitive categories in clear text, labelled tables with no subject path, purposes that see no labelled column, RETAIN without an index on its AFTER column, columns discovery would label that nobody did, nullable foreign keys and what cancellation takes them for, rows with several owners, tables of subjects without ON CANCEL, labels on relations that are not tables, a subject kind of several type families, forced row-level security, purpose views that cast to a domain (made before 0.2.0), and problems of the master key file and subject key directory (a standby''s missing one too)';
 GRANT EXECUTE ON FUNCTION privacy.check() TO PUBLIC;

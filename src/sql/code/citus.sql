@@ -88,7 +88,7 @@ CREATE FUNCTION privacy.citus_worker() RETURNS boolean
     AS 'MODULE_PATHNAME', 'privacy_citus_worker_sql'
     LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION privacy.citus_worker() IS
-    'internal: whether this backend is not the Citus coordinator''s own: on a worker node, or running a task Citus pushed down; false without Citus';
+    'internal: whether this node is a Citus worker (its group is not the coordinator''s), whatever the backend''s application_name; false without Citus';
 -- Internal: the extension's own functions call it.
 REVOKE ALL ON FUNCTION privacy.citus_worker() FROM PUBLIC;
 

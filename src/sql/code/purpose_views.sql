@@ -1,5 +1,35 @@
 -- src/sql/code/purpose_views.sql: purpose views: the conditions and queries they are made of; creating, refreshing and granting them; their event trigger
 
+-- The type a purpose view gives a column: the column's own type, but for a
+-- domain (or an array of one) the type it is made from, through every level.
+-- A view casts its masked and hidden columns to this type; a cast to a
+-- domain would run the domain's CHECK constraints, code of the table's
+-- owner, as whoever reads the view (over Citus, as the extension's owner on
+-- a worker): a table owner must not run code as the readers of its data.
+CREATE FUNCTION privacy.view_column_type(rel pg_catalog.oid, attnum integer) RETURNS text
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        WITH RECURSIVE col AS (
+            SELECT a.atttypid, a.atttypmod, e.oid AS elem
+              FROM pg_catalog.pg_attribute a
+              JOIN pg_catalog.pg_type y ON y.oid = a.atttypid
+              LEFT JOIN pg_catalog.pg_type e ON e.oid = y.typelem AND y.typcategory = 'A' AND e.typtype = 'd'
+             WHERE a.attrelid = rel AND a.attnum = view_column_type.attnum AND NOT a.attisdropped),
+        d(t, typmod, depth) AS (
+            SELECT COALESCE(col.elem, col.atttypid), col.atttypmod, 0 FROM col
+            UNION ALL
+            SELECT y.typbasetype, y.typtypmod, d.depth + 1 FROM d JOIN pg_catalog.pg_type y ON y.oid = d.t
+             WHERE y.typtype = 'd' AND d.depth < 100)
+        SELECT CASE WHEN col.elem IS NULL AND (SELECT pg_catalog.count(*) FROM d) = 1
+                    THEN pg_catalog.format_type(col.atttypid, col.atttypmod)
+                    ELSE pg_catalog.format_type(b.t, b.typmod) || CASE WHEN col.elem IS NULL THEN '' ELSE '[]' END END
+          FROM col, (SELECT d.t, d.typmod FROM d ORDER BY d.depth DESC LIMIT 1) b
+    $$;
+COMMENT ON FUNCTION privacy.view_column_type(pg_catalog.oid, integer) IS
+    'the type a purpose view gives a column of a table: its own type, for a domain (or an array of one) the base type, so that reading the view runs none of the domain''s constraints';
+GRANT EXECUTE ON FUNCTION privacy.view_column_type(pg_catalog.oid, integer) TO PUBLIC;
+
 -- How a purpose view compares a subject column of alias with the canonical
 -- subjects of a list (r.subject, r.subject_key): an integer column with the
 -- integer key (same btree family, so the planner carries a constant across),
@@ -207,7 +237,9 @@ BEGIN
     -- columns: hidden ones NULL; covered or unlabelled in clear; the others
     -- masked or NULL
     FOR col IN
-        SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ, t.typcategory,
+        SELECT a.attname, privacy.view_column_type(source, a.attnum) AS typ,
+               privacy.view_column_type(source, a.attnum) <> pg_catalog.format_type(a.atttypid, a.atttypmod) AS recast,
+               t.typcategory,
                l.category, l.mask AS label_mask, c.mask AS category_mask
           FROM pg_catalog.pg_attribute a
           JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
@@ -220,7 +252,9 @@ BEGIN
             -- hidden altogether: NULL of the column's type, mask or not
             expr := pg_catalog.format('NULL::%s', col.typ);
         ELSIF col.category IS NULL OR privacy.purpose_covers(purpose, col.category) THEN
-            expr := pg_catalog.format('t.%I', col.attname);
+            -- a domain column as its base type: the same values, no constraint run
+            expr := CASE WHEN col.recast THEN pg_catalog.format('t.%I::%s', col.attname, col.typ)
+                         ELSE pg_catalog.format('t.%I', col.attname) END;
         ELSE
             m := col.label_mask;
             IF m IS NULL AND col.typcategory = 'S' AND col.category_mask IS NOT NULL THEN
@@ -323,7 +357,7 @@ BEGIN
         EXECUTE pg_catalog.format('CREATE FUNCTION %I.%I() RETURNS TABLE (%s) LANGUAGE sql STABLE SECURITY DEFINER'
                                   ' SET search_path = pg_catalog, pg_temp AS %L',
                                   view_schema, view_name,
-                                  (SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)),
+                                  (SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', a.attname, privacy.view_column_type(source, a.attnum)),
                                                                 ', ' ORDER BY a.attnum)
                                      FROM pg_catalog.pg_attribute a
                                     WHERE a.attrelid = source AND a.attnum > 0 AND NOT a.attisdropped),
