@@ -129,4 +129,31 @@ SELECT relation, action, rows FROM privacy.cancel_subject('ab', kind => 'member'
 SELECT m::text FROM gc.messages m ORDER BY id;
 SELECT handle ~ '^anonymized-[0-9a-f]{32}$' AS handle_random, owner FROM gc.profiles ORDER BY owner, handle;
 
+-- 7. a unique column's random anonymous value that collides with another
+--    row's is drawn again: a locker code of one digit, seven of the ten taken
+--    by other holders; with this seed the first eight draws collide (before, the
+--    cancellation was blocked by 23505 on one draw and went through on
+--    another); the seed makes the draws the same every run
+CREATE TABLE gc.lockers (id int PRIMARY KEY, holder int NOT NULL, code varchar(1) NOT NULL UNIQUE);
+SECURITY LABEL FOR privacy ON COLUMN gc.lockers.holder IS 'SUBJECT locker_holder';
+SECURITY LABEL FOR privacy ON COLUMN gc.lockers.code IS 'CATEGORY account.profile';
+SECURITY LABEL FOR privacy ON TABLE gc.lockers IS 'ON CANCEL ANONYMIZE';
+INSERT INTO gc.lockers SELECT i, 100 + i, i::text FROM generate_series(0, 6) i;
+INSERT INTO gc.lockers VALUES (9, 109, '9');
+SELECT setseed(0.3);   -- its first eight digits are taken codes, the ninth 7
+SELECT relation, action, rows FROM privacy.cancel_subject('109', kind => 'locker_holder');
+SELECT id, holder, code IN ('7', '8', '9') AS free_code FROM gc.lockers ORDER BY id;
+SELECT count(DISTINCT code) AS distinct_codes FROM gc.lockers;
+-- a column too short for its rows: every two-digit PIN but the subject's own
+-- is taken; ten draws collide and the cancellation is blocked by the unique
+-- constraint, nothing changed
+CREATE TABLE gc.pins (id int PRIMARY KEY, holder int NOT NULL, pin varchar(2) NOT NULL UNIQUE);
+SECURITY LABEL FOR privacy ON COLUMN gc.pins.holder IS 'SUBJECT pin_holder';
+SECURITY LABEL FOR privacy ON COLUMN gc.pins.pin IS 'CATEGORY account.profile';
+SECURITY LABEL FOR privacy ON TABLE gc.pins IS 'ON CANCEL ANONYMIZE';
+INSERT INTO gc.pins SELECT i, 1000 + i, lpad(i::text, 2, '0') FROM generate_series(0, 99) i;
+SELECT setseed(0.3);
+SELECT relation, action, rows FROM privacy.cancel_subject('1099', kind => 'pin_holder');
+SELECT count(*) AS pins, count(*) FILTER (WHERE holder = 1000 + id AND pin = lpad(id::text, 2, '0')) AS unchanged FROM gc.pins;
+
 DROP SCHEMA gc CASCADE;

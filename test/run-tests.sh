@@ -20,11 +20,11 @@ set -uo pipefail
 # frozen scripts of released versions unchanged, src/sql/check-frozen.sh),
 # regress, upgrade (test/upgrade: each release updated to this version equals
 # a fresh install and keeps its data; the suites on an updated database),
-# clock, isolation, fuzz, tap
-# (generated, the generated-schema test of cancellation, is not in the default
-# list yet: cancellation still fails it on some schemas with a cycle of foreign
-# keys or a composite key, test/generated/expected_failures.txt; doc/testing.md)
-STAGES=${STAGES:-frozen,regress,upgrade,clock,isolation,fuzz,tap}
+# generated (the generated-schema test of cancellation: 300 schemas of seed 1;
+# the failure classes of test/generated/expected_failures.txt, open defects on
+# schemas with a cycle of foreign keys or a composite key, are reported and
+# pass, any other fails; doc/testing.md), clock, isolation, fuzz, tap
+STAGES=${STAGES:-frozen,regress,upgrade,generated,clock,isolation,fuzz,tap}
 stage() { case ",$STAGES," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 build_install || { echo "build or install failed" >&2; exit 1; }
