@@ -399,6 +399,46 @@ SET ROLE regress_bnd_reader;
 SELECT id, name FROM bnd.dclients_bnd_reading ORDER BY id;
 RESET ROLE;
 SELECT count(*) AS checks_run FROM bnd.marker;
+-- a domain over an array of a domain, and a typmod kept through a domain
+SET ROLE regress_owner;
+CREATE DOMAIN bnd.text_dd AS bnd.text_d[];
+CREATE DOMAIN bnd.short_d AS varchar(10);
+CREATE TABLE bnd.dtypes (id integer, nested bnd.text_dd, short bnd.short_d, shorts bnd.short_d[], n numeric(10,2)[]);
+RESET ROLE;
+SELECT attname, privacy.view_column_type('bnd.dtypes'::regclass, attnum) FROM pg_attribute
+ WHERE attrelid = 'bnd.dtypes'::regclass AND attnum > 0 ORDER BY attnum;
+
+-- a birth date column of the owner's type with an implicit cast to date:
+-- the view's minor condition would call the cast as the reader; purpose
+-- views read only a birth date of type date, timestamp or timestamptz (or a
+-- domain over one), so this one is not read
+SET ROLE regress_owner;
+CREATE TYPE bnd.birthday AS ENUM ('1990-01-01', '2015-06-01');
+CREATE FUNCTION bnd.birthday_date(bnd.birthday) RETURNS date LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    PERFORM bnd.trap('birth date cast');
+    RETURN pg_catalog.enum_out($1)::text::date;
+END
+$$;
+CREATE CAST (bnd.birthday AS date) WITH FUNCTION bnd.birthday_date(bnd.birthday) AS IMPLICIT;
+CREATE TABLE bnd.kids (id integer PRIMARY KEY, born bnd.birthday, born_d date);
+SECURITY LABEL FOR privacy ON COLUMN bnd.kids.id IS 'SUBJECT';
+SECURITY LABEL FOR privacy ON COLUMN bnd.kids.born IS 'CATEGORY identity.birth_date';
+INSERT INTO bnd.kids VALUES (880001, '1990-01-01', NULL), (880003, '2015-06-01', NULL);
+RESET ROLE;
+SELECT privacy.view_birth_column('bnd.kids'::regclass) AS birth_column_read;
+SELECT privacy.create_purpose_view('bnd.kids', 'bnd_reading') AS view;
+DELETE FROM bnd.marker;
+SET ROLE regress_bnd_reader;
+SELECT id FROM bnd.kids_bnd_reading ORDER BY id;
+RESET ROLE;
+SELECT count(*) AS casts_run FROM bnd.marker;
+-- a date column labelled too: that one is read (the first by name of a date type)
+SET ROLE regress_owner;
+SECURITY LABEL FOR privacy ON COLUMN bnd.kids.born_d IS 'CATEGORY identity.birth_date';
+RESET ROLE;
+SELECT privacy.view_birth_column('bnd.kids'::regclass) AS birth_column_read;
+
 SELECT privacy.withdraw_consent('880001', 'bnd_reading') AS withdrawn;
 SELECT privacy.drop_purpose('bnd_reading');
 SELECT to_regclass('bnd.dclients_bnd_reading') AS view_after_drop;

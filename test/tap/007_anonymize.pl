@@ -219,14 +219,26 @@ INSERT INTO club.members VALUES (1, '13900000001', 'front row'), (2, '1390000000
 is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'club_owner'}), 'f',
 	'club_owner is an ordinary role after loading its own rows');
 my $club = "$dir/club-anonymized.dump";
-command_ok([ "$bindir/privacy_anonymized_dump", '-d', 'club', '-f', $club, '-h', $node->host, '-p', $node->port ],
-	'privacy_anonymized_dump copies a table with the owner\'s domain');
+# without -T: refused, naming the owner, nothing made
+my ($ret, $out, $err) = (0, '', '');
+$ret = IPC::Run::run([ "$bindir/privacy_anonymized_dump", '-d', 'club', '-f', $club, '-h', $node->host, '-p', $node->port ],
+	'>', \$out, '2>', \$err);
+ok(!$ret, 'privacy_anonymized_dump refuses a database whose tables a role other than a superuser owns');
+like($err, qr/^privacy_anonymized_dump: tables of club, or the types of their columns, are owned by roles that are not superusers: club_owner\n/,
+	'and names the owner');
+like($err, qr/Copy it with -T only if every one of these roles is trusted as a superuser is/, 'and says how to go on');
+ok(!-e $club, 'no archive is written');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_database WHERE datname LIKE 'privacy_anonymize_%'}), '0', 'no scratch database is made');
+# with -T: the owner is trusted; its code still runs as the owner, not as the
+# superuser (unless it resets the role: what -T accepts)
+command_ok([ "$bindir/privacy_anonymized_dump", '-d', 'club', '-f', $club, '-h', $node->host, '-p', $node->port, '-T' ],
+	'privacy_anonymized_dump -T copies a table with the owner\'s domain');
 is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'club_owner'}), 'f',
 	'the domain check ran as club_owner when the rows were read and loaded: club_owner is still an ordinary role');
 $fresh->safe_psql('postgres', q{CREATE DATABASE club});
 command_ok([ 'pg_restore', '--exit-on-error', '--no-owner', '--no-privileges', '-d', $fresh->connstr('club'), $club ],
 	'the club archive restores');
-is($fresh->safe_psql('club', q{SELECT count(*) || ' ' || count(*) FILTER (WHERE phone LIKE '139000000%') || ' ' || string_agg(note, ',' ORDER BY id) FROM club.members}),
+is($fresh->safe_psql('club', q{SELECT count(*) || ' ' || count(*) FILTER (WHERE phone LIKE '139000000%') || ' ' || string_agg(note, ',' ORDER BY note) FROM club.members}),
 	'3 0 front row,guest', 'its rows are there, the phones anonymized, the unlabelled column as it was');
 
 $fresh->stop;

@@ -10,21 +10,23 @@ CREATE FUNCTION privacy.view_column_type(rel pg_catalog.oid, attnum integer) RET
     LANGUAGE sql STABLE STRICT PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
     AS $$
-        WITH RECURSIVE col AS (
-            SELECT a.atttypid, a.atttypmod, e.oid AS elem
+        -- from the column's type: a domain to its base type (its typmod), an
+        -- array of a domain to that domain (once), until neither
+        WITH RECURSIVE d(t, typmod, arr, depth) AS (
+            SELECT a.atttypid, a.atttypmod, false, 0
               FROM pg_catalog.pg_attribute a
-              JOIN pg_catalog.pg_type y ON y.oid = a.atttypid
-              LEFT JOIN pg_catalog.pg_type e ON e.oid = y.typelem AND y.typcategory = 'A' AND e.typtype = 'd'
-             WHERE a.attrelid = rel AND a.attnum = view_column_type.attnum AND NOT a.attisdropped),
-        d(t, typmod, depth) AS (
-            SELECT COALESCE(col.elem, col.atttypid), col.atttypmod, 0 FROM col
+             WHERE a.attrelid = rel AND a.attnum = view_column_type.attnum AND NOT a.attisdropped
             UNION ALL
-            SELECT y.typbasetype, y.typtypmod, d.depth + 1 FROM d JOIN pg_catalog.pg_type y ON y.oid = d.t
-             WHERE y.typtype = 'd' AND d.depth < 100)
-        SELECT CASE WHEN col.elem IS NULL AND (SELECT pg_catalog.count(*) FROM d) = 1
-                    THEN pg_catalog.format_type(col.atttypid, col.atttypmod)
-                    ELSE pg_catalog.format_type(b.t, b.typmod) || CASE WHEN col.elem IS NULL THEN '' ELSE '[]' END END
-          FROM col, (SELECT d.t, d.typmod FROM d ORDER BY d.depth DESC LIMIT 1) b
+            SELECT CASE WHEN y.typtype = 'd' THEN y.typbasetype ELSE y.typelem END,
+                   CASE WHEN y.typtype = 'd' THEN y.typtypmod ELSE d.typmod END,
+                   d.arr OR y.typtype <> 'd', d.depth + 1
+              FROM d JOIN pg_catalog.pg_type y ON y.oid = d.t
+             WHERE d.depth < 100
+               AND (y.typtype = 'd'
+                    OR (NOT d.arr AND y.typcategory = 'A'
+                        AND EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.oid = y.typelem AND e.typtype = 'd'))))
+        SELECT pg_catalog.format_type(d.t, d.typmod) || CASE WHEN d.arr THEN '[]' ELSE '' END
+          FROM d ORDER BY d.depth DESC LIMIT 1
     $$;
 COMMENT ON FUNCTION privacy.view_column_type(pg_catalog.oid, integer) IS
     'the type a purpose view gives a column of a table: its own type, for a domain (or an array of one) the base type, so that reading the view runs none of the domain''s constraints';
@@ -63,6 +65,27 @@ CREATE FUNCTION privacy.listed_condition(list text, alias text, rel oid, subject
     $$;
 COMMENT ON FUNCTION privacy.listed_condition(text, text, oid, name[], text) IS
     'internal: the SQL condition that a row names, in one of its subject columns of a kind, a subject of a list (restricted subjects)';
+
+-- The birth date column a purpose view compares, as its reader: the table's
+-- identity.birth_date column when it is a date, timestamp or timestamptz, or
+-- a domain over one (compared with the built-in operators; a domain's checks
+-- do not run on reading).  A column of another type is not read by purpose
+-- views: an implicit cast of the table owner's type to date would run the
+-- owner's code as the reader.
+CREATE FUNCTION privacy.view_birth_column(rel pg_catalog.oid) RETURNS name
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT l.column_name FROM privacy.labels l
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = l.relation AND a.attname = l.column_name
+         WHERE l.relation = rel::pg_catalog.regclass AND l.category = 'identity.birth_date'
+           AND privacy.base_type(a.atttypid) IN ('pg_catalog.date'::pg_catalog.regtype, 'pg_catalog.timestamp'::pg_catalog.regtype,
+                                                 'pg_catalog.timestamptz'::pg_catalog.regtype)
+         ORDER BY l.column_name LIMIT 1
+    $$;
+COMMENT ON FUNCTION privacy.view_birth_column(pg_catalog.oid) IS
+    'the identity.birth_date column of a table that purpose views compare: the first (by name) of type date, timestamp or timestamptz, or a domain over one; NULL if none';
+GRANT EXECUTE ON FUNCTION privacy.view_birth_column(pg_catalog.oid) TO PUBLIC;
 
 -- the consent condition on subject columns (of kind) of the alias, as SQL
 CREATE FUNCTION privacy.consent_condition(alias text, rel oid, subject_columns name[], birth_column name, purpose text, kind text)
@@ -173,8 +196,7 @@ DECLARE
     single boolean := pg_catalog.cardinality(subject_columns) = 1;
 BEGIN
     IF single THEN
-        SELECT l.column_name INTO birth FROM privacy.labels l
-         WHERE l.relation = rel AND l.category = 'identity.birth_date' ORDER BY l.column_name LIMIT 1;
+        birth := privacy.view_birth_column(rel);
     END IF;
     FOREACH col IN ARRAY subject_columns LOOP
         match := privacy.subject_match(alias, col,
@@ -294,10 +316,7 @@ BEGIN
             filters := filters || ('NOT ' || privacy.path_condition(sp.constraints,
                           'NOT ' || privacy.guardian_condition(root, sp.subject_relation, sp.subject_columns, purpose, sp.kind, p.legal_basis)));
         ELSE
-            birth := NULL;
-            SELECT l.column_name INTO birth FROM privacy.labels l
-             WHERE l.relation = sp.subject_relation
-               AND l.category = 'identity.birth_date' LIMIT 1;
+            birth := privacy.view_birth_column(sp.subject_relation);
             filters := filters || privacy.path_condition(sp.constraints,
                           privacy.consent_condition(root, sp.subject_relation, sp.subject_columns, birth, purpose, sp.kind));
         END IF;
