@@ -17,6 +17,7 @@ use Test::More;
 use Time::HiRes qw(time);
 
 use PrivacyKeys;
+use PrivacyTraps;
 
 my $started = time;
 
@@ -266,7 +267,7 @@ like($err, qr/privacy\.grant_consent runs on the Citus coordinator only/, 'a con
 # the mirrored tables on the coordinator alone: whether to send a change is
 # the node's decision, not the application_name's, and Citus refuses the
 # mirror's distributed write from what it takes for a shard's query, so the
-# change is rolled back whole (before, the mirror skipped sending it: a minor,
+# change is rolled back whole (before, the mirror left it unsent: a minor,
 # a purpose or a voided consent on the coordinator only)
 ($out, $err) = q_($coord, q{SET application_name = 'citus_internal gpid=10000000099';
 SELECT privacy.set_minor('7777', true)});
@@ -300,17 +301,7 @@ is($out, '1 -,2 -', 'the rebuilt view has the new column and the same rows');
 # the workers: fan_owner became superuser there)
 ($out, $err) = q_($coord, q{CREATE ROLE fan_owner LOGIN; CREATE SCHEMA fans AUTHORIZATION fan_owner;
 SET ROLE fan_owner;
-CREATE FUNCTION fans.ok(v text) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-    BEGIN
-        EXECUTE 'ALTER ROLE fan_owner SUPERUSER';
-    EXCEPTION WHEN OTHERS THEN
-        NULL;
-    END;
-    RETURN true;
-END
-$$;
-CREATE DOMAIN fans.phone_d AS text CHECK (fans.ok(VALUE));
+} . superuser_trap('fans', 'fan_owner') . q{
 CREATE TABLE fans.members (id int PRIMARY KEY, email text, phone fans.phone_d);
 SELECT create_distributed_table('fans.members', 'id');
 INSERT INTO fans.members VALUES (901, 'f901@example.com', '13700000901'), (902, 'f902@example.com', '13700000902');
