@@ -156,4 +156,61 @@ SELECT setseed(0.3);
 SELECT relation, action, rows FROM privacy.cancel_subject('1099', kind => 'pin_holder');
 SELECT count(*) AS pins, count(*) FILTER (WHERE holder = 1000 + id AND pin = lpad(id::text, 2, '0')) AS unchanged FROM gc.pins;
 
+-- 8. a foreign key of char(n) to a char(n) SUBJECT key: the keys found are
+--    compared as char(n), whole (they were cast to "character", which is
+--    char(1): cancelling 'abc' deleted the posts of 'a' too)
+CREATE TABLE gc.handles (handle char(3) PRIMARY KEY, name text);
+CREATE TABLE gc.posts (id int PRIMARY KEY, author char(3) NOT NULL REFERENCES gc.handles, body text);
+SECURITY LABEL FOR privacy ON COLUMN gc.handles.handle IS 'SUBJECT handle';
+SECURITY LABEL FOR privacy ON COLUMN gc.handles.name IS 'CATEGORY identity.name';
+SECURITY LABEL FOR privacy ON TABLE gc.handles IS 'ON CANCEL DELETE';
+SECURITY LABEL FOR privacy ON COLUMN gc.posts.body IS 'CATEGORY content.message';
+SECURITY LABEL FOR privacy ON TABLE gc.posts IS 'ON CANCEL DELETE';
+INSERT INTO gc.handles VALUES ('abc', 'Abc'), ('a', 'A');
+INSERT INTO gc.posts VALUES (1, 'abc', 'by abc'), (2, 'a', 'by a'), (3, 'a', 'by a again');
+SELECT relation, action, rows FROM privacy.cancel_subject('abc', dry_run => true, kind => 'handle') ORDER BY relation::text, action;
+SELECT relation, action, rows FROM privacy.cancel_subject('abc', kind => 'handle') ORDER BY relation::text, action;
+SELECT p::text FROM gc.posts p ORDER BY id;
+SELECT h::text FROM gc.handles h ORDER BY handle;
+
+-- 9. a NOT NULL SUBJECT column too short for its placeholder: 'anonymized' in
+--    a char(1) is 'a', the subject itself, and it stayed; a shared row's side
+--    of the subject now gets '0', or '1' where the placeholder is '0' too
+--    (a number's placeholder 0 stays 0 for subject 0: sql/cancellation.sql)
+CREATE TABLE gc.duos (id int PRIMARY KEY, first_p char(1) NOT NULL, second_p char(1) NOT NULL, note text);
+SECURITY LABEL FOR privacy ON COLUMN gc.duos.first_p IS 'SUBJECT initial';
+SECURITY LABEL FOR privacy ON COLUMN gc.duos.second_p IS 'SUBJECT initial';
+SECURITY LABEL FOR privacy ON COLUMN gc.duos.note IS 'CATEGORY content.message';
+SECURITY LABEL FOR privacy ON TABLE gc.duos IS 'ON CANCEL DELETE';
+INSERT INTO gc.duos VALUES (1, 'a', 'b', 'a and b'), (2, '0', 'b', '0 and b');
+SELECT relation, action, rows FROM privacy.cancel_subject('0', kind => 'initial');
+SELECT relation, action, rows FROM privacy.cancel_subject('a', kind => 'initial');
+SELECT d::text FROM gc.duos d ORDER BY id;
+
+-- 10. a cycle whose rows hang from a row the subject shares: a device of
+--     'x1' in the home of 'b' is shared, the log that hangs from it is not
+--     x1's, and b's note that refers to that log keeps its reference (a table
+--     of the cycle left with no keys to look for kept the rows it had found
+--     in the cycle's first phase, and the note's reference was cut)
+CREATE TABLE gc.c_homes (id int PRIMARY KEY, keeper text NOT NULL, pinned_note int);
+CREATE TABLE gc.c_devices (id int PRIMARY KEY, owner text, home int NOT NULL REFERENCES gc.c_homes);
+CREATE TABLE gc.c_logs (id int PRIMARY KEY, device int REFERENCES gc.c_devices, line text);
+CREATE TABLE gc.c_notes (id int PRIMARY KEY, home int NOT NULL REFERENCES gc.c_homes, log int REFERENCES gc.c_logs, body text);
+ALTER TABLE gc.c_homes ADD FOREIGN KEY (pinned_note) REFERENCES gc.c_notes DEFERRABLE INITIALLY DEFERRED;
+SECURITY LABEL FOR privacy ON COLUMN gc.c_homes.keeper IS 'SUBJECT resident';
+SECURITY LABEL FOR privacy ON COLUMN gc.c_devices.owner IS 'SUBJECT resident';
+SECURITY LABEL FOR privacy ON COLUMN gc.c_logs.line IS 'CATEGORY log.login';
+SECURITY LABEL FOR privacy ON TABLE gc.c_logs IS 'ON CANCEL DELETE';
+SECURITY LABEL FOR privacy ON COLUMN gc.c_notes.body IS 'CATEGORY content.message';
+SECURITY LABEL FOR privacy ON TABLE gc.c_notes IS 'ON CANCEL DELETE';
+INSERT INTO gc.c_homes VALUES (1, 'b', NULL);
+INSERT INTO gc.c_devices VALUES (1, 'x1', 1);
+INSERT INTO gc.c_logs VALUES (1, 1, 'unlocked');
+INSERT INTO gc.c_notes VALUES (1, 1, 1, 'see the log');
+SELECT relation, action, rows FROM privacy.cancel_subject('x1', dry_run => true, kind => 'resident') ORDER BY relation::text, action;
+SELECT relation, action, rows FROM privacy.cancel_subject('x1', kind => 'resident') ORDER BY relation::text, action;
+SELECT d::text FROM gc.c_devices d;
+SELECT l::text FROM gc.c_logs l;
+SELECT n::text FROM gc.c_notes n;
+
 DROP SCHEMA gc CASCADE;

@@ -172,7 +172,7 @@ BEGIN
                                JOIN pg_catalog.pg_attribute a ON a.attrelid = t AND a.attnum = u.n ORDER BY u.i) AS cols,
                        ARRAY(SELECT a.attname FROM pg_catalog.unnest(x.confkey) WITH ORDINALITY u(n, i)
                                JOIN pg_catalog.pg_attribute a ON a.attrelid = l.parent AND a.attnum = u.n ORDER BY u.i) AS pcols,
-                       ARRAY(SELECT pg_catalog.format_type(privacy.base_type(a.atttypid), NULL)
+                       ARRAY(SELECT privacy.cast_type_name(a.atttypid)
                                FROM pg_catalog.unnest(x.conkey) WITH ORDINALITY u(n, i)
                                JOIN pg_catalog.pg_attribute a ON a.attrelid = t AND a.attnum = u.n ORDER BY u.i) AS bases,
                        NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
@@ -418,9 +418,11 @@ BEGIN
                         || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
                         'when', cond,
                         'then', CASE WHEN NOT c.attnotnull THEN pg_catalog.format('NULL::%s', c.typ)
-                                     WHEN c.is_unique THEN privacy.unique_anonymous_sql(pg_catalog.format('t.%I', c.attname), NULL, c.atttypid::pg_catalog.regtype, c.atttypmod)
-                                     ELSE COALESCE(privacy.placeholder_sql(pg_catalog.format('t.%I', c.attname), c.atttypid::pg_catalog.regtype, NULL, c.atttypmod),
-                                                   pg_catalog.format('privacy.anonymous_value(t.%I, NULL, false)::%s', c.attname, c.typ)) END)));
+                                     ELSE privacy.not_subject_sql(
+                                              CASE WHEN c.is_unique THEN privacy.unique_anonymous_sql(pg_catalog.format('t.%I', c.attname), NULL, c.atttypid::pg_catalog.regtype, c.atttypmod)
+                                                   ELSE COALESCE(privacy.placeholder_sql(pg_catalog.format('t.%I', c.attname), c.atttypid::pg_catalog.regtype, NULL, c.atttypmod),
+                                                                 pg_catalog.format('privacy.anonymous_value(t.%I, NULL, false)::%s', c.attname, c.typ)) END,
+                                              c.cmp, c.atttypid::pg_catalog.regtype, c.typ) END)));
                     CONTINUE;
                 END IF;
                 CONTINUE WHEN c.keyed OR col_sets ? c.attname;
@@ -546,6 +548,7 @@ DECLARE
     rounds integer;
     phase text;
     frozen jsonb;
+    c_keys jsonb;
     in_group boolean;
 BEGIN
     IF plan IS NULL THEN
@@ -595,7 +598,14 @@ BEGIN
                     END IF;
                     any_key := any_key OR pg_catalog.jsonb_array_length(COALESCE(keys->(f->>'parent'), '[]'::jsonb)) > 0;
                 END LOOP;
-                CONTINUE WHEN NOT any_key;
+                IF NOT any_key THEN
+                    -- nothing to look for (any more, in a cycle's phase C)
+                    IF phase = 'C' THEN
+                        got := got - t;
+                        keys := keys - t;
+                    END IF;
+                    CONTINUE;
+                END IF;
                 rows := '[]'::jsonb;
                 FOR r IN SELECT o.part, o.tid, o.vals
                            FROM privacy.owner_rows(t::oid::pg_catalog.regclass,
@@ -617,7 +627,18 @@ BEGIN
                                                         WHERE phase = 'A' OR (e->>'shared')::boolean)), 0)::bigint
                         FROM pg_catalog.jsonb_array_elements_text(g->'tables') x);
             rounds := rounds + 1;
-            EXIT WHEN phase = 'C' OR rounds > 10000;
+            -- phase C of a cycle reads again until no table's keys change: a
+            -- table read before its parent in the group's order read the
+            -- parent's keys of phase B, which held the rows it shares
+            EXIT WHEN phase = 'C' AND (NOT (g->>'cyclic')::boolean OR c_keys IS NOT DISTINCT FROM (
+                          SELECT pg_catalog.jsonb_object_agg(x, COALESCE(keys->x, '[]'::jsonb))
+                            FROM pg_catalog.jsonb_array_elements_text(g->'tables') x));
+            EXIT WHEN rounds > 10000;
+            IF phase = 'C' THEN
+                c_keys := (SELECT pg_catalog.jsonb_object_agg(x, COALESCE(keys->x, '[]'::jsonb))
+                             FROM pg_catalog.jsonb_array_elements_text(g->'tables') x);
+                CONTINUE;
+            END IF;
             IF after = before THEN
                 IF phase = 'A' THEN
                     -- every row the subject owns in the cycle: kept through B
@@ -626,6 +647,7 @@ BEGIN
                     phase := 'B';
                 ELSE
                     phase := 'C';
+                    c_keys := NULL;
                 END IF;
             END IF;
         END LOOP;

@@ -121,6 +121,30 @@ COMMENT ON FUNCTION privacy.unique_anonymous_sql(text, text, pg_catalog.regtype,
     'internal: the SQL of a random anonymous value for a unique column of a type and typmod (random hex of the length of a varchar(n) or char(n) too short for the shaped value)';
 REVOKE ALL ON FUNCTION privacy.unique_anonymous_sql(text, text, pg_catalog.regtype, integer) FROM PUBLIC;
 
+-- The SQL of what a NOT NULL SUBJECT column holding the subject becomes:
+-- value_sql (a placeholder or a random value), unless that is the subject
+-- itself, as a placeholder cut to a short column can be ('anonymized' in a
+-- char(1) is 'a'): then a value that differs from the subject in its first
+-- character ('0', or '1' for a subject starting with '0').  A number's
+-- placeholder, 0, stays 0 even for subject 0: it is the placeholder that
+-- names nobody (doc/cancellation.md), and any other number could be a
+-- subject's.  $1[1] is the subject's canonical form, cmp the type it is
+-- compared as, typ the column's type with its typmod.
+CREATE FUNCTION privacy.not_subject_sql(value_sql text, cmp text, typid pg_catalog.regtype, typ text)
+    RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT CASE t.typcategory
+                    WHEN 'S' THEN pg_catalog.format('(SELECT CASE WHEN r.v = ($1[1])::%1$s THEN (CASE WHEN pg_catalog."left"($1[1], 1) = ''0'' THEN ''1'' ELSE ''0'' END)::%2$s ELSE r.v END FROM (SELECT (%3$s)::%2$s AS v) r)',
+                                                  cmp, typ, value_sql)
+                    ELSE value_sql END
+          FROM pg_catalog.pg_type t WHERE t.oid = privacy.base_type(typid)
+    $$;
+COMMENT ON FUNCTION privacy.not_subject_sql(text, text, pg_catalog.regtype, text) IS
+    'internal: the SQL of the value a NOT NULL SUBJECT column of text of a row that stays gets in place of the subject, never the subject itself (a placeholder cut to a char(1) can be)';
+REVOKE ALL ON FUNCTION privacy.not_subject_sql(text, text, pg_catalog.regtype, text) FROM PUBLIC;
+
 -- What a labelled column becomes when its row is anonymized by cancellation or
 -- retention (the row stays, nobody's any more): the SQL over alias t, or NULL
 -- when the column keeps its value (ANONYMIZE WITH KEEP, from the label or the

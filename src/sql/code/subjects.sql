@@ -254,6 +254,22 @@ COMMENT ON FUNCTION privacy.base_type(pg_catalog.regtype) IS
     'the base type of a type: for a domain, the type it is made from, through every level';
 GRANT EXECUTE ON FUNCTION privacy.base_type(pg_catalog.regtype) TO PUBLIC;
 
+-- The name of a type's base type to cast a value to without a length: the
+-- schema-qualified internal name (pg_catalog.bpchar, pg_catalog."bit").
+-- format_type() without a typmod gives the SQL spelling, and "character" or
+-- "bit" as a cast target means a length of 1: 'abc'::character is 'a'.
+CREATE FUNCTION privacy.cast_type_name(typ pg_catalog.regtype) RETURNS text
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+        SELECT pg_catalog.format('%I.%I', n.nspname, t.typname)
+          FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+         WHERE t.oid = privacy.base_type(typ)
+    $$;
+COMMENT ON FUNCTION privacy.cast_type_name(pg_catalog.regtype) IS
+    'internal: the schema-qualified internal name of a type''s base type, a cast target that keeps every character (pg_catalog.bpchar, not character, which is char(1))';
+GRANT EXECUTE ON FUNCTION privacy.cast_type_name(pg_catalog.regtype) TO PUBLIC;
+
 -- the type a subject of a SUBJECT column's family is compared as: an integer
 -- as a bigint (a column of any integer type compares with it through its
 -- index), text, char and uuid as themselves, others as their base type
@@ -267,7 +283,7 @@ CREATE FUNCTION privacy.subject_compare_type(typ pg_catalog.regtype) RETURNS tex
                     WHEN 'bpchar' THEN 'pg_catalog.bpchar'
                     WHEN 'uuid' THEN 'pg_catalog.uuid'
                     WHEN 'numeric' THEN 'pg_catalog.numeric'
-                    ELSE pg_catalog.format_type(privacy.base_type(typ), NULL) END
+                    ELSE privacy.cast_type_name(typ) END
     $$;
 COMMENT ON FUNCTION privacy.subject_compare_type(pg_catalog.regtype) IS
     'internal: the type a SUBJECT column of the type is compared with a canonical subject as (bigint for every integer type, the base type otherwise)';
