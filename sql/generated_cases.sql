@@ -213,4 +213,44 @@ SELECT d::text FROM gc.c_devices d;
 SELECT l::text FROM gc.c_logs l;
 SELECT n::text FROM gc.c_notes n;
 
+-- 11. a SUBJECT key referenced from a partitioned table: the shared account
+--     of 'a' and 'b' loses a's handle once a's messages, in partitions, no
+--     longer refer to it (the partitions' copies of the foreign key were
+--     counted as tables of their own, and the handle stayed 'a')
+CREATE TABLE gc.p_accounts (handle text PRIMARY KEY, co_holder text NOT NULL, plan text);
+CREATE TABLE gc.p_messages (id int, sender text REFERENCES gc.p_accounts, recipient text, body text, PRIMARY KEY (id))
+    PARTITION BY HASH (id);
+CREATE TABLE gc.p_messages_0 PARTITION OF gc.p_messages FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE gc.p_messages_1 PARTITION OF gc.p_messages FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+SECURITY LABEL FOR privacy ON COLUMN gc.p_accounts.handle IS 'SUBJECT poster';
+SECURITY LABEL FOR privacy ON COLUMN gc.p_accounts.co_holder IS 'SUBJECT poster';
+SECURITY LABEL FOR privacy ON TABLE gc.p_accounts IS 'ON CANCEL DELETE';
+SECURITY LABEL FOR privacy ON COLUMN gc.p_messages.sender IS 'SUBJECT poster';
+SECURITY LABEL FOR privacy ON COLUMN gc.p_messages.recipient IS 'SUBJECT poster';
+SECURITY LABEL FOR privacy ON COLUMN gc.p_messages.body IS 'CATEGORY content.message';
+SECURITY LABEL FOR privacy ON TABLE gc.p_messages IS 'ON CANCEL DELETE';
+INSERT INTO gc.p_accounts VALUES ('a', 'b', 'family'), ('b', 'b', 'solo');
+INSERT INTO gc.p_messages VALUES (1, 'a', 'b', 'hi b'), (2, 'a', 'b', 'bye b'), (3, 'b', 'a', 'hi a');
+SELECT relation, action, rows FROM privacy.cancel_subject('a', kind => 'poster') ORDER BY relation::text, action;
+SELECT handle = 'a' AS still_a, handle ~ '^anonymized-[0-9a-f]{32}$' AS handle_random, co_holder, plan
+  FROM gc.p_accounts ORDER BY co_holder, plan;
+SELECT id, sender, recipient, body FROM gc.p_messages ORDER BY id;
+
+-- 12. rows of the subject's to anonymize with nothing to change: invoice lines
+--     whose only labelled column is kept (ANONYMIZE WITH KEEP) and whose key
+--     to the invoice is NOT NULL are reported unchanged, and why (they were
+--     counted as anonymized, though nothing of them changed)
+CREATE TABLE gc.i_invoices (id int PRIMARY KEY, buyer text NOT NULL, total numeric NOT NULL);
+CREATE TABLE gc.i_lines (id int PRIMARY KEY, invoice int NOT NULL REFERENCES gc.i_invoices, amount numeric NOT NULL);
+SECURITY LABEL FOR privacy ON COLUMN gc.i_invoices.buyer IS 'SUBJECT buyer';
+SECURITY LABEL FOR privacy ON COLUMN gc.i_invoices.total IS 'CATEGORY financial.transaction ANONYMIZE WITH KEEP';
+SECURITY LABEL FOR privacy ON TABLE gc.i_invoices IS 'ON CANCEL ANONYMIZE';
+SECURITY LABEL FOR privacy ON COLUMN gc.i_lines.amount IS 'CATEGORY financial.transaction ANONYMIZE WITH KEEP';
+SECURITY LABEL FOR privacy ON TABLE gc.i_lines IS 'ON CANCEL ANONYMIZE';
+INSERT INTO gc.i_invoices VALUES (1, 'ann', 30), (2, 'bob', 5);
+INSERT INTO gc.i_lines VALUES (1, 1, 10), (2, 1, 20), (3, 2, 5);
+SELECT relation, action, rows, detail FROM privacy.cancel_subject('ann', kind => 'buyer') ORDER BY relation::text, action;
+SELECT i::text FROM gc.i_invoices i ORDER BY id;
+SELECT l::text FROM gc.i_lines l ORDER BY id;
+
 DROP SCHEMA gc CASCADE;

@@ -20,6 +20,7 @@ DELETE_ACTIONS = {'deleted'}
 # categories whose anonymize method is keep (privacy.category.anonymize)
 KEEP_CATEGORIES = {'financial.transaction'}
 KEEP_ACTIONS = {'kept until retention', 'kept: legal hold'}
+STUB_ACTION = 'kept as an anonymous stub'
 
 
 class Failure(Exception):
@@ -355,10 +356,25 @@ def check_completed(ex, m, before, after, result, receipt):
         acts = {a: n for (tt, a), n in got.items() if tt == t}
         n_del = sum(n for a, n in acts.items() if a in DELETE_ACTIONS)
         n_keep = sum(n for a, n in acts.items() if a in KEEP_ACTIONS)
-        n_chg = sum(n for a, n in acts.items() if a not in DELETE_ACTIONS | KEEP_ACTIONS | {'blocked', 'unchanged'})
+        n_stub = acts.get(STUB_ACTION, 0)
+        n_chg = sum(n for a, n in acts.items()
+                    if a not in DELETE_ACTIONS | KEEP_ACTIONS | {'blocked', 'unchanged', STUB_ACTION})
         n_same = acts.get('unchanged', 0)
+        # stubs: the subject's rows of a table that deletes them, still there
+        # (pinned by a kept row); counted as kept, whether or not anything of
+        # them had to be cleared (a stub of only ANONYMIZE WITH KEEP columns
+        # changes nothing), and left out of the rows changed below
+        stubs = ({rid for rid in m.alone(t) if rid in after[t]}
+                 if effective_action(tab) == 'delete' and not acts.get('kept: legal hold') else set())
+        if n_stub != len(stubs):
+            fail('f-stub-count', f'table {t}: the result counts {n_stub} kept as anonymous stubs, '
+                 f'{len(stubs)} rows of the subject that its table deletes stayed')
+        changed = {rid: cols for rid, cols in changed.items() if rid not in stubs}
+        # rows left as they were: of others, shared, or the subject's own in a
+        # table that anonymizes them with nothing to change (doc/cancellation.md)
         stayed = sum(1 for rid in after[t] if rid in m.before[t] and rid not in changed
-                     and m.cls[t].get(rid) in ('shared', 'other'))
+                     and (m.cls[t].get(rid) in ('shared', 'other')
+                          or (m.cls[t].get(rid) == 'alone' and effective_action(tab) == 'anonymize')))
         if n_same > stayed:
             fail('f-unchanged-count', f'table {t}: the result counts {n_same} unchanged, {stayed} rows of others stayed as they were')
         if n_del != len(deleted):

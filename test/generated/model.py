@@ -18,9 +18,30 @@ def is_unique_key(tab, cols):
     return any(set(k) <= set(cols) for k in keys)
 
 
-def owning(tab, fk):
+def strong(tab, fk):
+    """Is the foreign key owning by its label or shape alone (OWNER, NOT NULL,
+    one to one)?"""
+    if fk.link == 'REFERENCE':
+        return False
+    return fk.link == 'OWNER' or all(tab.col(c).not_null for c in fk.cols) or is_unique_key(tab, fk.cols)
+
+
+def owned_tables(tabs):
+    """The tables whose rows belong to subjects through SUBJECT columns and
+    strong keys: those with a SUBJECT column, and those with a strong key to
+    one of them, and so on."""
+    owned = {t for t, tab in enumerate(tabs) if any(c.subject_kind for c in tab.columns)}
+    while True:
+        more = {t for t, tab in enumerate(tabs) if t not in owned
+                and any(strong(tab, fk) and fk.parent in owned for fk in tab.fks)}
+        if not more:
+            return owned
+        owned |= more
+
+
+def owning(tab, fk, t, owned):
     """Is the foreign key owning (the table of doc/cancellation.md)?  Returns
-    (owning, reason)."""
+    (owning, reason).  t is the table's index, owned owned_tables()."""
     if fk.link == 'OWNER':
         return True, 'OWNER'
     if fk.link == 'REFERENCE':
@@ -29,15 +50,13 @@ def owning(tab, fk):
         return True, 'NOT NULL'
     if is_unique_key(tab, fk.cols):
         return True, 'one to one'
-    # nullable: owning when the table has no other way to belong to a subject
+    # nullable: owning when the table has no other way to belong to a
+    # subject: no SUBJECT column, no strong key that leads to subjects' rows
+    # (a key to a table whose rows are nobody's says nothing)
     if any(c.subject_kind for c in tab.columns):
         return False, 'refers (the table has a SUBJECT column)'
-    for other in tab.fks:
-        if other is fk:
-            continue
-        if other.link == 'OWNER' or (other.link is None and (
-                all(tab.col(c).not_null for c in other.cols) or is_unique_key(tab, other.cols))):
-            return False, 'refers (the table has another owning key)'
+    if t in owned:
+        return False, 'refers (the table has another owning key to subjects\' rows)'
     return True, 'nullable, the only way'
 
 
@@ -67,7 +86,8 @@ class Model:
         self.ex = ex
         self.before = before          # table index -> {rid: {column: JSON value}}
         tabs = ex.tables
-        self.owning = {(t, i): owning(tab, fk) for t, tab in enumerate(tabs) for i, fk in enumerate(tab.fks)}
+        owned = owned_tables(tabs)
+        self.owning = {(t, i): owning(tab, fk, t, owned) for t, tab in enumerate(tabs) for i, fk in enumerate(tab.fks)}
         # the parent row each foreign key of each row reaches, by canonical key
         self.index = {}
         for t, tab in enumerate(tabs):

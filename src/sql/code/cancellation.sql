@@ -388,6 +388,7 @@ BEGIN
                                FROM pg_catalog.pg_constraint x
                                JOIN pg_catalog.pg_attribute ca ON ca.attrelid = x.conrelid AND ca.attnum = x.conkey[1]
                               WHERE x.contype = 'f' AND x.confrelid = t AND x.confkey = ARRAY[a.attnum]
+                                AND x.conparentid = 0   -- a partitioned table's key, not its partitions' clones
                               ORDER BY x.oid) AS refs
                   FROM pg_catalog.pg_attribute a
                   JOIN privacy.labels l ON l.relation = t::pg_catalog.regclass AND l.column_name = a.attname
@@ -442,6 +443,10 @@ BEGIN
                             FROM pg_catalog.jsonb_each(col_sets) e ORDER BY e.key);
             tb := tb || pg_catalog.jsonb_build_object(
                 'free', free,
+                -- whether an anonymized row's labelled columns change (not all
+                -- ANONYMIZE WITH KEEP, or none labelled)
+                'anonymizes', EXISTS (SELECT 1 FROM pg_catalog.jsonb_each(col_sets) e, pg_catalog.jsonb_array_elements(e.value) w
+                                       WHERE w->>'when' = 't.ctid = ANY (($1[3])::pg_catalog.tid[])'),
                 -- a change of a partition key moves the row to another partition:
                 -- the UPDATE goes through the root, the partition's rows by tableoid
                 'moves', moves,
@@ -997,6 +1002,19 @@ BEGIN
                                 AND privacy.cancel_key_freed(plan, tb, canonical, got, fate)) THEN
                         rowfate := 'unchanged';
                     END IF;
+                    -- a row of the subject's to anonymize with nothing to change:
+                    -- no labelled column that changes, no SUBJECT column holding
+                    -- the subject that will be cleared, no key to its rows that
+                    -- can be cut
+                    IF rowfate = 'anonymize' AND NOT COALESCE((tb->>'anonymizes')::boolean, false)
+                       AND NOT COALESCE((e.row->'v'->>((tb->>'holds_at')::integer))::boolean, false)
+                       AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(tb->'fks') x
+                                        WHERE (x->>'parent_owned')::boolean AND (x->>'severable')::boolean
+                                          AND COALESCE((e.row->'v'->>(2 * (x->>'slot')::integer))::boolean, false))
+                       AND NOT (COALESCE((e.row->'v'->>((tb->>'holds_key_at')::integer))::boolean, false)
+                                AND privacy.cancel_key_freed(plan, tb, canonical, got, fate)) THEN
+                        rowfate := 'same';
+                    END IF;
                     IF rowfate IS DISTINCT FROM fates[e.o] THEN
                         changed := true;
                         fates[e.o] := rowfate;
@@ -1121,19 +1139,21 @@ BEGIN
             -- the receipt: per table and what became of its rows
             FOR e IN
                 SELECT v AS what, pg_catalog.count(*) AS n FROM pg_catalog.jsonb_array_elements_text(fate->t) v
-                 GROUP BY v ORDER BY pg_catalog.array_position(ARRAY['delete', 'anonymize', 'keep', 'held', 'stub', 'side', 'sever', 'unchanged', 'blocked'], v)
+                 GROUP BY v ORDER BY pg_catalog.array_position(ARRAY['delete', 'anonymize', 'keep', 'held', 'stub', 'side', 'sever', 'unchanged', 'same', 'blocked'], v)
             LOOP
                 out_rel := out_rel || t::oid::pg_catalog.regclass;
                 out_act := out_act || CASE e.what WHEN 'delete' THEN 'deleted' WHEN 'anonymize' THEN 'anonymized'
                                                   WHEN 'keep' THEN 'kept until retention' WHEN 'held' THEN 'kept: legal hold'
                                                   WHEN 'stub' THEN 'kept as an anonymous stub' WHEN 'side' THEN 'anonymized'
-                                                  WHEN 'sever' THEN 'severed' WHEN 'unchanged' THEN 'unchanged' ELSE 'blocked' END;
+                                                  WHEN 'sever' THEN 'severed' WHEN 'unchanged' THEN 'unchanged' WHEN 'same' THEN 'unchanged'
+                                                  ELSE 'blocked' END;
                 out_rows := out_rows || e.n;
                 out_detail := out_detail || CASE e.what
                     WHEN 'side' THEN 'rows shared with another subject: only this subject''s side cleared'
                     WHEN 'sever' THEN 'rows of other subjects that referred to the subject: the reference cut'
                     WHEN 'unchanged' THEN 'rows shared with or referring to the subject''s rows where nothing can be cleared (a NOT NULL key to them, a SUBJECT key other rows still reference): left as they are'
                     WHEN 'stub' THEN 'rows that kept rows still reference: their personal data cleared, their key kept'
+                    WHEN 'same' THEN 'the subject''s rows to anonymize with nothing to change (no labelled column that changes, no key to the subject''s rows that can be cut): left as they are'
                     WHEN 'held' THEN 'a legal hold on the table keeps them'
                     WHEN 'blocked' THEN pg_catalog.format('the table has no ON CANCEL label: SECURITY LABEL FOR privacy ON TABLE %s IS ''ON CANCEL DELETE'' (or ANONYMIZE, or KEEP UNTIL RETENTION)', t::oid::pg_catalog.regclass)
                     WHEN 'delete' THEN CASE WHEN tb->>'action' IS NULL THEN 'no ON CANCEL label: the ON DELETE CASCADE of its foreign key' END
