@@ -253,4 +253,26 @@ SELECT relation, action, rows, detail FROM privacy.cancel_subject('ann', kind =>
 SELECT i::text FROM gc.i_invoices i ORDER BY id;
 SELECT l::text FROM gc.i_lines l ORDER BY id;
 
+-- 13. a cycle whose DELETEs must go in one order: a card keeps a NOT NULL key
+--     to its wallet that refuses the wallet's deletion (RESTRICT), the wallet
+--     a nullable key to its default card; the card goes first, whatever the
+--     tables' names or their order of creation (the wallet went first when
+--     the card's table was created first, and the cancellation was blocked)
+CREATE TABLE gc.o_cards (id int PRIMARY KEY, wallet int NOT NULL, card_no text);
+CREATE TABLE gc.o_wallets (id int PRIMARY KEY, holder int NOT NULL, default_card int);
+ALTER TABLE gc.o_cards ADD FOREIGN KEY (wallet) REFERENCES gc.o_wallets ON DELETE RESTRICT;
+ALTER TABLE gc.o_wallets ADD FOREIGN KEY (default_card) REFERENCES gc.o_cards;
+SECURITY LABEL FOR privacy ON COLUMN gc.o_wallets.holder IS 'SUBJECT wallet_holder';
+SECURITY LABEL FOR privacy ON TABLE gc.o_wallets IS 'ON CANCEL DELETE';
+SECURITY LABEL FOR privacy ON COLUMN gc.o_cards.card_no IS 'CATEGORY financial.payment_account';
+SECURITY LABEL FOR privacy ON TABLE gc.o_cards IS 'ON CANCEL DELETE';
+INSERT INTO gc.o_wallets VALUES (1, 7, NULL), (2, 8, NULL);
+INSERT INTO gc.o_cards VALUES (1, 1, '6222000011112222'), (2, 1, '6222000033334444'), (3, 2, '6222000055556666');
+UPDATE gc.o_wallets SET default_card = 1 WHERE id = 1;
+UPDATE gc.o_wallets SET default_card = 3 WHERE id = 2;
+SELECT relation, action, rows FROM privacy.cancel_subject('7', dry_run => true, kind => 'wallet_holder') ORDER BY relation::text, action;
+SELECT relation, action, rows FROM privacy.cancel_subject('7', kind => 'wallet_holder') ORDER BY relation::text, action;
+SELECT w::text FROM gc.o_wallets w ORDER BY id;
+SELECT c::text FROM gc.o_cards c ORDER BY id;
+
 DROP SCHEMA gc CASCADE;

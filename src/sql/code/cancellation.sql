@@ -69,6 +69,44 @@ COMMENT ON FUNCTION privacy.cancel_action(pg_catalog.regclass) IS
     'what cancellation does to the subject''s rows of a table: its ON CANCEL label, else what its columns'' categories need (keep until retention over anonymize over delete); NULL for a table without labels';
 GRANT EXECUTE ON FUNCTION privacy.cancel_action(pg_catalog.regclass) TO PUBLIC;
 
+-- The order of a cycle's DELETEs (cancel_work): the group's tables, children
+-- first (the reverse of the group's order), except that a table goes before
+-- every table of the group its rows keep a key to that cannot be cut (not
+-- severable) and that refuses a deletion at once (RESTRICT, or NO ACTION not
+-- deferred): deleting the parent first would be refused.  A cycle of such keys
+-- keeps the default order (and is blocked, as it must be).
+CREATE FUNCTION privacy.cancel_delete_order(group_tables jsonb, tables jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    rest text[] := ARRAY(SELECT x FROM pg_catalog.jsonb_array_elements_text(group_tables) WITH ORDINALITY g(x, o) ORDER BY g.o DESC);
+    done text[] := '{}'::text[];
+    pick text;
+BEGIN
+    WHILE pg_catalog.cardinality(rest) > 0 LOOP
+        -- the first table (children first) no remaining table must precede
+        pick := (SELECT b FROM pg_catalog.unnest(rest) WITH ORDINALITY r(b, o)
+                  WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(rest) a(t),
+                                           pg_catalog.jsonb_array_elements(tables->a.t->'fks') f
+                                     WHERE a.t <> r.b AND f->>'parent' = r.b
+                                       AND NOT (f->>'severable')::boolean
+                                       AND (f->>'on_delete' = 'r'
+                                            OR (f->>'on_delete' = 'a' AND NOT COALESCE((f->>'deferred')::boolean, false))))
+                  ORDER BY r.o LIMIT 1);
+        IF pick IS NULL THEN
+            RETURN pg_catalog.to_jsonb(done || rest);
+        END IF;
+        done := done || pick;
+        rest := pg_catalog.array_remove(rest, pick);
+    END LOOP;
+    RETURN pg_catalog.to_jsonb(done);
+END
+$$;
+COMMENT ON FUNCTION privacy.cancel_delete_order(jsonb, jsonb) IS
+    'internal: the order of the DELETEs of a foreign-key cycle of the cancellation plan: children first, a table before every table its rows keep a key to that cannot be cut and refuses a deletion at once';
+REVOKE ALL ON FUNCTION privacy.cancel_delete_order(jsonb, jsonb) FROM PUBLIC;
+
 -- The cancellation plan of every subject kind, from the labels and the
 -- catalogs only (any subject), compiled once and kept per backend by
 -- privacy.cancel_plan() until a relation or a label changes.  For a kind: the
@@ -177,6 +215,7 @@ BEGIN
                                JOIN pg_catalog.pg_attribute a ON a.attrelid = t AND a.attnum = u.n ORDER BY u.i) AS bases,
                        NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
                                     WHERE a.attrelid = t AND a.attnum = ANY (x.conkey) AND a.attnotnull) AS nullable,
+                       x.condeferred,
                        ARRAY(SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid)
                                FROM pg_catalog.unnest(x.conkey) WITH ORDINALITY u(n, i)
                                LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = t AND d.adnum = u.n ORDER BY u.i) AS defaults
@@ -189,7 +228,7 @@ BEGIN
                     'con', f.con, 'parent', f.parent, 'owning', f.owning, 'parent_owned', f.parent_owned,
                     'cols', f.cols, 'pcols', f.pcols, 'bases', f.bases,
                     'severable', f.nullable OR f.confdeltype = 'd', 'set_default', f.confdeltype = 'd',
-                    'defaults', f.defaults, 'on_delete', f.confdeltype::text));
+                    'defaults', f.defaults, 'on_delete', f.confdeltype::text, 'deferred', f.condeferred));
             END LOOP;
 
             -- the statement that finds the rows of t: owned (by a SUBJECT
@@ -486,6 +525,14 @@ BEGIN
             END IF;
             tables := tables || pg_catalog.jsonb_build_object(t::text, tb);
         END LOOP;
+        -- a cycle's DELETEs: a table whose rows keep a key to another table's
+        -- rows that cannot be cut (NOT NULL) and that refuses their deletion
+        -- (RESTRICT, or NO ACTION checked at once) goes before it; otherwise
+        -- children first as elsewhere (the reverse of the group's order)
+        groups := (SELECT pg_catalog.jsonb_agg(CASE WHEN (gg.x->>'cyclic')::boolean
+                                                    THEN gg.x || pg_catalog.jsonb_build_object('del_tables', privacy.cancel_delete_order(gg.x->'tables', tables))
+                                                    ELSE gg.x END ORDER BY gg.o)
+                     FROM pg_catalog.jsonb_array_elements(groups) WITH ORDINALITY gg(x, o));
         plans := plans || pg_catalog.jsonb_build_object(k, pg_catalog.jsonb_build_object(
                      'groups', groups, 'tables', tables, 'order', pg_catalog.to_jsonb(ordered)));
     END LOOP;
@@ -1091,7 +1138,11 @@ BEGIN
                    pg_catalog.jsonb_array_elements_text(gr.x->'tables') WITH ORDINALITY gt(t, o),
                    pg_catalog.unnest(CASE WHEN (gr.x->>'cyclic')::boolean THEN ARRAY['upd', 'del'] ELSE ARRAY['both'] END)
                        WITH ORDINALITY ph(ph, o)
-             ORDER BY gr.o DESC, ph.o, gt.o DESC
+             ORDER BY gr.o DESC, ph.o,
+                      CASE WHEN ph.ph = 'del' AND gr.x ? 'del_tables'
+                           THEN (SELECT d.o FROM pg_catalog.jsonb_array_elements_text(gr.x->'del_tables') WITH ORDINALITY d(t, o)
+                                  WHERE d.t = gt.t)
+                           ELSE -gt.o END
         LOOP
             t := st.t;
             CONTINUE WHEN NOT got ? t;
