@@ -149,6 +149,15 @@ SELECT try(format($$SELECT privacy.correct(%s, 'store.users', '[]')$$, :correcti
 SELECT try(format($$SELECT privacy.correct(%s, 'store.users', '{}')$$, :correction_request));
 SELECT try(format($$SELECT privacy.correct(%s, 'store.users', NULL)$$, :correction_request));
 SELECT try(format($$SELECT privacy.correct(%s, 'store.users', '{"birth": "not a date"}')$$, :correction_request));
+-- a value too long for its column is refused, not cut to the column's length
+BEGIN;
+CREATE TABLE store.user_codes (user_id integer NOT NULL REFERENCES store.users, code varchar(5));
+SECURITY LABEL FOR privacy ON COLUMN store.user_codes.code IS 'CATEGORY account.profile';
+SECURITY LABEL FOR privacy ON TABLE store.user_codes IS 'ON CANCEL DELETE';
+INSERT INTO store.user_codes VALUES (9005, 'abcde');
+SELECT try(format($$SELECT privacy.correct(%s, 'store.user_codes', '{"code": "1234567"}')$$, :correction_request));
+SELECT code FROM store.user_codes;
+ROLLBACK;
 SELECT regexp_replace(try(format($$SELECT privacy.correct(%s, 'store.orders', '{"ship_phone": "13900139005"}')$$, :correction_request)), '\m' || :'correction_request' || '\M', '<id>', 'g') AS try;
 SELECT regexp_replace(try(format($$SELECT privacy.correct(%s, 'store.users', '{"phone": "13900139005"}')$$, :access_request)), '\m' || :'access_request' || '\M', '<id>', 'g') AS try;
 SELECT md5(string_agg(u::text, ',' ORDER BY id)) = :'users_before' AS users_unchanged,

@@ -1051,15 +1051,15 @@ BEGIN
                     END IF;
                     -- a row of the subject's to anonymize with nothing to change:
                     -- no labelled column that changes, no SUBJECT column holding
-                    -- the subject that will be cleared, no key to its rows that
-                    -- can be cut
+                    -- the subject (a referenced SUBJECT key holding it is cleared
+                    -- or stays, the row is anonymized either way), no key to its
+                    -- rows that can be cut
                     IF rowfate = 'anonymize' AND NOT COALESCE((tb->>'anonymizes')::boolean, false)
                        AND NOT COALESCE((e.row->'v'->>((tb->>'holds_at')::integer))::boolean, false)
                        AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(tb->'fks') x
                                         WHERE (x->>'parent_owned')::boolean AND (x->>'severable')::boolean
                                           AND COALESCE((e.row->'v'->>(2 * (x->>'slot')::integer))::boolean, false))
-                       AND NOT (COALESCE((e.row->'v'->>((tb->>'holds_key_at')::integer))::boolean, false)
-                                AND privacy.cancel_key_freed(plan, tb, canonical, got, fate)) THEN
+                       AND NOT COALESCE((e.row->'v'->>((tb->>'holds_key_at')::integer))::boolean, false) THEN
                         rowfate := 'same';
                     END IF;
                     IF rowfate IS DISTINCT FROM fates[e.o] THEN

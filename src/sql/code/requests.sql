@@ -335,7 +335,7 @@ BEGIN
     END IF;
     q := privacy.verified_request(request_id, ARRAY['correction']);
     FOR col IN SELECT e.key, e.value, a.attname, a.attgenerated, l.category, l.subject,
-                      pg_catalog.format_type(a.atttypid, a.atttypmod) AS typ
+                      privacy.cast_type_name(a.atttypid) AS typ
                  FROM pg_catalog.jsonb_each(corrections) e
                  LEFT JOIN pg_catalog.pg_attribute a
                         ON a.attrelid = rel AND a.attname = e.key AND a.attnum > 0 AND NOT a.attisdropped
@@ -351,6 +351,9 @@ BEGIN
             RAISE EXCEPTION 'the new value of column "%" must be a JSON string, number, boolean or null', col.key
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
+        -- the new value as the column's base type without a length: the
+        -- assignment checks the length (an explicit cast to varchar(5) would
+        -- cut '13900139005' to '13900' without a word)
         sets := pg_catalog.array_append(sets, pg_catalog.format('%I = (($2::pg_catalog.jsonb) OPERATOR(pg_catalog.->>) %L)::%s',
                                                                 col.attname, col.key, col.typ));
         cols := pg_catalog.array_append(cols, col.key::text);
