@@ -214,6 +214,15 @@ def pinned_columns(ex, after):
                 pk = key_of(prow, ptab.key)
                 if pk is not None and tuple(str(v).rstrip(' ') if isinstance(v, str) else str(v) for v in pk) in keys:
                     pinned[fk.parent].setdefault(rid, set()).update(ptab.key)
+            # and the other end: a NOT NULL key of a row that stays, into a row
+            # that stays, keeps its value (it cannot be cut; the parent is a stub)
+            if all(tab.col(c).not_null for c in fk.cols):
+                present = {tuple(str(v).rstrip(' ') if isinstance(v, str) else str(v) for v in key_of(prow, ptab.key))
+                           for prow in after[fk.parent].values() if key_of(prow, ptab.key) is not None}
+                for rid, row in after[t].items():
+                    k = key_of(row, fk.cols)
+                    if k is not None and tuple(str(v).rstrip(' ') if isinstance(v, str) else str(v) for v in k) in present:
+                        pinned[t].setdefault(rid, set()).update(fk.cols)
     return pinned
 
 
