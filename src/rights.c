@@ -450,16 +450,24 @@ privacy_cancel_plan(PG_FUNCTION_ARGS)
 		uint64		before = rights_invalidations;
 		bool		isnull;
 		Datum		d;
+		Jsonb	   *plan;
+		Jsonb	   *copy;
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		if (SPI_execute("SELECT privacy.compile_cancel_plan()", true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "could not compile the cancellation plan");
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (isnull)
+			elog(ERROR, "could not compile the cancellation plan");
+		/* the detoasted value's own size: a compressed datum's is smaller */
+		plan = DatumGetJsonbP(d);
 		if (rights_cancel_plan != NULL)
 			pfree(rights_cancel_plan);
-		rights_cancel_plan = (Jsonb *) MemoryContextAlloc(TopMemoryContext, VARSIZE(DatumGetPointer(d)));
-		memcpy(rights_cancel_plan, DatumGetJsonbP(d), VARSIZE(DatumGetPointer(d)));
+		rights_cancel_plan = NULL;
+		copy = (Jsonb *) MemoryContextAlloc(TopMemoryContext, VARSIZE(plan));
+		memcpy(copy, plan, VARSIZE(plan));
+		rights_cancel_plan = copy;
 		SPI_finish();
 		/* an invalidation that came in while compiling leaves it stale */
 		rights_plan_generation = before;
