@@ -253,7 +253,8 @@ SELECT relation, action, rows, detail FROM privacy.cancel_subject('ann', kind =>
 SELECT i::text FROM gc.i_invoices i ORDER BY id;
 SELECT l::text FROM gc.i_lines l ORDER BY id;
 -- and an account whose SUBJECT key the lines' NOT NULL keys still reference
--- keeps the subject in that key: it stays anonymized, never "unchanged"
+-- keeps the subject in that key: an anonymous stub (it was counted as
+-- anonymized, and no restricted_subject row was written for its subject)
 CREATE TABLE gc.i_accounts (handle text PRIMARY KEY, note text);
 CREATE TABLE gc.i_orders (id int PRIMARY KEY, account text NOT NULL REFERENCES gc.i_accounts, amount numeric NOT NULL);
 SECURITY LABEL FOR privacy ON COLUMN gc.i_accounts.handle IS 'SUBJECT acct';
@@ -263,6 +264,7 @@ SECURITY LABEL FOR privacy ON TABLE gc.i_orders IS 'ON CANCEL ANONYMIZE';
 INSERT INTO gc.i_accounts VALUES ('alice', 'n1'), ('bob', 'n2');
 INSERT INTO gc.i_orders VALUES (1, 'alice', 10), (2, 'alice', 20), (3, 'bob', 5);
 SELECT relation, action, rows FROM privacy.cancel_subject('alice', kind => 'acct') ORDER BY relation::text, action;
+SELECT subject, request_id IS NOT NULL AS by_request FROM privacy.restricted_subject WHERE subject_kind = 'acct';
 
 -- 13. a cycle whose DELETEs must go in one order: a card keeps a NOT NULL key
 --     to its wallet that refuses the wallet's deletion (RESTRICT), the wallet

@@ -373,8 +373,18 @@ def check_completed(ex, m, before, after, result, receipt):
         # (pinned by a kept row); counted as kept, whether or not anything of
         # them had to be cleared (a stub of only ANONYMIZE WITH KEEP columns
         # changes nothing), and left out of the rows changed below
-        stubs = ({rid for rid in m.alone(t) if rid in after[t]}
-                 if effective_action(tab) == 'delete' and not acts.get('kept: legal hold') else set())
+        # and, in a table that anonymizes them, the subject's rows whose
+        # referenced SUBJECT key still holds the subject (rows that stay refer to it)
+        subj_t = {c.name for c in tab.columns if c.subject_kind == s_kind}
+        if acts.get('kept: legal hold'):
+            stubs = set()
+        elif effective_action(tab) == 'delete':
+            stubs = {rid for rid in m.alone(t) if rid in after[t]}
+        elif effective_action(tab) == 'anonymize':
+            stubs = {rid for rid in m.alone(t) if rid in after[t]
+                     and any(holds_s(t, c, after[t][rid].get(c)) and c in pinned[t].get(rid, set()) for c in subj_t)}
+        else:
+            stubs = set()
         if n_stub != len(stubs):
             fail('f-stub-count', f'table {t}: the result counts {n_stub} kept as anonymous stubs, '
                  f'{len(stubs)} rows of the subject that its table deletes stayed')

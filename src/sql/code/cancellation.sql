@@ -1062,6 +1062,14 @@ BEGIN
                        AND NOT COALESCE((e.row->'v'->>((tb->>'holds_key_at')::integer))::boolean, false) THEN
                         rowfate := 'same';
                     END IF;
+                    -- a row to anonymize whose referenced SUBJECT key holds the
+                    -- subject and must stay (rows that stay still refer to it
+                    -- through it): an anonymous stub, its key kept
+                    IF rowfate = 'anonymize'
+                       AND COALESCE((e.row->'v'->>((tb->>'holds_key_at')::integer))::boolean, false)
+                       AND NOT privacy.cancel_key_freed(plan, tb, canonical, got, fate) THEN
+                        rowfate := 'stub';
+                    END IF;
                     IF rowfate IS DISTINCT FROM fates[e.o] THEN
                         changed := true;
                         fates[e.o] := rowfate;
