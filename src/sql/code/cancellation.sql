@@ -601,6 +601,7 @@ DECLARE
     phase text;
     frozen jsonb;
     c_keys jsonb;
+    c_now jsonb;
     in_group boolean;
 BEGIN
     IF plan IS NULL THEN
@@ -682,13 +683,12 @@ BEGIN
             -- phase C of a cycle reads again until no table's keys change: a
             -- table read before its parent in the group's order read the
             -- parent's keys of phase B, which held the rows it shares
-            EXIT WHEN phase = 'C' AND (NOT (g->>'cyclic')::boolean OR c_keys IS NOT DISTINCT FROM (
-                          SELECT pg_catalog.jsonb_object_agg(x, COALESCE(keys->x, '[]'::jsonb))
-                            FROM pg_catalog.jsonb_array_elements_text(g->'tables') x));
-            EXIT WHEN rounds > 10000;
+            EXIT WHEN (phase = 'C' AND NOT (g->>'cyclic')::boolean) OR rounds > 10000;
             IF phase = 'C' THEN
-                c_keys := (SELECT pg_catalog.jsonb_object_agg(x, COALESCE(keys->x, '[]'::jsonb))
-                             FROM pg_catalog.jsonb_array_elements_text(g->'tables') x);
+                c_now := (SELECT pg_catalog.jsonb_object_agg(x, COALESCE(keys->x, '[]'::jsonb))
+                            FROM pg_catalog.jsonb_array_elements_text(g->'tables') x);
+                EXIT WHEN c_now IS NOT DISTINCT FROM c_keys;
+                c_keys := c_now;
                 CONTINUE;
             END IF;
             IF after = before THEN
@@ -910,6 +910,10 @@ DECLARE
     act text;
     held boolean;
     pinned boolean;
+    holds boolean;
+    holds_key boolean;
+    cuts boolean;
+    key_stays boolean;
     changed boolean;
     rounds integer;
     p record;
@@ -1036,39 +1040,36 @@ BEGIN
                                     WHEN act = 'anonymize' THEN 'anonymize'
                                     WHEN act = 'keep until retention' THEN 'keep'
                                     ELSE 'blocked' END;
-                    -- a row that only shares or refers, with nothing of the
-                    -- subject's to clear (no SUBJECT column holding it, every key
-                    -- to its rows NOT NULL): it stays as it is, and is not counted
-                    -- as changed
-                    IF rowfate IN ('side', 'sever')
-                       AND NOT COALESCE((e.row->'v'->>((tb->>'holds_at')::integer))::boolean, false)
-                       AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(tb->'fks') x
-                                        WHERE (x->>'parent_owned')::boolean AND (x->>'severable')::boolean
-                                          AND COALESCE((e.row->'v'->>(2 * (x->>'slot')::integer))::boolean, false))
-                       AND NOT (COALESCE((e.row->'v'->>((tb->>'holds_key_at')::integer))::boolean, false)
-                                AND privacy.cancel_key_freed(plan, tb, canonical, got, fate)) THEN
-                        rowfate := 'unchanged';
-                    END IF;
-                    -- a row of the subject's to anonymize with nothing to change:
-                    -- no labelled column that changes, no SUBJECT column holding
-                    -- the subject (a referenced SUBJECT key holding it is cleared
-                    -- or stays, the row is anonymized either way), no key to its
-                    -- rows that can be cut
-                    IF rowfate = 'anonymize' AND NOT COALESCE((tb->>'anonymizes')::boolean, false)
-                       AND NOT COALESCE((e.row->'v'->>((tb->>'holds_at')::integer))::boolean, false)
-                       AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(tb->'fks') x
-                                        WHERE (x->>'parent_owned')::boolean AND (x->>'severable')::boolean
-                                          AND COALESCE((e.row->'v'->>(2 * (x->>'slot')::integer))::boolean, false))
-                       AND NOT COALESCE((e.row->'v'->>((tb->>'holds_key_at')::integer))::boolean, false) THEN
-                        rowfate := 'same';
-                    END IF;
-                    -- a row to anonymize whose referenced SUBJECT key holds the
-                    -- subject and must stay (rows that stay still refer to it
-                    -- through it): an anonymous stub, its key kept
-                    IF rowfate = 'anonymize'
-                       AND COALESCE((e.row->'v'->>((tb->>'holds_key_at')::integer))::boolean, false)
-                       AND NOT privacy.cancel_key_freed(plan, tb, canonical, got, fate) THEN
-                        rowfate := 'stub';
+                    -- what the row's UPDATE would do to it: clear a SUBJECT
+                    -- column holding the subject (holds), cut a key to its rows
+                    -- (cuts); and whether a referenced SUBJECT key holding it must
+                    -- stay, rows that stay still referring to it (key_stays)
+                    IF rowfate IN ('side', 'sever', 'anonymize') THEN
+                        holds := COALESCE((e.row->'v'->>((tb->>'holds_at')::integer))::boolean, false);
+                        holds_key := COALESCE((e.row->'v'->>((tb->>'holds_key_at')::integer))::boolean, false);
+                        cuts := EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements(tb->'fks') x
+                                         WHERE (x->>'parent_owned')::boolean AND (x->>'severable')::boolean
+                                           AND COALESCE((e.row->'v'->>(2 * (x->>'slot')::integer))::boolean, false));
+                        IF holds_key THEN
+                            key_stays := NOT privacy.cancel_key_freed(plan, tb, canonical, got, fate);
+                        ELSE
+                            key_stays := false;
+                        END IF;
+                        IF rowfate IN ('side', 'sever') AND NOT holds AND NOT cuts AND NOT (holds_key AND NOT key_stays) THEN
+                            -- a row that only shares or refers, with nothing of the
+                            -- subject's to clear: it stays as it is, and is not
+                            -- counted as changed
+                            rowfate := 'unchanged';
+                        ELSIF rowfate = 'anonymize' AND key_stays THEN
+                            -- the subject's row whose referenced SUBJECT key must
+                            -- keep the subject: an anonymous stub, its key kept
+                            rowfate := 'stub';
+                        ELSIF rowfate = 'anonymize' AND NOT COALESCE((tb->>'anonymizes')::boolean, false)
+                              AND NOT holds AND NOT holds_key AND NOT cuts THEN
+                            -- the subject's row to anonymize with nothing to change
+                            -- (no labelled column that changes)
+                            rowfate := 'same';
+                        END IF;
                     END IF;
                     IF rowfate IS DISTINCT FROM fates[e.o] THEN
                         changed := true;
