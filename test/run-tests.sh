@@ -43,6 +43,23 @@ count() {	# count "ok" / "FAILED" lines of a pg_regress-style log
 	failed=$((failed + bad))
 }
 
+# every failure is also written to $work/failures, printed again last of all,
+# where a CI log that keeps only its tail still shows what failed and how
+failure() {	# failure STAGE TEXT...
+	local stage=$1
+	shift
+	printf '%s: %s\n' "$stage" "$*" | cut -c1-200 >>"$work/failures"
+}
+failures_of() {	# failures_of STAGE LOG: its FAILED lines, or that it failed
+	local stage=$1 log=$2 lines
+	lines=$(grep -E '\.\.\. FAILED|^FAILED|^not ok|^Failed test|exited with exit code|terminated by signal' "$log" 2>/dev/null | sed 's/^ *//')
+	if [ -n "$lines" ]; then
+		printf '%s\n' "$lines" | while IFS= read -r l; do failure "$stage" "$l"; done
+	else
+		failure "$stage" "exited non-zero with no line saying what failed (see $log)"
+	fi
+}
+
 # run_suite NAME DRIVER INPUTDIR DBNAME TESTS...: one pg_regress-style suite on
 # its own temporary instance (CONF: its settings, default test/privacy.conf;
 # CLOCK: a libfaketime moment the server starts at); prints its diffs when it
@@ -62,9 +79,13 @@ run_suite() {
 	status=${PIPESTATUS[0]}
 	count "$work/$name.log"
 	if [ "$status" -ne 0 ]; then
+		failures_of "$name" "$work/$name.log"
 		if [ -f "$work/$name/regression.diffs" ]; then
 			cat "$work/$name/regression.diffs"
 			cp "$work/$name/regression.diffs" "$ROOT/regression.diffs"
+			# the first changed lines, for the end of the log
+			grep -E '^[-+][^-+]' "$work/$name/regression.diffs" | head -6 |
+				while IFS= read -r l; do failure "$name" "  $l"; done
 		fi
 		[ "$failed" -eq 0 ] && failed=1
 	fi
@@ -100,6 +121,7 @@ if stage frozen; then
 	passed=$((passed + $(grep -c '^ok: frozen' "$work/frozen.log" || true)))
 	failed=$((failed + $(grep -c '^FAILED: frozen' "$work/frozen.log" || true)))
 	[ "$status_frozen" -ne 0 ] && [ "$(grep -c '^FAILED: frozen' "$work/frozen.log" || true)" -eq 0 ] && failed=$((failed + 1))
+	[ "$status_frozen" -ne 0 ] && failures_of frozen "$work/frozen.log"
 fi
 
 status_regress=0
@@ -128,6 +150,7 @@ if stage upgrade; then
 		if [ "$st" -ne 0 ]; then
 			status_upgrade=1
 			[ "$(grep -c '^FAILED: upgrade' "$work/upgrade_$from.log" || true)" -eq 0 ] && failed=$((failed + 1))
+			failures_of "upgrade_$from" "$work/upgrade_$from.log"
 		fi
 	done
 	last=$(printf '%s\n' $releases | sort -V | tail -1)
@@ -155,6 +178,7 @@ if stage generated; then
 	passed=$((passed + $(grep -c '^ok: generated schemas' "$work/generated.log" || true)))
 	failed=$((failed + $(grep -c '^FAILED: generated schemas' "$work/generated.log" || true)))
 	[ "$status_gen" -ne 0 ] && [ "$(grep -c '^FAILED: generated' "$work/generated.log" || true)" -eq 0 ] && failed=$((failed + 1))
+	[ "$status_gen" -ne 0 ] && failures_of generated "$work/generated.log"
 fi
 
 # the same suites with the clock moved: nothing in them may depend on the date,
@@ -166,6 +190,7 @@ for m in "${moments[@]}"; do
 	[ -n "$m" ] || continue
 	if [ ! -f "$FAKETIME_LIB" ]; then
 		echo "FAILED: moved-clock runs need libfaketime ($FAKETIME_LIB)"
+		failure clock "moved-clock runs need libfaketime ($FAKETIME_LIB)"
 		failed=$((failed + 1))
 		status_clock=1
 		break
@@ -191,6 +216,7 @@ if stage fuzz; then
 	passed=$((passed + $(grep -c '^ok: fuzz corpus' "$work/fuzz.log" || true)))
 	failed=$((failed + $(grep -c '^FAILED: fuzz corpus' "$work/fuzz.log" || true)))
 	[ "$status_fuzz" -ne 0 ] && [ "$(grep -c '^FAILED' "$work/fuzz.log" || true)" -eq 0 ] && failed=$((failed + 1))
+	[ "$status_fuzz" -ne 0 ] && failures_of fuzz "$work/fuzz.log"
 fi
 
 status_tap=0
@@ -222,10 +248,15 @@ if [ "$status_tap" -ne 0 ]; then
 		[ -f "$f" ] && { echo "---- $f (last 60 lines)"; tail -60 "$f"; }
 	done
 	[ "$tap_failed" -eq 0 ] && failed=$((failed + 1))
+	failures_of tap "$work/tap.log"
 fi
 }
 
 echo
+if [ -s "$work/failures" ]; then
+	echo "what failed ($(wc -l <"$work/failures") lines; the whole log above):"
+	head -12 "$work/failures" | sed 's/^/  /'
+fi
 echo "summary: $passed passed, $failed failed"
 if [ "$status_frozen" -ne 0 ] || [ "$status_upgrade" -ne 0 ] || [ "$status_regress" -ne 0 ] || [ "$status_gen" -ne 0 ] || [ "$status_clock" -ne 0 ] || [ "$status_iso" -ne 0 ] || [ "$status_fuzz" -ne 0 ] || [ "$status_tap" -ne 0 ]; then
 	keep=1
