@@ -288,4 +288,19 @@ SELECT relation, action, rows FROM privacy.cancel_subject('7', kind => 'wallet_h
 SELECT w::text FROM gc.o_wallets w ORDER BY id;
 SELECT c::text FROM gc.o_cards c ORDER BY id;
 
+-- 14. a row that refers to its own SUBJECT key: an account that is its own
+--     billing account; anonymizing it cuts the reference and clears the key
+--     in one UPDATE (the key stayed, counted as anonymized: the row itself
+--     was counted as a row still referring to the subject)
+CREATE TABLE gc.s_accounts (handle text PRIMARY KEY, billed_to text REFERENCES gc.s_accounts, note text);
+SECURITY LABEL FOR privacy ON COLUMN gc.s_accounts.handle IS 'SUBJECT self_billed';
+SECURITY LABEL FOR privacy ON COLUMN gc.s_accounts.note IS 'CATEGORY account.profile';
+SECURITY LABEL FOR privacy ON TABLE gc.s_accounts IS 'ON CANCEL ANONYMIZE';
+INSERT INTO gc.s_accounts VALUES ('ann', NULL, 'n1'), ('bob', NULL, 'n2');
+UPDATE gc.s_accounts SET billed_to = handle;
+SELECT relation, action, rows FROM privacy.cancel_subject('ann', dry_run => true, kind => 'self_billed') ORDER BY relation::text, action;
+SELECT relation, action, rows FROM privacy.cancel_subject('ann', kind => 'self_billed') ORDER BY relation::text, action;
+SELECT handle = 'bob' AS bob, handle IN ('ann', 'bob') AS known_handle, billed_to, note FROM gc.s_accounts ORDER BY handle = 'bob';
+SELECT count(*) AS stubs FROM privacy.restricted_subject WHERE subject_kind = 'self_billed';
+
 DROP SCHEMA gc CASCADE;

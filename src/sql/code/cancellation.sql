@@ -717,7 +717,9 @@ REVOKE ALL ON FUNCTION privacy.subject_rows(jsonb, text, text) FROM PUBLIC;
 -- Whether a SUBJECT column of a table of the plan that other tables reference
 -- (alone) is free to be cleared: no row refers to the subject through it (any
 -- of them, for a table with several); each referencing table is asked as its
--- owner
+-- owner.  tb->'cut' names, per foreign key (con) of the table itself, the rows
+-- (ctids of the partition tb->>'part') whose reference the same UPDATE cuts:
+-- those do not count (a row referring to its own key)
 CREATE FUNCTION privacy.cancel_key_free(tb jsonb, canonical text) RETURNS boolean
     LANGUAGE sql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -727,12 +729,14 @@ CREATE FUNCTION privacy.cancel_key_free(tb jsonb, canonical text) RETURNS boolea
              WHERE NOT EXISTS (
                  SELECT 1 FROM pg_catalog.jsonb_array_elements(f->'refs') r
                   WHERE privacy.owner_exec_value((r->>'rel')::oid::pg_catalog.regclass,
-                            pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s c WHERE c.%I = ($1[1])::%s)',
+                            pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s c WHERE c.%I = ($1[1])::%s'
+                                              ' AND NOT (c.tableoid = ($1[2])::oid AND c.ctid = ANY (($1[3])::pg_catalog.tid[])))',
                                 (r->>'rel')::oid::pg_catalog.regclass, r->>'col', f->>'cmp'),
-                            ARRAY[canonical])::boolean))
+                            ARRAY[canonical, COALESCE(tb->>'part', '0'),
+                                  COALESCE(ARRAY(SELECT pg_catalog.jsonb_array_elements_text(tb->'cut'->(r->>'con'))), '{}')::text])::boolean))
     $$;
 COMMENT ON FUNCTION privacy.cancel_key_free(jsonb, text) IS
-    'internal: whether a referenced SUBJECT key of a table of the cancellation plan may be cleared: no row of the tables that reference it refers to the subject through it (asked as their owners)';
+    'internal: whether a referenced SUBJECT key of a table of the cancellation plan may be cleared: no row of the tables that reference it refers to the subject through it (asked as their owners), but for rows of the table itself whose reference the same UPDATE cuts';
 REVOKE ALL ON FUNCTION privacy.cancel_key_free(jsonb, text) FROM PUBLIC;
 
 -- Whether, once the tables that reference it have had their steps, no row
@@ -782,6 +786,7 @@ DECLARE
     f jsonb;
     n bigint;
     attempt integer;
+    selfcut jsonb;
 BEGIN
     IF upd IS NOT NULL AND tb->>'update' IS NOT NULL THEN
         args := ARRAY[canonical, upd::text, COALESCE(anon, '{}')::text, COALESCE(clear, '{}')::text];
@@ -791,8 +796,18 @@ BEGIN
                                    WHERE COALESCE((u->'v'->>(2 * (f->>'slot')::integer))::boolean, false))::text;
         END LOOP;
         -- per referenced SUBJECT key: whether no row refers to the subject through it
+        -- (a row of this table referring to the key through a foreign key
+        -- this UPDATE cuts does not count)
+        selfcut := '{}';
+        FOR f IN SELECT x FROM pg_catalog.jsonb_array_elements(tb->'fks') x
+                  WHERE (x->>'parent_owned')::boolean AND (x->>'severable')::boolean AND x->>'parent' = t LOOP
+            selfcut := selfcut || pg_catalog.jsonb_build_object(f->>'con',
+                           (SELECT COALESCE(pg_catalog.jsonb_agg(u->'t'), '[]') FROM pg_catalog.jsonb_array_elements(upd_rows) u
+                             WHERE COALESCE((u->'v'->>(2 * (f->>'slot')::integer))::boolean, false)));
+        END LOOP;
         FOR f IN SELECT x FROM pg_catalog.jsonb_array_elements(COALESCE(tb->'free', '[]'::jsonb)) WITH ORDINALITY y(x, o) ORDER BY y.o LOOP
-            args := args || privacy.cancel_key_free(pg_catalog.jsonb_build_object('free', pg_catalog.jsonb_build_array(f)), canonical)::text;
+            args := args || privacy.cancel_key_free(pg_catalog.jsonb_build_object('free', pg_catalog.jsonb_build_array(f),
+                                'cut', selfcut, 'part', part), canonical)::text;
         END LOOP;
         IF pg_catalog.strpos(tb->>'update', 'privacy.anonymous_value(') = 0
            OR pg_catalog.strpos(tb->>'update', ', true)') = 0 THEN
